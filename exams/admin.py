@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from .models import Answer, Attempt, AttemptEvent, Exam, Question
+
+
+class QuestionInline(admin.StackedInline):
+    model = Question
+    extra = 1
+    fields = ("order", "text", "options", "correct_option", "points")
+
+
+@admin.register(Exam)
+class ExamAdmin(admin.ModelAdmin):
+    list_display = ("id", "title", "duration_seconds", "published", "max_attempts", "opens_at", "closes_at")
+    list_filter = ("published",)
+    search_fields = ("title",)
+    inlines = [QuestionInline]
+
+
+class AnswerInline(admin.TabularInline):
+    model = Answer
+    extra = 0
+    readonly_fields = ("question", "selected_option", "saved_at")
+    can_delete = False
+
+
+class EventInline(admin.TabularInline):
+    model = AttemptEvent
+    extra = 0
+    readonly_fields = ("kind", "at", "path", "lateness_ms", "detail")
+    can_delete = False
+
+
+@admin.register(Attempt)
+class AttemptAdmin(admin.ModelAdmin):
+    """Read-only: attempts change only through the service layer."""
+
+    list_display = ("id", "user", "exam", "status", "started_at", "deadline_at", "extra_seconds", "score", "max_score")
+    list_filter = ("status", "exam")
+    search_fields = ("user__username",)
+    inlines = [AnswerInline, EventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,24 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+from .errors import api_not_found
+
+urlpatterns = [
+    path("auth/login/", views.LoginView.as_view(), name="login"),
+    path("auth/refresh/", views.RefreshView.as_view(), name="refresh"),
+    path("me/", views.MeView.as_view(), name="me"),
+    path("exams/", views.ExamListView.as_view(), name="exams"),
+    path("exam/timer/start/<int:exam_id>/", views.StartView.as_view(), name="start"),
+    path("exam/timer/remaining/<int:attempt_id>/", views.RemainingView.as_view(), name="remaining"),
+    path("exam/timer/submit-answer/", views.SubmitAnswerView.as_view(), name="submit-answer"),
+    path("exam/timer/submit/<int:attempt_id>/", views.SubmitView.as_view(), name="submit"),
+    path("exam/timer/questions/<int:attempt_id>/", views.QuestionsView.as_view(), name="questions"),
+    path("exam/timer/extend/<int:attempt_id>/", views.ExtendView.as_view(), name="extend"),
+    path("exam/timer/force-submit/<int:attempt_id>/", views.ForceSubmitView.as_view(), name="force-submit"),
+    path("proctor/exams/", views.ProctorExamsView.as_view(), name="proctor-exams"),
+    path("proctor/exams/<int:exam_id>/attempts/", views.ProctorAttemptsView.as_view(), name="proctor-attempts"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^.*$", api_not_found),
+]

@@ -1,0 +1,133 @@
+"""Exams, their questions, students' attempts, answers and each attempt's event log."""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Exam(models.Model):
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    duration_seconds = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    published = models.BooleanField(default=False)
+    max_attempts = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    opens_at = models.DateTimeField(null=True, blank=True)
+    closes_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_seconds__gt=0), name="exam_duration_positive"),
+            models.CheckConstraint(condition=Q(max_attempts__gt=0), name="exam_max_attempts_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Question(models.Model):
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="questions")
+    order = models.PositiveIntegerField(default=0)
+    text = models.TextField()
+    options = models.JSONField(help_text='Letter to text, e.g. {"A": "4", "B": "5"}')
+    correct_option = models.CharField(max_length=8)
+    points = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.exam_id}#{self.order}: {self.text[:40]}"
+
+
+class AttemptStatus(models.TextChoices):
+    ONGOING = "ongoing", "Ongoing"
+    COMPLETED = "completed", "Completed"
+    TIMEOUT = "timeout", "Timeout"
+
+
+class Attempt(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="attempts")
+    # 1, 2, ... per (user, exam): unique, so two racing starts can't both create attempt n.
+    number = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=AttemptStatus.choices, default=AttemptStatus.ONGOING)
+    started_at = models.DateTimeField()
+    # The durable truth for the clock; Redis only mirrors it.
+    deadline_at = models.DateTimeField()
+    extra_seconds = models.PositiveIntegerField(default=0)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    score = models.PositiveIntegerField(null=True, blank=True)
+    max_score = models.PositiveIntegerField(null=True, blank=True)
+    # Written by the UPDATE that ends the attempt, so that writer can tell it won.
+    end_token = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "exam", "number"], name="attempt_unique_number"),
+        ]
+        indexes = [
+            # The reconciler's query: ongoing attempts past their deadline.
+            models.Index(fields=["status", "deadline_at"], name="attempt_status_deadline"),
+            models.Index(fields=["exam", "status"], name="attempt_exam_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk} ({self.status})"
+
+    @property
+    def is_ongoing(self) -> bool:
+        return self.status == AttemptStatus.ONGOING
+
+
+class Answer(models.Model):
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
+    selected_option = models.CharField(max_length=8)
+    saved_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "question"], name="answer_unique_per_question"),
+        ]
+
+
+class EventKind(models.TextChoices):
+    STARTED = "started"
+    RESUMED = "resumed"
+    ANSWER_SAVED = "answer_saved"
+    EXTENDED = "extended"
+    SUBMITTED = "submitted"
+    FORCE_SUBMITTED = "force_submitted"
+    TIMED_OUT = "timed_out"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+class ExpiryPath(models.TextChoices):
+    KEYSPACE = "keyspace", "Keyspace event"
+    SWEEPER = "sweeper", "Deadline sweeper"
+    RECONCILER = "reconciler", "Reconciler"
+    ON_ACCESS = "on_access", "On access"
+
+
+class AttemptEvent(models.Model):
+    """Append-only log of what happened to an attempt."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    at = models.DateTimeField()
+    # For a timeout: which path caught it and how late after the deadline it committed.
+    path = models.CharField(max_length=16, choices=ExpiryPath.choices, blank=True)
+    lateness_ms = models.IntegerField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["attempt", "kind"], name="event_attempt_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.attempt_id} {self.kind}"

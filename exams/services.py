@@ -1,0 +1,322 @@
+"""The business rules of an attempt: the one place REST views, consumers and the listener call.
+
+Every end-state change is one conditional UPDATE (`... WHERE status='ongoing'`): of two
+racing writers exactly one wins. Scoring and the event row share its transaction, and
+notifications go out on commit.
+"""
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from . import clock, metrics, notifications, timers
+from .errors import Conflict, Forbidden, ServiceError, TimeUp, Unavailable
+from .models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, ExpiryPath, Question
+from .selectors import get_attempt, get_exam, get_own_attempt, result_payload
+
+logger = logging.getLogger(__name__)
+
+MAX_EXTEND_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class StartResult:
+    attempt: Attempt
+    created: bool
+
+
+def _grace() -> timedelta:
+    return timedelta(seconds=settings.EXAM["ANSWER_GRACE_SECONDS"])
+
+
+def _past_deadline(attempt: Attempt, at: datetime) -> bool:
+    return at > attempt.deadline_at + _grace()
+
+
+def _on_commit(func) -> None:
+    # robust: a Redis hiccup while notifying must not turn a committed change into an error.
+    transaction.on_commit(func, robust=True)
+
+
+def _best_effort_redis(action: str, func, *args, **kwargs) -> None:
+    """Redis writes that the database can rebuild later (the reconciler does) must not fail a request."""
+    try:
+        func(*args, **kwargs)
+    except redis.RedisError:
+        logger.warning("Redis unavailable while %s; the reconciler will repair it", action, exc_info=True)
+
+
+# --- Start ----------------------------------------------------------------------------
+
+def start_attempt(*, user, exam_id: int) -> StartResult:
+    """Start an attempt, or resume the ongoing one with its true remaining time."""
+    exam = get_exam(exam_id)
+    if not exam.published:
+        raise ServiceError("This exam is not published.", code="exam_not_published")
+    for _ in range(3):
+        try:
+            return _start_or_resume(user=user, exam=exam)
+        except IntegrityError:
+            # Another request created the same attempt number first: resume that one.
+            continue
+    raise Conflict("Could not start the attempt; please retry.", code="start_conflict")
+
+
+def _start_or_resume(*, user, exam: Exam) -> StartResult:
+    now = clock.now()
+    ongoing = Attempt.objects.filter(user=user, exam=exam, status=AttemptStatus.ONGOING).order_by("-number").first()
+    if ongoing is not None:
+        if not _past_deadline(ongoing, now):
+            _best_effort_redis("restoring a timer", timers.restore_timers, [(ongoing.pk, clock.to_ms(ongoing.deadline_at))])
+            return StartResult(ongoing, created=False)
+        expire_attempts(attempt_ids=[ongoing.pk], path=ExpiryPath.ON_ACCESS)
+
+    if exam.opens_at and now < exam.opens_at:
+        raise Conflict("This exam has not opened yet.", code="exam_not_open")
+    if exam.closes_at and now >= exam.closes_at:
+        raise Conflict("This exam has closed.", code="exam_closed")
+    used = Attempt.objects.filter(user=user, exam=exam).count()
+    if used >= exam.max_attempts:
+        raise Conflict("No attempts left for this exam.", code="attempts_exhausted")
+
+    deadline = now + timedelta(seconds=exam.duration_seconds)
+    if exam.closes_at:
+        deadline = min(deadline, exam.closes_at)
+    with transaction.atomic():
+        attempt = Attempt.objects.create(
+            user=user, exam=exam, number=used + 1, started_at=now, deadline_at=deadline
+        )
+        AttemptEvent.objects.create(attempt=attempt, kind=EventKind.STARTED, at=now)
+        try:
+            timers.create_timer(attempt.pk, deadline_ms=clock.to_ms(deadline))
+        except redis.RedisError as exc:
+            # Raising rolls the attempt back: nothing is left behind without its timer.
+            raise Unavailable("The timer service (Redis) is unavailable; please try again shortly.") from exc
+        _on_commit(lambda: notifications.attempt_started(attempt))
+    return StartResult(attempt, created=True)
+
+
+# --- Answers --------------------------------------------------------------------------
+
+def save_answer(*, user, attempt_id: int, question_id: int, selected_option: str) -> Answer:
+    """Store (or replace) the answer to one question, if it arrives in time."""
+    now = clock.now()
+    with transaction.atomic():
+        # The row lock orders this against a racing submit or timeout of the same attempt.
+        attempt = Attempt.objects.select_for_update().filter(pk=attempt_id).first()
+        if attempt is None:
+            get_attempt(attempt_id)  # raises the 404
+        if attempt.user_id != user.pk:
+            raise Forbidden("This attempt belongs to another user.", code="not_owner")
+        if attempt.status == AttemptStatus.TIMEOUT:
+            raise TimeUp("Time is up for this attempt; the answer was not saved.")
+        if attempt.status == AttemptStatus.COMPLETED:
+            raise Conflict("This attempt has been submitted; the answer was not saved.", code="attempt_completed")
+        late = _past_deadline(attempt, now)
+        if not late:
+            question = Question.objects.filter(pk=question_id, exam_id=attempt.exam_id).first()
+            if question is None:
+                raise ServiceError(f"Question {question_id} is not part of this exam.", code="invalid_question")
+            if selected_option not in question.options:
+                raise ServiceError(
+                    f"Option {selected_option!r} is not one of {sorted(question.options)}.", code="invalid_option"
+                )
+            answer, _ = Answer.objects.update_or_create(
+                attempt=attempt, question=question, defaults={"selected_option": selected_option, "saved_at": now}
+            )
+            AttemptEvent.objects.create(
+                attempt=attempt, kind=EventKind.ANSWER_SAVED, at=now,
+                detail={"question_id": question.pk, "selected_option": selected_option},
+            )
+            _on_commit(lambda: notifications.answer_saved(answer, attempt))
+            return answer
+    expire_attempts(attempt_ids=[attempt_id], path=ExpiryPath.ON_ACCESS)
+    raise TimeUp("Time is up for this attempt; the answer was not saved.")
+
+
+# --- Ending: submit, force submit, timeout -------------------------------------------
+
+def _score_expressions() -> dict:
+    """Score and max score computed by the database inside the ending UPDATE."""
+    earned = (
+        Answer.objects.filter(attempt_id=OuterRef("pk"), selected_option=F("question__correct_option"))
+        .values("attempt_id")
+        .annotate(total=Sum("question__points"))
+        .values("total")
+    )
+    possible = (
+        Question.objects.filter(exam_id=OuterRef("exam_id")).values("exam_id").annotate(total=Sum("points")).values("total")
+    )
+    return {"score": Coalesce(Subquery(earned), Value(0)), "max_score": Coalesce(Subquery(possible), Value(0))}
+
+
+def _end_attempts(*, ids: Iterable[int], status: str, now: datetime, due_only: bool) -> list[Attempt]:
+    """The compare-and-set: end those of `ids` still ongoing; return the ones this call ended.
+
+    Must run inside a transaction. A token written by the same UPDATE tells which rows this
+    call won (MySQL has no UPDATE ... RETURNING).
+    """
+    token = uuid.uuid4().hex
+    qs = Attempt.objects.filter(pk__in=list(ids), status=AttemptStatus.ONGOING)
+    if due_only:
+        qs = qs.filter(deadline_at__lte=now - _grace())
+    else:
+        qs = qs.filter(deadline_at__gte=now - _grace())
+    if not qs.update(status=status, ended_at=now, end_token=token, **_score_expressions()):
+        return []
+    return list(Attempt.objects.filter(end_token=token))
+
+
+def _after_end(attempts: list[Attempt]) -> None:
+    ids = [a.pk for a in attempts]
+    _on_commit(lambda: _best_effort_redis("deleting timers", timers.delete_timers, ids))
+    _on_commit(lambda: notifications.attempts_ended(ids))
+
+
+def expire_attempts(*, attempt_ids: Iterable[int], path: str) -> list[Attempt]:
+    """Time out those of `attempt_ids` that are ongoing and past their deadline, in one UPDATE.
+
+    Returns the attempts this call flipped, each with a `timed_out` event that records the
+    path that caught it and how late (ms after the deadline) the change committed.
+    """
+    ids = list(attempt_ids)
+    if not ids:
+        return []
+    with transaction.atomic():
+        now = clock.now()
+        ended = _end_attempts(ids=ids, status=AttemptStatus.TIMEOUT, now=now, due_only=True)
+        events = [
+            AttemptEvent(
+                attempt=a, kind=EventKind.TIMED_OUT, at=now, path=path,
+                lateness_ms=clock.to_ms(now) - clock.to_ms(a.deadline_at),
+            )
+            for a in ended
+        ]
+        AttemptEvent.objects.bulk_create(events)
+        _after_end(ended)
+    metrics.observe_expiries(path, [e.lateness_ms for e in events])
+    return ended
+
+
+def expire_attempt(*, attempt_id: int, path: str) -> bool:
+    """Time out one attempt if it is ongoing and due; True when this call did it."""
+    return bool(expire_attempts(attempt_ids=[attempt_id], path=path))
+
+
+def submit_attempt(*, user, attempt_id: int) -> dict:
+    """Submit the student's attempt; repeating it returns the same result."""
+    attempt = get_own_attempt(user=user, attempt_id=attempt_id)
+    return _finish(attempt, kind=EventKind.SUBMITTED, detail={})
+
+
+def _proctored_attempt(*, attempt_id: int, by, exam_id: int | None) -> Attempt:
+    if not by.is_staff:
+        raise Forbidden("Only proctors (staff users) can do this.", code="not_staff")
+    attempt = get_attempt(attempt_id)
+    if exam_id is not None and attempt.exam_id != exam_id:
+        raise ServiceError(f"Attempt {attempt_id} is not part of exam {exam_id}.", code="attempt_not_in_exam")
+    return attempt
+
+
+def force_submit_attempt(*, attempt_id: int, by, exam_id: int | None = None) -> dict:
+    """A proctor ends an attempt now, scored as if the student had submitted."""
+    attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
+    return _finish(attempt, kind=EventKind.FORCE_SUBMITTED, detail={"by": by.get_username()})
+
+
+def _finish(attempt: Attempt, *, kind: str, detail: dict) -> dict:
+    if attempt.is_ongoing:
+        with transaction.atomic():
+            now = clock.now()
+            ended = _end_attempts(ids=[attempt.pk], status=AttemptStatus.COMPLETED, now=now, due_only=False)
+            if ended:
+                AttemptEvent.objects.create(attempt=attempt, kind=kind, at=now, detail=detail)
+                _after_end(ended)
+        if not ended:
+            # Past the deadline (or a racing writer won): the timeout result, on answers saved in time.
+            expire_attempt(attempt_id=attempt.pk, path=ExpiryPath.ON_ACCESS)
+        attempt.refresh_from_db()
+    return result_payload(attempt)
+
+
+# --- Time -----------------------------------------------------------------------------
+
+def current_attempt(*, user, attempt_id: int) -> Attempt:
+    """The student's attempt as it stands now: timed out on access once past its deadline."""
+    attempt = get_own_attempt(user=user, attempt_id=attempt_id)
+    if attempt.is_ongoing:
+        if _past_deadline(attempt, clock.now()):
+            expire_attempt(attempt_id=attempt.pk, path=ExpiryPath.ON_ACCESS)
+            attempt.refresh_from_db()
+        else:
+            _best_effort_redis(
+                "restoring a timer", timers.restore_timers, [(attempt.pk, clock.to_ms(attempt.deadline_at))]
+            )
+    return attempt
+
+
+def extend_attempt(*, attempt_id: int, seconds: int, by, exam_id: int | None = None) -> Attempt:
+    """Grant extra time: database deadline, Redis TTL and deadline index move together."""
+    attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= MAX_EXTEND_SECONDS:
+        raise ServiceError(f"seconds must be a whole number from 1 to {MAX_EXTEND_SECONDS}.", code="invalid_seconds")
+    with transaction.atomic():
+        now = clock.now()
+        extended = Attempt.objects.filter(
+            pk=attempt_id, status=AttemptStatus.ONGOING, deadline_at__gte=now - _grace()
+        ).update(deadline_at=F("deadline_at") + timedelta(seconds=seconds), extra_seconds=F("extra_seconds") + seconds)
+        if not extended:
+            raise Conflict("This attempt has already ended.", code="attempt_ended")
+        attempt.refresh_from_db()
+        AttemptEvent.objects.create(
+            attempt=attempt, kind=EventKind.EXTENDED, at=now, detail={"seconds": seconds, "by": by.get_username()}
+        )
+        try:
+            timers.extend_timer(attempt.pk, deadline_ms=clock.to_ms(attempt.deadline_at))
+        except redis.RedisError as exc:
+            raise Unavailable("The timer service (Redis) is unavailable; the time was not extended.") from exc
+        _on_commit(lambda: notifications.attempt_extended(attempt, seconds))
+    return attempt
+
+
+# --- The listener's reconciler ----------------------------------------------------------
+
+def reconcile(*, batch_size: int = 1000) -> tuple[int, int]:
+    """Time out every ongoing attempt past its deadline and re-arm what Redis lost.
+
+    Returns (timed out, timers recreated).
+    """
+    now = clock.now()
+    overdue = list(
+        Attempt.objects.filter(status=AttemptStatus.ONGOING, deadline_at__lte=now - _grace())
+        .order_by("deadline_at").values_list("pk", flat=True)[:batch_size * 10]
+    )
+    flipped = 0
+    for start in range(0, len(overdue), batch_size):
+        flipped += len(expire_attempts(attempt_ids=overdue[start:start + batch_size], path=ExpiryPath.RECONCILER))
+    live = Attempt.objects.filter(status=AttemptStatus.ONGOING, deadline_at__gt=now - _grace()).values_list(
+        "pk", "deadline_at"
+    )
+    restored = timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live.iterator(chunk_size=2000))
+    return flipped, restored
+
+
+def rearm(*, attempt_ids: Iterable[int]) -> int:
+    """Put claimed-but-not-due attempts back in the deadline index (e.g. extended meanwhile)."""
+    live = Attempt.objects.filter(pk__in=list(attempt_ids), status=AttemptStatus.ONGOING).values_list("pk", "deadline_at")
+    return timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live)
+
+
+def log_presence(*, attempt_id: int, connected: bool) -> None:
+    """Record a student's socket opening or closing, and tell the proctors."""
+    kind = EventKind.CONNECTED if connected else EventKind.DISCONNECTED
+    AttemptEvent.objects.create(attempt_id=attempt_id, kind=kind, at=clock.now())
+    notifications.presence_changed(attempt_id, connected=connected)

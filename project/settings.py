@@ -1,0 +1,188 @@
+"""Settings for the exam server: everything here, switched by environment variables.
+
+Every variable is listed with its default in README.md and `.env.example`.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"
+SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=False)
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "exams",
+    "realtime",
+    "web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "project.asgi.application"
+
+# --- Database: MySQL/MariaDB in production, a SQLite file for the embedded run. ---
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_db = DATABASES["default"]
+_db.setdefault("OPTIONS", {})
+if _db["ENGINE"] == "django.db.backends.mysql":
+    _db["OPTIONS"].setdefault("charset", "utf8mb4")
+    # The test database name must be explicit on MySQL (django/channels#2176) and is what
+    # subprocesses in the tests (daphne, the listener) connect to.
+    _db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=f"test_{_db['NAME']}"), "CHARSET": "utf8mb4"}
+elif _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers wait for the lock instead of failing, and take it at BEGIN so two racing
+    # transactions serialise (SQLite has no SELECT ... FOR UPDATE).
+    _db["OPTIONS"].setdefault("timeout", 30)
+    _db["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # A file, not memory: daphne and the listener run in other processes during tests.
+    _db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default=str(BASE_DIR / ".run" / "test.sqlite3"))}
+_db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+_db["CONN_HEALTH_CHECKS"] = True
+
+AUTH_PASSWORD_VALIDATORS = []
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".run" / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: timers, deadline index, presence, channel layer, throttling cache. ---
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "exam:cache",
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # redis-py caps an async pool at 100 connections by default: too few for bursts.
+            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+            # channels-redis drops messages past a channel's capacity (default 100).
+            "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+            "expiry": 60,
+            "prefix": "exam:layer:",
+        },
+    }
+}
+
+# --- REST framework and JWT. ---
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "exams.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("THROTTLE_LOGIN", default="20/min"),
+        "answers": env.str("THROTTLE_ANSWERS", default="120/min"),
+    },
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.float("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.float("JWT_REFRESH_HOURS", default=24)),
+    "UPDATE_LAST_LOGIN": False,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Exam server API",
+    "DESCRIPTION": "Timed exams with a server-owned clock. WebSocket messages are described in README.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from this server, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+
+# --- The exam clock. ---
+EXAM = {
+    # An answer counts if it arrives by deadline + grace; expiry waits for the grace too.
+    "ANSWER_GRACE_SECONDS": env.float("ANSWER_GRACE_SECONDS", default=0.0),
+    # How often the sockets get a `timer` frame.
+    "TICK_SECONDS": env.float("TIMER_TICK_SECONDS", default=1.0),
+    # The listener's deadline sweeper and reconciler.
+    "SWEEP_INTERVAL_MS": env.int("SWEEP_INTERVAL_MS", default=200),
+    "SWEEP_BATCH_SIZE": env.int("SWEEP_BATCH_SIZE", default=1000),
+    "RECONCILE_INTERVAL_SECONDS": env.float("RECONCILE_INTERVAL_SECONDS", default=5.0),
+    # A socket process expires an attempt itself when no timeout arrived this long after its deadline.
+    "ON_ACCESS_SLACK_SECONDS": env.float("ON_ACCESS_SLACK_SECONDS", default=2.0),
+    "LISTENER_METRICS_PORT": env.int("LISTENER_METRICS_PORT", default=9108),
+    # WebSocket input limits.
+    "WS_MAX_MESSAGE_BYTES": env.int("WS_MAX_MESSAGE_BYTES", default=4096),
+    "WS_MESSAGES_PER_SECOND": env.float("WS_MESSAGES_PER_SECOND", default=10.0),
+    "WS_MESSAGE_BURST": env.int("WS_MESSAGE_BURST", default=20),
+}
+
+# --- Logging: keep existing loggers (daphne's tracebacks) visible. ---
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "exams": {"level": LOG_LEVEL},
+        "realtime": {"level": LOG_LEVEL},
+        # Its "channels over capacity" line (a dropped message) is logged at INFO.
+        "channels_redis": {"level": "INFO"},
+    },
+}

@@ -1,0 +1,21 @@
+"""Test settings: the base settings plus a fast hasher and a Redis database of the tests' own."""
+
+from urllib.parse import urlsplit, urlunsplit
+
+from .settings import *  # noqa: F403
+from .settings import CACHES, CHANNEL_LAYERS, REDIS_MAX_CONNECTIONS, REST_FRAMEWORK, env
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+
+def _with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+# The suite flushes its Redis database: keep it away from the one the server uses.
+REDIS_URL = env.str("TEST_REDIS_URL", default=_with_db(env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"), 15))
+CACHES["default"]["LOCATION"] = REDIS_URL
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"login": "1000/min", "answers": "10000/min"}
