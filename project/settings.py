@@ -13,7 +13,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"
+DEFAULT_SECRET_KEY = "insecure-dev-key-change-me-0123456789abcdefghijklmnop"
 SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .settings import *  # noqa: F403
 from .settings import CACHES, CHANNEL_LAYERS, REDIS_MAX_CONNECTIONS, REST_FRAMEWORK, env
 
+SECRET_KEY = "test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 

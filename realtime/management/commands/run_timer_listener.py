@@ -1,0 +1,34 @@
+import asyncio
+import logging
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from prometheus_client import start_http_server
+
+from project.safety import refuse_default_secret_key
+from realtime.listener import ExpiryListener
+
+logger = logging.getLogger("realtime.listener")
+
+
+class Command(BaseCommand):
+    help = "Run the expiry engine: keyspace listener, deadline sweeper and reconciler."
+
+    def handle(self, *args, **options):
+        refuse_default_secret_key()
+        port = settings.EXAM["LISTENER_METRICS_PORT"]
+        if port:
+            try:
+                start_http_server(port, addr="127.0.0.1" if settings.DEBUG else "0.0.0.0")
+                logger.info("listener metrics on :%s/metrics", port)
+            except OSError as exc:
+                logger.warning("metrics port %s unavailable (%s); running without it", port, exc)
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        listener = ExpiryListener()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, listener.stop)
+        await listener.run()

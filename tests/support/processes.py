@@ -1,0 +1,101 @@
+"""Real server processes for tests that cross the network: daphne and the expiry listener."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """A DATABASE_URL for the test database this process is using."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user, password = db["USER"], db["PASSWORD"]
+    auth = f"{user}:{password}@" if password else f"{user}@"
+    return f"mysql://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+
+
+def server_env(**overrides) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="project.test_settings",
+        DATABASE_URL=database_url(),
+        TEST_REDIS_URL=settings.REDIS_URL,
+        LISTENER_METRICS_PORT="0",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port} after {timeout}s")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+@contextmanager
+def daphne(**env):
+    """A real daphne serving project.asgi on a free port; yields its base http URL."""
+    port = free_port()
+    log = open(ROOT / ".run" / f"daphne-{port}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+        cwd=ROOT, env=server_env(**env), stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
+        log.close()
+
+
+@contextmanager
+def listener(**env):
+    """A real `manage.py run_timer_listener` process; yields the Popen."""
+    (ROOT / ".run").mkdir(exist_ok=True)
+    log = open(ROOT / ".run" / f"listener-{os.getpid()}-{time.monotonic_ns()}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "run_timer_listener"],
+        cwd=ROOT, env=server_env(**env), stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        yield proc
+    finally:
+        stop(proc)
+        log.close()
