@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Migrate, seed the demo, then serve: the expiry listener in the background, daphne in front.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure_redis.sh
+if [ -z "${SECRET_KEY:-}" ] && ! grep -qs '^SECRET_KEY=' .env; then
+  [ -s .run/secret_key ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))' > .run/secret_key
+  export SECRET_KEY=$(cat .run/secret_key)
+fi
+PORT=${PORT:-8000}
+.venv/bin/python manage.py migrate --noinput -v0
+.venv/bin/python manage.py seed_demo | head -n -1
+.venv/bin/python manage.py run_timer_listener &
+listener=$!
+trap 'kill $listener 2>/dev/null; wait $listener 2>/dev/null' EXIT INT TERM
+cat <<TXT
+
+  Student page:   http://127.0.0.1:$PORT/
+  Proctor page:   http://127.0.0.1:$PORT/proctor/
+  API docs:       http://127.0.0.1:$PORT/api/docs/
+  Admin:          http://127.0.0.1:$PORT/admin/ (create a superuser with: .venv/bin/python manage.py createsuperuser)
+  Logins above; Ctrl-C stops the server and the listener.
+
+TXT
+.venv/bin/daphne -b 127.0.0.1 -p "$PORT" project.asgi:application
