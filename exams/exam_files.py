@@ -47,7 +47,8 @@ def validate_exam_data(data) -> dict:
         for letter, text in options.items():
             if not 0 < len(letter) <= 8 or not isinstance(text, str):
                 _fail(f"{where}.options.{letter}", "keys are 1-8 characters and values are strings")
-        if q.get("correct") not in options:
+        # A list or object here is unhashable: check the type before looking it up.
+        if not isinstance(q.get("correct"), str) or q["correct"] not in options:
             _fail(f"{where}.correct", f"must be one of {sorted(options)}, got {q.get('correct')!r}")
         if "points" in q:
             _positive_int(q["points"], f"{where}.points")

@@ -4,7 +4,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
@@ -12,6 +11,7 @@ from exams import clock, selectors, services
 from exams.errors import ServiceError
 
 from . import serializers as s
+from .throttling import FailOpenScopedRateThrottle
 
 
 
@@ -27,12 +27,12 @@ ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 4
 
 
 class LoginView(TokenObtainPairView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [FailOpenScopedRateThrottle]
     throttle_scope = "login"
 
 
 class RefreshView(TokenRefreshView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [FailOpenScopedRateThrottle]
     throttle_scope = "login"
 
 
@@ -71,7 +71,7 @@ class RemainingView(APIView):
 
 
 class SubmitAnswerView(APIView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [FailOpenScopedRateThrottle]
     throttle_scope = "answers"
 
     @extend_schema(request=s.SubmitAnswerSerializer, responses={200: s.AnswerSavedSerializer, **ERRORS})
