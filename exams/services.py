@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -64,10 +65,14 @@ def start_attempt(*, user, exam_id: int) -> StartResult:
     for _ in range(3):
         try:
             return _start_or_resume(user=user, exam=exam)
-        except IntegrityError:
-            # Another request created the same attempt number first: resume that one.
+        except (IntegrityError, _StartRaced):
+            # Another request of this student started an attempt first: go round and resume it.
             continue
     raise Conflict("Could not start the attempt; please retry.", code="start_conflict")
+
+
+class _StartRaced(Exception):
+    """Another start of the same student committed first."""
 
 
 def _start_or_resume(*, user, exam: Exam) -> StartResult:
@@ -83,14 +88,20 @@ def _start_or_resume(*, user, exam: Exam) -> StartResult:
         raise Conflict("This exam has not opened yet.", code="exam_not_open")
     if exam.closes_at and now >= exam.closes_at:
         raise Conflict("This exam has closed.", code="exam_closed")
-    used = Attempt.objects.filter(user=user, exam=exam).count()
-    if used >= exam.max_attempts:
-        raise Conflict("No attempts left for this exam.", code="attempts_exhausted")
 
-    deadline = now + timedelta(seconds=exam.duration_seconds)
-    if exam.closes_at:
-        deadline = min(deadline, exam.closes_at)
     with transaction.atomic():
+        # One start at a time per student: without the lock, a start that read "no ongoing
+        # attempt" before a racing one committed would count it and create attempt n + 1.
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        if Attempt.objects.filter(user=user, exam=exam, status=AttemptStatus.ONGOING).exists():
+            raise _StartRaced
+        used = Attempt.objects.filter(user=user, exam=exam).count()
+        if used >= exam.max_attempts:
+            raise Conflict("No attempts left for this exam.", code="attempts_exhausted")
+        now = clock.now()
+        deadline = now + timedelta(seconds=exam.duration_seconds)
+        if exam.closes_at:
+            deadline = min(deadline, exam.closes_at)
         attempt = Attempt.objects.create(
             user=user, exam=exam, number=used + 1, started_at=now, deadline_at=deadline
         )
