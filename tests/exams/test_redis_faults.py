@@ -1,0 +1,203 @@
+"""Redis losing its data or going away: the database's deadline stays the truth.
+
+The outage tests run their own redis-server on a free port and kill it; the shared one is never touched.
+"""
+
+import subprocess
+import time
+
+import pytest
+import redis
+from django.test import override_settings
+
+from exams import clock, redis_clients, timers
+from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Question
+from tests.support.processes import free_port
+
+from .conftest import ANSWER_URL, assert_error, questions_url, remaining_url, set_deadline, start_url, submit_url
+
+SLACK_MS = 1500
+
+
+# --- FLUSHDB mid-attempt --------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_flushdb_mid_attempt_keeps_the_true_remaining_time(client_for, student, exam, clean_redis):
+    api = client_for(student)
+    attempt_id = api.post(start_url(exam.pk)).json()["attempt_id"]
+    # 40 of the 60 s have gone by when Redis loses everything.
+    attempt = set_deadline(Attempt.objects.get(pk=attempt_id), seconds_from_now=20)
+    deadline_ms = clock.to_ms(attempt.deadline_at)
+    clean_redis.flushdb()
+
+    body = api.get(remaining_url(attempt_id)).json()
+
+    assert body["status"] == "ongoing"
+    assert 19 <= body["remaining_seconds"] <= 20
+    assert body["deadline"] == clock.iso(attempt.deadline_at)
+    # The timer is back with the true remaining ms, not a fresh 60 s.
+    assert 20_000 - SLACK_MS < clean_redis.pttl(timers.timer_key(attempt_id)) <= 20_000
+    assert int(clean_redis.get(timers.timer_key(attempt_id))) == deadline_ms
+    assert clean_redis.zscore(timers.DEADLINES_KEY, str(attempt_id)) == deadline_ms
+
+
+@pytest.mark.django_db
+def test_after_a_flushdb_resume_answer_and_submit_carry_on(client_for, student, exam, clean_redis):
+    api = client_for(student)
+    attempt_id = api.post(start_url(exam.pk)).json()["attempt_id"]
+    set_deadline(Attempt.objects.get(pk=attempt_id), seconds_from_now=30)
+    clean_redis.flushdb()
+
+    resumed = api.post(start_url(exam.pk))
+    assert resumed.status_code == 200
+    assert resumed.json()["attempt_id"] == attempt_id and 29 <= resumed.json()["remaining_seconds"] <= 30
+    assert 30_000 - SLACK_MS < clean_redis.pttl(timers.timer_key(attempt_id)) <= 30_000
+
+    clean_redis.flushdb()
+    question = Question.objects.filter(exam=exam).first()
+    answer = api.post(ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": "A"},
+                      format="json")
+    assert answer.status_code == 200
+    assert api.get(questions_url(attempt_id)).status_code == 200
+    result = api.post(submit_url(attempt_id)).json()
+    assert (result["status"], result["score"]) == ("completed", 1)
+
+
+# --- Redis down -----------------------------------------------------------------------
+
+class PrivateRedis:
+    """A throwaway redis-server on a free port, for killing."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        end = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > end or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.02)
+            finally:
+                client.close()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def private_redis():
+    """Every Redis use (timers, cache and throttling, channel layer) pointed at a private server."""
+    from django.conf import settings
+
+    server = PrivateRedis()
+    server.start()
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "hosts": [{"address": server.url}]}
+    # The sync client is built from REDIS_URL on first use: drop it so it is rebuilt.
+    redis_clients._sync_client = None
+    try:
+        with override_settings(REDIS_URL=server.url, CACHES=caches, CHANNEL_LAYERS=layers):
+            yield server
+    finally:
+        redis_clients._sync_client = None
+        server.kill()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_with_redis_down_is_503_and_leaves_nothing(client_for, student, exam, private_redis):
+    api = client_for(student)
+    private_redis.kill()
+
+    response = api.post(start_url(exam.pk))
+
+    error = assert_error(response, 503, "service_unavailable")
+    # The start's own message, not the generic handler's: the timer write is what failed.
+    assert "timer service" in error["message"].lower()
+    assert not Attempt.objects.exists()
+    assert not AttemptEvent.objects.exists()
+    # The database and authentication are fine meanwhile: the 503 came from the timer.
+    assert api.get("/api/exams/").status_code == 200
+
+    # Once Redis is back, the same request starts the attempt.
+    private_redis.start()
+    assert api.post(start_url(exam.pk)).status_code == 201
+    assert Attempt.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_down_an_attempt_carries_on_from_the_database(client_for, student, exam, private_redis):
+    api = client_for(student)
+    attempt_id = api.post(start_url(exam.pk)).json()["attempt_id"]
+    set_deadline(Attempt.objects.get(pk=attempt_id), seconds_from_now=40)
+    q1, q2, _ = Question.objects.filter(exam=exam)
+    private_redis.kill()
+
+    remaining = api.get(remaining_url(attempt_id))
+    assert remaining.status_code == 200
+    assert remaining.json()["status"] == "ongoing" and 39 <= remaining.json()["remaining_seconds"] <= 40
+
+    resumed = api.post(start_url(exam.pk))
+    assert resumed.status_code == 200 and resumed.json()["attempt_id"] == attempt_id
+
+    for question, option in ((q1, "A"), (q2, "B")):
+        saved = api.post(ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk,
+                                      "selected_option": option}, format="json")
+        assert saved.status_code == 200, saved.content
+    assert Answer.objects.filter(attempt_id=attempt_id).count() == 2
+    assert api.get(questions_url(attempt_id)).status_code == 200
+
+    result = api.post(submit_url(attempt_id))
+    assert result.status_code == 200
+    assert (result.json()["status"], result.json()["score"]) == ("completed", 1)
+    assert Attempt.objects.get(pk=attempt_id).status == AttemptStatus.COMPLETED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_down_an_expired_attempt_still_times_out_on_access(client_for, student, exam, private_redis):
+    api = client_for(student)
+    attempt_id = api.post(start_url(exam.pk)).json()["attempt_id"]
+    private_redis.kill()
+    set_deadline(Attempt.objects.get(pk=attempt_id), seconds_from_now=-1)
+
+    body = api.get(remaining_url(attempt_id)).json()
+
+    assert body["status"] == "timeout" and body["remaining_seconds"] == 0
+    assert AttemptEvent.objects.filter(attempt_id=attempt_id, kind=EventKind.TIMED_OUT).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_extend_with_redis_down_is_503_and_changes_nothing(client_for, student, proctor, exam, private_redis):
+    attempt_id = client_for(student).post(start_url(exam.pk)).json()["attempt_id"]
+    before = Attempt.objects.get(pk=attempt_id)
+    private_redis.kill()
+
+    response = client_for(proctor).post(f"/api/exam/timer/extend/{attempt_id}/", {"seconds": 30}, format="json")
+
+    assert_error(response, 503, "service_unavailable")
+    after = Attempt.objects.get(pk=attempt_id)
+    assert (after.deadline_at, after.extra_seconds) == (before.deadline_at, 0)
+    assert not AttemptEvent.objects.filter(attempt_id=attempt_id, kind=EventKind.EXTENDED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_login_with_redis_down_still_works(client_for, student, private_redis):
+    # The login rate limit counts in Redis; while it is down the limit lets requests through.
+    private_redis.kill()
+    client = client_for()
+    response = client.post("/api/auth/login/", {"username": student.username, "password": "pw"}, format="json")
+    assert response.status_code == 200
+    assert_error(client.post("/api/auth/login/", {"username": student.username, "password": "x"}, format="json"), 401)

@@ -1,0 +1,181 @@
+"""The Redis mirror of the clock (`exams/timers.py`) against the real Redis."""
+
+import asyncio
+import threading
+
+from django.test import override_settings
+
+from exams import timers
+from exams.clock import now_ms
+from exams.redis_clients import close_async_redis
+
+from .conftest import exam_settings
+
+# Slack for the time between computing a deadline and Redis reading the TTL (2 busy cores).
+SLACK_MS = 1500
+
+
+def test_create_timer_sets_ttl_value_and_deadline_index(clean_redis):
+    deadline = now_ms() + 30_000
+    timers.create_timer(7, deadline_ms=deadline)
+
+    ttl = clean_redis.pttl("exam:timer:7")
+    assert 30_000 - SLACK_MS < ttl <= 30_000
+    assert int(clean_redis.get("exam:timer:7")) == deadline
+    assert clean_redis.zscore(timers.DEADLINES_KEY, "7") == deadline
+
+
+def test_get_remaining_time_in_ms_and_none_when_missing(clean_redis):
+    timers.create_timer(8, deadline_ms=now_ms() + 10_000)
+
+    remaining = timers.get_remaining_time(8)
+    assert isinstance(remaining, int)
+    assert 10_000 - SLACK_MS < remaining <= 10_000
+    assert timers.get_remaining_time(9) is None
+
+
+def test_delete_timer_drops_key_and_member(clean_redis):
+    timers.create_timer(10, deadline_ms=now_ms() + 10_000)
+    timers.create_timer(11, deadline_ms=now_ms() + 10_000)
+
+    timers.delete_timer(10)
+
+    assert not clean_redis.exists("exam:timer:10")
+    assert clean_redis.zscore(timers.DEADLINES_KEY, "10") is None
+    # The neighbour is untouched.
+    assert clean_redis.exists("exam:timer:11")
+    assert clean_redis.zscore(timers.DEADLINES_KEY, "11") is not None
+
+
+def test_is_expired_follows_the_key(clean_redis):
+    timers.create_timer(12, deadline_ms=now_ms() + 10_000)
+    assert timers.is_expired(12) is False
+
+    timers.delete_timer(12)
+    assert timers.is_expired(12) is True
+
+
+def test_a_past_deadline_expires_at_once_but_stays_in_the_index(clean_redis):
+    past = now_ms() - 5_000
+    timers.create_timer(13, deadline_ms=past)
+
+    # PX 1: gone within a few milliseconds; the sweeper still finds it in the index.
+    end = now_ms() + 2_000
+    while not timers.is_expired(13) and now_ms() < end:
+        pass
+    assert timers.is_expired(13)
+    assert clean_redis.zscore(timers.DEADLINES_KEY, "13") == past
+
+
+def test_extend_timer_moves_ttl_and_score(clean_redis):
+    first = now_ms() + 5_000
+    timers.create_timer(14, deadline_ms=first)
+    later = first + 60_000
+
+    timers.extend_timer(14, deadline_ms=later)
+
+    assert 65_000 - SLACK_MS < clean_redis.pttl("exam:timer:14") <= 65_000
+    assert int(clean_redis.get("exam:timer:14")) == later
+    assert clean_redis.zscore(timers.DEADLINES_KEY, "14") == later
+
+
+def test_grace_lengthens_the_ttl_but_not_the_score(clean_redis):
+    deadline = now_ms() + 10_000
+    with override_settings(EXAM=exam_settings(ANSWER_GRACE_SECONDS=5.0)):
+        timers.create_timer(15, deadline_ms=deadline)
+
+    assert 15_000 - SLACK_MS < clean_redis.pttl("exam:timer:15") <= 15_000
+    assert clean_redis.zscore(timers.DEADLINES_KEY, "15") == deadline
+
+
+def test_restore_timers_recreates_only_missing_keys(clean_redis):
+    now = now_ms()
+    timers.create_timer(20, deadline_ms=now + 50_000)
+    kept_ttl = clean_redis.pttl("exam:timer:20")
+    # Attempt 21 lost its key and its index entry (e.g. a FLUSHDB).
+    restored = timers.restore_timers([(20, now + 90_000), (21, now + 20_000)])
+
+    assert restored == 1
+    # The existing key keeps its own TTL and value: restore never resets a running clock.
+    assert clean_redis.pttl("exam:timer:20") <= kept_ttl
+    assert int(clean_redis.get("exam:timer:20")) == now + 50_000
+    # The missing one gets the true remaining time, not a fresh duration.
+    assert 20_000 - SLACK_MS < clean_redis.pttl("exam:timer:21") <= 20_000
+    assert int(clean_redis.get("exam:timer:21")) == now + 20_000
+    assert clean_redis.zscore(timers.DEADLINES_KEY, "21") == now + 20_000
+
+
+def test_restore_timers_with_nothing_to_do():
+    assert timers.restore_timers([]) == 0
+    assert timers.restore_timers(iter(())) == 0
+
+
+def test_attempt_id_from_key():
+    assert timers.attempt_id_from_key("exam:timer:42") == 42
+    assert timers.attempt_id_from_key("exam:timer:x") is None
+    assert timers.attempt_id_from_key("exam:presence:42") is None
+
+
+async def test_aclaim_due_takes_only_due_members_up_to_the_limit(clean_redis):
+    now = now_ms()
+    for attempt_id in range(1, 6):
+        timers.create_timer(attempt_id, deadline_ms=now - attempt_id * 1000)
+    timers.create_timer(99, deadline_ms=now + 60_000)
+    try:
+        first = await timers.aclaim_due(limit=3)
+        second = await timers.aclaim_due(limit=3)
+        third = await timers.aclaim_due(limit=3)
+    finally:
+        await close_async_redis()
+
+    # Oldest deadlines first, each taken once, the future one left alone.
+    assert first == [5, 4, 3]
+    assert second == [2, 1]
+    assert third == []
+    assert clean_redis.zrange(timers.DEADLINES_KEY, 0, -1) == [b"99"]
+
+
+async def test_aclaim_due_respects_the_grace(clean_redis):
+    timers.create_timer(30, deadline_ms=now_ms() - 1_000)
+    try:
+        with override_settings(EXAM=exam_settings(ANSWER_GRACE_SECONDS=10.0)):
+            assert await timers.aclaim_due(limit=10) == []
+        assert await timers.aclaim_due(limit=10) == [30]
+    finally:
+        await close_async_redis()
+
+
+def test_two_concurrent_claimers_never_take_the_same_member(clean_redis):
+    total = 3000
+    past = now_ms() - 1_000
+    pipe = clean_redis.pipeline()
+    pipe.zadd(timers.DEADLINES_KEY, {str(i): past - i for i in range(1, total + 1)})
+    pipe.execute()
+    claimed: dict[str, list[int]] = {"a": [], "b": []}
+    barrier = threading.Barrier(2)
+
+    async def drain(name: str) -> None:
+        try:
+            while batch := await timers.aclaim_due(limit=3):
+                claimed[name].extend(batch)
+        finally:
+            await close_async_redis()
+
+    def claimer(name: str) -> None:
+        barrier.wait()
+        # Each thread has its own event loop and so its own async client.
+        asyncio.run(drain(name))
+
+    threads = [threading.Thread(target=claimer, args=(name,)) for name in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    a, b = claimed["a"], claimed["b"]
+    # A thousand round trips: both claimers really ran side by side.
+    assert a and b
+    assert not set(a) & set(b)
+    assert len(a) + len(b) == total
+    assert set(a) | set(b) == set(range(1, total + 1))
+    assert clean_redis.zcard(timers.DEADLINES_KEY) == 0
