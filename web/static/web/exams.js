@@ -1,0 +1,40 @@
+// The student's list of published exams, one card each.
+
+import { describeSeconds, el, plural } from "./dom.js";
+
+/** One exam: its size, the student's past attempts and a start or resume button. */
+export function examCard(exam, { onResume, onStart }) {
+  const ongoing = exam.attempts.find((a) => a.status === "ongoing");
+  const error = el("p", { class: "form-error", role: "alert", hidden: true });
+  const meta = [
+    plural(exam.total_questions, "question"),
+    `${describeSeconds(exam.duration_seconds)}`,
+    exam.max_attempts > 1 ? `${exam.max_attempts} attempts allowed` : "1 attempt",
+  ].join(" · ");
+  const past = exam.attempts
+    .filter((a) => a.status !== "ongoing")
+    .map((a) => el("li", {}, `Attempt ${a.number}: ${statusText(a.status)} — score ${a.score ?? 0} / ${a.max_score ?? 0}`));
+  let action;
+  if (ongoing) {
+    action = el("button", { class: "primary", type: "button", onclick: () => onResume(ongoing.attempt_id) }, "Resume exam");
+  } else if (exam.attempts.length < exam.max_attempts) {
+    action = el("button", { class: "primary", type: "button", onclick: (e) => onStart(exam, e.currentTarget, error) }, "Start exam");
+  } else {
+    action = el("p", { class: "muted" }, "No attempts left.");
+  }
+  return el(
+    "li",
+    { class: "card exam-card", dataset: { examId: exam.id } },
+    el("h3", {}, exam.title),
+    exam.description ? el("p", {}, exam.description) : null,
+    el("p", { class: "muted" }, meta),
+    past.length ? el("ul", { class: "past-attempts" }, past) : null,
+    ongoing ? el("p", { class: "muted" }, "You have an attempt in progress; its clock kept running.") : null,
+    error,
+    action,
+  );
+}
+
+function statusText(status) {
+  return { ongoing: "in progress", completed: "submitted", timeout: "timed out" }[status] || status;
+}
