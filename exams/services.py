@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from . import clock, metrics, notifications, timers
 from .errors import Conflict, Forbidden, ServiceError, TimeUp, Unavailable
 from .models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, ExpiryPath, Question
-from .selectors import get_attempt, get_exam, get_own_attempt, result_payload
+from .selectors import exams_for_student, get_attempt, get_exam, get_own_attempt, result_payload
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +272,15 @@ def current_attempt(*, user, attempt_id: int) -> Attempt:
                 "restoring a timer", timers.restore_timers, [(attempt.pk, clock.to_ms(attempt.deadline_at))]
             )
     return attempt
+
+
+def student_exams(*, user) -> list[dict]:
+    """Published exams with the student's attempts, any overdue one timed out first."""
+    overdue = Attempt.objects.filter(
+        user=user, status=AttemptStatus.ONGOING, deadline_at__lte=clock.now() - _grace()
+    ).values_list("pk", flat=True)
+    expire_attempts(attempt_ids=list(overdue), path=ExpiryPath.ON_ACCESS)
+    return exams_for_student(user)
 
 
 def extend_attempt(*, attempt_id: int, seconds: int, by, exam_id: int | None = None) -> Attempt:

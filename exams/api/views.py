@@ -46,7 +46,7 @@ class ExamListView(APIView):
     """Published exams with the caller's attempts (the student page's list)."""
 
     def get(self, request):
-        return Response({"exams": selectors.exams_for_student(request.user)})
+        return Response({"exams": services.student_exams(user=request.user)})
 
 
 class StartView(APIView):

@@ -321,6 +321,13 @@ def test_exam_list(api, exam, make_exam, started):
     assert hidden.pk not in [e["id"] for e in exams]
 
 
+def test_exam_list_times_out_an_overdue_attempt(api, exam, started):
+    set_deadline(Attempt.objects.get(pk=started["attempt_id"]), seconds_from_now=-1)
+    [listed] = api.get("/api/exams/").json()["exams"][0]["attempts"]
+    assert listed["status"] == "timeout" and listed["remaining_seconds"] == 0
+    assert Attempt.objects.get(pk=started["attempt_id"]).status == AttemptStatus.TIMEOUT
+
+
 # --- Not yours ------------------------------------------------------------------------
 
 def test_someone_elses_attempt_is_403(client_for, make_user, exam, started):
