@@ -88,9 +88,20 @@ async def _send(group: str, handler: str, payload: dict) -> None:
         logger.warning("channel layer full: dropped %s for group %s", payload.get("type"), group)
 
 
+# Group sends at once: each holds a Redis connection, and a timeout of 1000 attempts is
+# 2000 sends (unbounded, they exhaust the pool: "Too many connections").
+MAX_CONCURRENT_SENDS = 32
+
+
 async def asend_all(messages: list[tuple[str, str, dict]]) -> None:
-    """Send (group, handler, payload) triples concurrently."""
-    await asyncio.gather(*(_send(*m) for m in messages))
+    """Send (group, handler, payload) triples concurrently, a bounded number at a time."""
+    slots = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+
+    async def send(message: tuple[str, str, dict]) -> None:
+        async with slots:
+            await _send(*message)
+
+    await asyncio.gather(*(send(m) for m in messages))
 
 
 def _send_all(messages: list[tuple[str, str, dict]]) -> None:

@@ -186,17 +186,20 @@ def _end_attempts(*, ids: Iterable[int], status: str, now: datetime, due_only: b
     return list(Attempt.objects.filter(end_token=token))
 
 
-def _after_end(attempts: list[Attempt]) -> None:
+def _after_end(attempts: list[Attempt], *, notify: bool = True) -> None:
     ids = [a.pk for a in attempts]
     _on_commit(lambda: _best_effort_redis("deleting timers", timers.delete_timers, ids))
-    _on_commit(lambda: notifications.attempts_ended(ids))
+    if notify:
+        _on_commit(lambda: notifications.attempts_ended(ids))
 
 
-def expire_attempts(*, attempt_ids: Iterable[int], path: str) -> list[Attempt]:
+def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = True) -> list[Attempt]:
     """Time out those of `attempt_ids` that are ongoing and past their deadline, in one UPDATE.
 
     Returns the attempts this call flipped, each with a `timed_out` event that records the
-    path that caught it and how late (ms after the deadline) the change committed.
+    path that caught it and how late (ms after the deadline) the change committed. With
+    notify=False the caller sends `notifications.attempts_ended` itself once this returns
+    (the listener does, so that its next batch commits while this one's messages go out).
     """
     ids = list(attempt_ids)
     if not ids:
@@ -212,7 +215,7 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str) -> list[Attempt]:
             for a in ended
         ]
         AttemptEvent.objects.bulk_create(events)
-        _after_end(ended)
+        _after_end(ended, notify=notify)
     metrics.observe_expiries(path, [e.lateness_ms for e in events])
     return ended
 

@@ -26,6 +26,15 @@ if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
 return due
 """
 
+# Claim the given members still in the index: so a keyspace event is worked on by one path of one listener.
+_CLAIM_IDS = """
+local taken = {}
+for _, member in ipairs(ARGV) do
+  if redis.call('ZREM', KEYS[1], member) == 1 then taken[#taken + 1] = member end
+end
+return taken
+"""
+
 
 def timer_key(attempt_id: int) -> str:
     return f"{TIMER_PREFIX}{attempt_id}"
@@ -105,3 +114,12 @@ async def aclaim_due(*, limit: int) -> list[int]:
     redis = get_async_redis()
     due = await redis.eval(_CLAIM_DUE, 1, DEADLINES_KEY, now_ms() - grace_ms(), limit)
     return [int(member) for member in due]
+
+
+async def aclaim(attempt_ids: Iterable[int]) -> list[int]:
+    """Atomically take those of `attempt_ids` still in the deadline index (others were taken already)."""
+    members = [str(i) for i in attempt_ids]
+    if not members:
+        return []
+    taken = await get_async_redis().eval(_CLAIM_IDS, 1, DEADLINES_KEY, *members)
+    return [int(member) for member in taken]

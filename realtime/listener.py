@@ -1,6 +1,7 @@
 """The expiry engine: three paths that each time out due attempts through `services`.
 
 - keyspace: Redis `expired` events of `exam:timer:*` keys (fast, but may lag or be lost);
+  every listener hears every event, so each claims the event's attempt from the index first;
 - sweeper: claims due members of the deadline index every SWEEP_INTERVAL_MS;
 - reconciler: on every (re)connect and every RECONCILE_INTERVAL_SECONDS, times out what
   the database says is overdue and rebuilds what Redis lost.
@@ -13,21 +14,27 @@ import asyncio
 import logging
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 import redis.asyncio as aioredis
 from redis.connection import parse_url
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.db import DatabaseError
 
-from exams import services, timers
+from exams import clock, notifications, services, timers
 from exams.models import ExpiryPath
 from exams.redis_clients import close_async_redis
 
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 10.0
+# Expiry batches committing at once (each in a thread of its own). A batch's notifications
+# (two group sends per attempt) go out after its commit, in other threads, so that they
+# never hold up the next batch's commit.
+BATCHES_IN_FLIGHT = 2
+NOTIFY_THREADS = 2
 
 
 async def enable_keyspace_events(client: aioredis.Redis) -> bool:
@@ -46,9 +53,10 @@ async def enable_keyspace_events(client: aioredis.Redis) -> bool:
 
 
 def _summary(path: str, claimed: int, ended: list, started: float) -> None:
-    late = sorted(e.lateness_ms for e in ended)
     if not claimed:
         return
+    # `ended` holds the attempts flipped; each ended_at is its timed_out event's time.
+    late = sorted(clock.to_ms(a.ended_at) - clock.to_ms(a.deadline_at) for a in ended)
     logger.info(
         "%s: %d claimed, %d timed out in %.0f ms%s",
         path, claimed, len(ended), (time.monotonic() - started) * 1000,
@@ -64,18 +72,65 @@ class ExpiryListener:
         self.batch_size = cfg["SWEEP_BATCH_SIZE"]
         self.events: asyncio.Queue[int] = asyncio.Queue()
         self.stopping = asyncio.Event()
+        # At start the reconciler goes first: it finds in the database, in one query, all that
+        # fell due while no listener ran; the sweeper and keyspace batches wait for its first try.
+        self.reconciled = asyncio.Event()
+        self.slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+        self.batches: set[asyncio.Task] = set()
+        # One more thread than batches, for the reconciler; each thread keeps its DB connection.
+        self.executor = ThreadPoolExecutor(BATCHES_IN_FLIGHT + 1, thread_name_prefix="expiry-db")
+        self.notifier = ThreadPoolExecutor(NOTIFY_THREADS, thread_name_prefix="expiry-notify")
 
     # --- shared ----------------------------------------------------------------------
 
+    def db(self, func, executor: ThreadPoolExecutor | None = None):
+        """`func` made awaitable, run with the ORM in one of the listener's own threads."""
+        return DatabaseSyncToAsync(func, thread_sensitive=False, executor=executor or self.executor)
+
     async def expire(self, ids: list[int], path: str) -> list:
         started = time.monotonic()
-        ended = await database_sync_to_async(services.expire_attempts)(attempt_ids=ids, path=path)
+        ended = await self.db(services.expire_attempts)(attempt_ids=ids, path=path, notify=False)
         _summary(path, len(ids), ended, started)
         return ended
 
+    def start_batch(self, ids: list[int], path: str) -> None:
+        """Expire `ids` in the background; the slot the caller acquired is released at the commit."""
+        task = asyncio.create_task(self._batch(ids, path))
+        self.batches.add(task)
+        task.add_done_callback(self.batches.discard)
+
+    async def _batch(self, ids: list[int], path: str) -> None:
+        try:
+            ended = await self.expire(ids, path)
+            leftover = set(ids) - {a.pk for a in ended}
+            if leftover:
+                # Claimed but not due in the database (extended meanwhile): back in the index.
+                await self.db(services.rearm)(attempt_ids=leftover)
+        except asyncio.CancelledError:
+            raise
+        except (redis.RedisError, OSError, DatabaseError) as exc:
+            logger.warning("%s batch of %d failed (%s); the reconciler will catch them", path, len(ids), exc)
+            return
+        except Exception:
+            logger.exception("%s batch of %d failed; the reconciler will catch them", path, len(ids))
+            return
+        finally:
+            self.slots.release()
+        if ended:
+            # Committed: tell the students and proctors (as services would have, on commit).
+            try:
+                await self.db(notifications.attempts_ended, self.notifier)([a.pk for a in ended])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("notifying %d timeouts failed", len(ended))
+
     async def reconcile(self) -> None:
         started = time.monotonic()
-        flipped, restored = await database_sync_to_async(services.reconcile)(batch_size=self.batch_size)
+        try:
+            flipped, restored = await self.db(services.reconcile)(batch_size=self.batch_size)
+        finally:
+            self.reconciled.set()
         if flipped or restored:
             logger.info(
                 "reconciler: %d overdue timed out, %d timers restored in %.0f ms",
@@ -106,14 +161,18 @@ class ExpiryListener:
     # --- the three paths -----------------------------------------------------------
 
     async def sweep_once(self) -> None:
-        ids = await timers.aclaim_due(limit=self.batch_size)
-        if not ids:
-            return
-        ended = await self.expire(ids, ExpiryPath.SWEEPER)
-        leftover = set(ids) - {a.pk for a in ended}
-        if leftover:
-            # Claimed but not due in the database (extended meanwhile): back in the index.
-            await database_sync_to_async(services.rearm)(attempt_ids=leftover)
+        await self.reconciled.wait()
+        # Claim only when a batch can start now: what this listener can't work on stays for others.
+        await self.slots.acquire()
+        try:
+            ids = await timers.aclaim_due(limit=self.batch_size)
+        except BaseException:
+            self.slots.release()
+            raise
+        if ids:
+            self.start_batch(ids, ExpiryPath.SWEEPER)
+        else:
+            self.slots.release()
 
     async def listen_keyspace(self) -> None:
         """Subscribe to expired events; reconcile on every connect, since a gap loses events."""
@@ -133,11 +192,22 @@ class ExpiryListener:
             await client.aclose()
 
     async def drain_events(self) -> None:
-        """Expire keyspace events in batches: whatever arrived while the last batch ran."""
+        """Expire keyspace events in batches: whatever arrived by the time a batch can start."""
         ids = [await self.events.get()]
-        while len(ids) < self.batch_size and not self.events.empty():
-            ids.append(self.events.get_nowait())
-        await self.expire(ids, ExpiryPath.KEYSPACE)
+        await self.reconciled.wait()
+        await self.slots.acquire()
+        try:
+            while len(ids) < self.batch_size and not self.events.empty():
+                ids.append(self.events.get_nowait())
+            # Every listener hears every event: only ids still in the index are this one's to expire.
+            ids = await timers.aclaim(ids)
+        except BaseException:
+            self.slots.release()
+            raise
+        if ids:
+            self.start_batch(ids, ExpiryPath.KEYSPACE)
+        else:
+            self.slots.release()
 
     async def run(self) -> None:
         tasks = [
@@ -152,6 +222,11 @@ class ExpiryListener:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # Batches under way finish: their ids are already claimed.
+        await asyncio.gather(*self.batches, return_exceptions=True)
+        # In a thread: a call still running there may need this loop to send its notifications.
+        await asyncio.to_thread(self.executor.shutdown, wait=True)
+        await asyncio.to_thread(self.notifier.shutdown, wait=True)
         await close_async_redis()
         logger.info("listener stopped")
 

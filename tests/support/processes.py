@@ -87,13 +87,15 @@ def daphne(**env):
 
 @contextmanager
 def listener(**env):
-    """A real `manage.py run_timer_listener` process; yields the Popen."""
+    """A real `manage.py run_timer_listener` process; yields the Popen (its log file is `proc.log_path`)."""
     (ROOT / ".run").mkdir(exist_ok=True)
-    log = open(ROOT / ".run" / f"listener-{os.getpid()}-{time.monotonic_ns()}.log", "w")
+    log_path = ROOT / ".run" / f"listener-{os.getpid()}-{time.monotonic_ns()}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "run_timer_listener"],
         cwd=ROOT, env=server_env(**env), stdout=log, stderr=subprocess.STDOUT,
     )
+    proc.log_path = log_path  # tests read what the listener logged
     try:
         yield proc
     finally:
