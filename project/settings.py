@@ -109,12 +109,19 @@ CACHES = {
     }
 }
 
+# Longer than channels-redis's 5 s blocking receive.
+CHANNEL_LAYER_SOCKET_TIMEOUT = 15
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             # redis-py caps an async pool at 100 connections by default: too few for bursts.
-            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+            # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
+            # channels-redis blocks in BZPOPMIN: the read timed out first and killed the
+            # socket holding the receive (one student cut off every 5 idle seconds).
+            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS,
+                       "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
             # channels-redis drops messages past a channel's capacity (default 100).
             "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
             "expiry": 60,
