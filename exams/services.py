@@ -197,7 +197,8 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
     """Time out those of `attempt_ids` that are ongoing and past their deadline, in one UPDATE.
 
     Returns the attempts this call flipped, each with a `timed_out` event that records the
-    path that caught it and how late (ms after the deadline) the change committed. With
+    path that caught it and how late (ms after the deadline) the UPDATE ran; the commit
+    follows within milliseconds (bench/bench_expiry.py measures it from outside). With
     notify=False the caller sends `notifications.attempts_ended` itself once this returns
     (the listener does, so that its next batch commits while this one's messages go out).
     """

@@ -35,6 +35,7 @@ MAX_BACKOFF_SECONDS = 10.0
 # never hold up the next batch's commit.
 BATCHES_IN_FLIGHT = 2
 NOTIFY_THREADS = 2
+_config_refused_warned = False
 
 
 async def enable_keyspace_events(client: aioredis.Redis) -> bool:
@@ -46,9 +47,13 @@ async def enable_keyspace_events(client: aioredis.Redis) -> bool:
             await client.config_set("notify-keyspace-events", wanted)
         return True
     except redis.ResponseError as exc:
-        logger.warning(
-            "cannot enable keyspace notifications (%s); relying on the sweeper and reconciler", exc
-        )
+        # Once per process: a managed Redis refuses CONFIG on every reconnect alike.
+        global _config_refused_warned
+        if not _config_refused_warned:
+            _config_refused_warned = True
+            logger.warning(
+                "cannot enable keyspace notifications (%s); relying on the sweeper and reconciler", exc
+            )
         return False
 
 
