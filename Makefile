@@ -12,9 +12,11 @@ test:
 bench-expiry:
 	scripts/setup.sh test
 	scripts/ensure_redis.sh
+	.venv/bin/python manage.py migrate -v0
 	.venv/bin/python bench/bench_expiry.py $(BENCH_ARGS)
 
 bench-sockets:
 	scripts/setup.sh test
 	scripts/ensure_redis.sh
+	.venv/bin/python manage.py migrate -v0
 	.venv/bin/python bench/bench_sockets.py $(BENCH_ARGS)
