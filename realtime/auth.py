@@ -2,7 +2,6 @@
 
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
@@ -10,8 +9,10 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from .db import db_call
 
-@database_sync_to_async
+
+@db_call
 def _active_user(user_id):
     return get_user_model().objects.filter(pk=user_id, is_active=True).first()
 

@@ -6,7 +6,6 @@ import time
 from datetime import datetime
 
 import redis
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -14,6 +13,7 @@ from django.db import DatabaseError
 from exams import notifications, presence, selectors, services
 from exams.errors import ServiceError
 
+from .db import db_call
 from .messages import BadMessage, parse_client_message
 from .ticker import get_ticker
 
@@ -24,7 +24,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 
 
-@database_sync_to_async
+@db_call
 def _load_attempt(attempt_id: int) -> dict | None:
     """The attempt's owner and clock as plain values (no lazy ORM objects across the boundary)."""
     try:
@@ -34,7 +34,7 @@ def _load_attempt(attempt_id: int) -> dict | None:
     return {"user_id": attempt.user_id, "exam_id": attempt.exam_id}
 
 
-@database_sync_to_async
+@db_call
 def _snapshot(*, user, attempt_id: int) -> tuple[dict, dict | None, datetime]:
     """The `timer` message (timing out on access if due) and the end message if it has ended."""
     attempt = services.current_attempt(user=user, attempt_id=attempt_id)
@@ -81,15 +81,20 @@ class _ServiceSocket(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if not hasattr(self, "bucket"):
             self.bucket = TokenBucket(settings.EXAM["WS_MESSAGES_PER_SECOND"], settings.EXAM["WS_MESSAGE_BURST"])
-        if not self.bucket.take():
-            await self.send_error("throttled", "Too many messages; slow down.")
-            return
+        allowed = self.bucket.take()
+        # Parsing is bounded by the size limit, and gives the request_id a throttled reply echoes.
         try:
             message = parse_client_message(text_data, bytes_data, allowed=self.actions)
         except BadMessage as exc:
-            await self.send_error(exc.code, exc.message, exc.request_id)
+            if allowed:
+                await self.send_error(exc.code, exc.message, exc.request_id)
+            else:
+                await self.send_error("throttled", "Too many messages; slow down.", exc.request_id)
             return
         request_id = message.pop("request_id", None)
+        if not allowed:
+            await self.send_error("throttled", "Too many messages; slow down.", request_id)
+            return
         try:
             reply = await self.actions[message.pop("type")](self, **message)
         except ServiceError as exc:
@@ -139,7 +144,7 @@ class AttemptConsumer(_ServiceSocket):
         else:
             get_ticker().add(self, attempt_id, deadline)
         if await presence.amark_connected(attempt_id, self.channel_name):
-            await database_sync_to_async(services.log_presence)(attempt_id=attempt_id, connected=True)
+            await db_call(services.log_presence)(attempt_id=attempt_id, connected=True)
 
     async def disconnect(self, code):
         await super().disconnect(code)
@@ -148,14 +153,14 @@ class AttemptConsumer(_ServiceSocket):
         get_ticker().remove(self, self.attempt_id)
         try:
             if await presence.amark_disconnected(self.attempt_id, self.channel_name):
-                await database_sync_to_async(services.log_presence)(attempt_id=self.attempt_id, connected=False)
+                await db_call(services.log_presence)(attempt_id=self.attempt_id, connected=False)
         except (redis.RedisError, DatabaseError):
             logger.warning("could not record the disconnect of attempt %s", self.attempt_id, exc_info=True)
 
     # Client actions ----------------------------------------------------------------
 
     async def do_answer(self, *, question_id: int, selected_option: str) -> dict:
-        answer = await database_sync_to_async(services.save_answer)(
+        answer = await db_call(services.save_answer)(
             user=self.scope["user"], attempt_id=self.attempt_id, question_id=question_id, selected_option=selected_option
         )
         reply = notifications.answer_saved_message(answer)
@@ -163,7 +168,7 @@ class AttemptConsumer(_ServiceSocket):
         return reply
 
     async def do_submit(self) -> dict:
-        result = await database_sync_to_async(services.submit_attempt)(
+        result = await db_call(services.submit_attempt)(
             user=self.scope["user"], attempt_id=self.attempt_id
         )
         self._stop_ticking()
@@ -206,22 +211,22 @@ class ProctorConsumer(_ServiceSocket):
             return await self.reject(CLOSE_FORBIDDEN)
         self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
         try:
-            await database_sync_to_async(selectors.get_exam)(self.exam_id)
+            await db_call(selectors.get_exam)(self.exam_id)
         except ServiceError:
             return await self.reject(CLOSE_NOT_FOUND)
         await self.join(notifications.proctor_group(self.exam_id))
         await self.accept()
-        attempts = await database_sync_to_async(selectors.proctor_attempts)(exam_id=self.exam_id)
+        attempts = await db_call(selectors.proctor_attempts)(exam_id=self.exam_id)
         await self.send_json({"type": "snapshot", "exam_id": self.exam_id, "attempts": attempts})
 
     async def do_extend(self, *, attempt_id: int, seconds: int) -> dict:
-        attempt = await database_sync_to_async(services.extend_attempt)(
+        attempt = await db_call(services.extend_attempt)(
             attempt_id=attempt_id, seconds=seconds, by=self.scope["user"], exam_id=self.exam_id
         )
         return {"type": "ack", "action": "extend", **selectors.timer_payload(attempt), "added_seconds": seconds}
 
     async def do_force_submit(self, *, attempt_id: int) -> dict:
-        result = await database_sync_to_async(services.force_submit_attempt)(
+        result = await db_call(services.force_submit_attempt)(
             attempt_id=attempt_id, by=self.scope["user"], exam_id=self.exam_id
         )
         return {"type": "ack", "action": "force_submit", **result}
