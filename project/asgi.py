@@ -1,5 +1,6 @@
 """ASGI entry point (daphne): HTTP to Django, WebSockets through origin check and JWT auth."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -25,3 +26,11 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(JwtAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+# Thousands of open sockets are ~a million long-lived objects: a full collection then takes
+# 0.5-0.9 s and stalls every socket. With the default first threshold (700) the transient
+# objects of each tick and of daphne's per-second sweep over its connections survive into
+# the old generation and set one off every 10-20 s (bench/bench_sockets.py). A higher one
+# lets them die young first.
+gc.set_threshold(50_000, 10, 10)
