@@ -1,0 +1,359 @@
+"""The sockets over the network: real daphne processes, a real listener, a `websockets` client.
+
+Everything the server does here crosses a real TCP socket; REST calls go to the same live
+server with `urllib`. Data is committed (transaction=True) so the server processes see it.
+"""
+
+import asyncio
+import json
+import math
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from exams.redis_clients import get_redis
+from tests.conftest import token_for
+from tests.support.processes import daphne, listener
+
+pytestmark = [pytest.mark.network, pytest.mark.django_db(transaction=True)]
+
+WAIT = 5
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker) -> str:
+    """One daphne for the module (its start-up is the slow part); tests needing other settings start their own."""
+    with daphne() as base:
+        yield base
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+def ws_uri(base: str, path: str, token: str) -> str:
+    return f"{base.replace('http://', 'ws://')}{path}?token={token}"
+
+
+def open_ws(base: str, path: str, token: str):
+    return connect(ws_uri(base, path, token), origin=base, open_timeout=WAIT)
+
+
+def _http(base: str, method: str, path: str, token: str | None, body: dict | None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=WAIT) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+async def rest(base: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+    return await asyncio.to_thread(_http, base, method, path, token, body)
+
+
+async def start(base: str, token: str, exam_id: int) -> dict:
+    status, body = await rest(base, "POST", f"/api/exam/timer/start/{exam_id}/", token)
+    assert status == 201, body
+    return body
+
+
+async def recv(ws, timeout: float = WAIT) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def recv_type(ws, kind: str, timeout: float = WAIT) -> dict:
+    """Frames until one of type `kind` (ticks and other events in between are skipped)."""
+    end = time.monotonic() + timeout
+    while True:
+        frame = await recv(ws, max(0.01, end - time.monotonic()))
+        if frame["type"] == kind:
+            return frame
+
+
+async def recv_event(ws, timeout: float = WAIT) -> dict:
+    """The next frame that is not a `timer` tick."""
+    end = time.monotonic() + timeout
+    while True:
+        frame = await recv(ws, max(0.01, end - time.monotonic()))
+        if frame["type"] != "timer":
+            return frame
+
+
+async def ask(ws, message: dict | str) -> dict:
+    await ws.send(message if isinstance(message, str | bytes) else json.dumps(message))
+    return await recv_event(ws)
+
+
+async def close_code(base: str, path: str, token: str) -> int:
+    async with open_ws(base, path, token) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    return closed.value.rcvd.code
+
+
+def ts(moment: str) -> float:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+
+
+def attempt_path(attempt_id: int) -> str:
+    return f"/ws/attempts/{attempt_id}/"
+
+
+def proctor_path(exam_id: int) -> str:
+    return f"/ws/proctor/exams/{exam_id}/"
+
+
+# --- auth and close codes ---------------------------------------------------------------------
+
+async def test_close_codes_and_origin(server, student, make_user, exam):
+    attempt = await start(server, token_for(student), exam.pk)
+    path = attempt_path(attempt["attempt_id"])
+
+    assert await close_code(server, path, "garbage") == 4401
+    assert await close_code(server, path, "") == 4401
+    other = await asyncio.to_thread(make_user)
+    assert await close_code(server, path, token_for(other)) == 4403
+    assert await close_code(server, attempt_path(attempt["attempt_id"] + 1000), token_for(student)) == 4404
+    assert await close_code(server, proctor_path(exam.pk), token_for(student)) == 4403
+
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(ws_uri(server, path, token_for(student)), origin="http://evil.example", open_timeout=WAIT):
+            pass
+    assert refused.value.response.status_code == 403
+    # The same request from an allowed origin is accepted.
+    async with open_ws(server, path, token_for(student)) as ws:
+        assert (await recv(ws))["type"] == "timer"
+
+
+# --- the clock --------------------------------------------------------------------------------
+
+async def test_ticks_once_a_second_on_second_boundaries(server, student, exam):
+    """Seven ticks in a row: also past the 5 s that channels-redis blocks in a receive, when a
+    Redis read timeout of 5 s used to cut an idle socket off."""
+    attempt = await start(server, token_for(student), exam.pk)
+    deadline = ts(attempt["deadline"])
+    async with open_ws(server, attempt_path(attempt["attempt_id"]), token_for(student)) as ws:
+        snapshot = await recv(ws)
+        assert snapshot["type"] == "timer"
+        assert snapshot["deadline"] == attempt["deadline"]
+        ticks = []
+        for _ in range(7):
+            frame = await recv(ws, 2)
+            ticks.append((frame, time.time()))
+
+    for frame, arrived in ticks:
+        assert frame["type"] == "timer"
+        assert frame["deadline"] == attempt["deadline"]
+        server_time = ts(frame["server_time"])
+        assert frame["remaining_seconds"] == math.ceil(deadline - server_time)
+        # Made just after a second boundary, and received soon after it.
+        assert server_time - math.floor(server_time) < 0.25, frame["server_time"]
+        assert arrived - math.floor(server_time) < 0.25, (frame["server_time"], arrived)
+    times = [ts(frame["server_time"]) for frame, _ in ticks]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(0.8 <= gap <= 1.2 for gap in gaps), gaps
+    remaining = [frame["remaining_seconds"] for frame, _ in ticks]
+    assert remaining == list(range(remaining[0], remaining[0] - 7, -1))
+
+
+async def test_extend_over_rest_is_pushed_within_a_second(server, student, proctor, exam):
+    attempt = await start(server, token_for(student), exam.pk)
+    async with open_ws(server, attempt_path(attempt["attempt_id"]), token_for(student)) as ws:
+        await recv(ws)
+        started = time.monotonic()
+        status, body = await rest(server, "POST", f"/api/exam/timer/extend/{attempt['attempt_id']}/",
+                                  token_for(proctor), {"seconds": 90})
+        assert status == 200, body
+        pushed = await recv_event(ws, timeout=1)
+        took = time.monotonic() - started
+    assert pushed["type"] == "extended"
+    assert took < 1, took
+    assert pushed["added_seconds"] == 90
+    assert pushed["deadline"] == body["deadline"]
+    assert ts(pushed["deadline"]) - ts(attempt["deadline"]) == pytest.approx(90, abs=0.002)
+    assert pushed["remaining_seconds"] == math.ceil(ts(pushed["deadline"]) - ts(pushed["server_time"]))
+
+
+async def test_timeout_is_pushed_soon_after_the_deadline(student, make_exam):
+    exam = await asyncio.to_thread(make_exam, duration=2)
+    with daphne() as base, listener():
+        # Ready when it listens for expired keys on our Redis database.
+        redis, channel = get_redis(), f"__keyevent@{get_redis().connection_pool.connection_kwargs['db']}__:expired"
+        end = time.monotonic() + 20
+        while dict(redis.pubsub_numsub(channel)).get(channel.encode(), 0) < 1:
+            assert time.monotonic() < end, "the listener did not start"
+            await asyncio.sleep(0.05)
+
+        attempt = await start(base, token_for(student), exam.pk)
+        deadline = ts(attempt["deadline"])
+        async with open_ws(base, attempt_path(attempt["attempt_id"]), token_for(student)) as ws:
+            assert (await recv(ws))["type"] == "timer"
+            pushed = await recv_type(ws, "timeout", timeout=5)
+            arrived = time.time()
+            # Ended: the ticker stops, the socket stays open.
+            with pytest.raises(TimeoutError):
+                await recv(ws, 1.2)
+        status, body = await rest(base, "GET", f"/api/exam/timer/remaining/{attempt['attempt_id']}/", token_for(student))
+
+    assert (pushed["attempt_id"], pushed["status"], pushed["score"], pushed["max_score"]) == (
+        attempt["attempt_id"], "timeout", 0, 3)
+    assert 0 <= arrived - deadline <= 1.5, arrived - deadline
+    assert (status, body["status"], body["remaining_seconds"]) == (200, "timeout", 0)
+
+
+# --- answers and bad input ------------------------------------------------------------------
+
+async def test_socket_answer_is_visible_over_rest(server, student, exam):
+    token = token_for(student)
+    attempt = await start(server, token, exam.pk)
+    status, before = await rest(server, "GET", f"/api/exam/timer/questions/{attempt['attempt_id']}/", token)
+    question_ids = [q["id"] for q in before["questions"]]
+    async with open_ws(server, attempt_path(attempt["attempt_id"]), token) as ws:
+        await recv(ws)
+        reply = await ask(ws, {"type": "answer", "question_id": question_ids[1], "selected_option": "B",
+                               "request_id": "a1"})
+        assert (reply["type"], reply["request_id"], reply["question_id"]) == ("answer_saved", "a1", question_ids[1])
+        status, after = await rest(server, "GET", f"/api/exam/timer/questions/{attempt['attempt_id']}/", token)
+
+    assert status == 200
+    chosen = {q["id"]: q["selected_option"] for q in after["questions"]}
+    assert chosen == {question_ids[0]: None, question_ids[1]: "B", question_ids[2]: None}
+    assert all("correct_option" not in q for q in after["questions"])
+
+
+async def test_bad_messages_keep_the_socket_open(server, student, exam):
+    token = token_for(student)
+    attempt = await start(server, token, exam.pk)
+    status, questions = await rest(server, "GET", f"/api/exam/timer/questions/{attempt['attempt_id']}/", token)
+    question_id = questions["questions"][0]["id"]
+    async with open_ws(server, attempt_path(attempt["attempt_id"]), token) as ws:
+        await recv(ws)
+        assert (await ask(ws, "not json"))["code"] == "malformed_json"
+        assert (await ask(ws, b"\x00binary"))["code"] == "invalid_message"
+        assert (await ask(ws, {"type": "nope", "request_id": "u"}))["code"] == "unknown_type"
+        reply = await ask(ws, {"type": "answer", "question_id": "x", "selected_option": "A", "request_id": 5})
+        assert (reply["code"], reply["request_id"]) == ("invalid_message", 5)
+        big = json.dumps({"type": "answer", "question_id": question_id, "selected_option": "A", "pad": "x" * 5000})
+        assert (await ask(ws, big))["code"] == "message_too_large"
+        assert (await ask(ws, {"type": "answer", "question_id": question_id, "selected_option": "Q"}))["code"] == (
+            "invalid_option")
+        # Still open and served.
+        reply = await ask(ws, {"type": "answer", "question_id": question_id, "selected_option": "A", "request_id": "ok"})
+        assert (reply["type"], reply["request_id"]) == ("answer_saved", "ok")
+        # A flood is throttled without closing the socket.
+        for i in range(60):
+            await ws.send(json.dumps({"type": "nope", "request_id": i}))
+        codes = [(await recv_event(ws))["code"] for _ in range(60)]
+        assert codes.count("throttled") >= 30, codes
+        await asyncio.sleep(0.3)
+        reply = await ask(ws, {"type": "submit", "request_id": "end"})
+        assert (reply["type"], reply["request_id"], reply["score"]) == ("submitted", "end", 1)
+
+
+# --- a token that expires during the exam -------------------------------------------------------
+
+async def test_token_expiry_does_not_cut_the_student_off(student, proctor, exam):
+    with daphne(JWT_ACCESS_MINUTES=0.05) as base:  # 3-second access tokens
+        status, tokens = await rest(base, "POST", "/api/auth/login/", body={"username": student.username,
+                                                                          "password": "pw"})
+        assert status == 200, tokens
+        issued = time.time()
+        attempt = await start(base, tokens["access"], exam.pk)
+        path = attempt_path(attempt["attempt_id"])
+
+        async with open_ws(base, path, tokens["access"]) as ws:
+            assert (await recv(ws))["type"] == "timer"
+            # Keep listening well past the token's expiry: the ticks keep coming.
+            while time.time() < issued + 4:
+                frame = await recv(ws, 2)
+            assert frame["type"] == "timer" and frame["status"] == "ongoing"
+            assert ts(frame["server_time"]) > issued + 3
+
+            # The browser reloads: the old token no longer opens a socket...
+            assert await close_code(base, path, tokens["access"]) == 4401
+            status, body = await rest(base, "GET", f"/api/exam/timer/remaining/{attempt['attempt_id']}/",
+                                      tokens["access"])
+            assert status == 401, body
+            # ...meanwhile the proctor adds time (pushed to the socket that is still open)...
+            status, extended = await rest(base, "POST", f"/api/exam/timer/extend/{attempt['attempt_id']}/",
+                                          token_for(proctor), {"seconds": 120})
+            assert status == 200, extended
+            assert (await recv_event(ws, 1))["type"] == "extended"
+
+            # ...so it refreshes and reconnects, and gets the current state at once.
+            status, fresh = await rest(base, "POST", "/api/auth/refresh/", body={"refresh": tokens["refresh"]})
+            assert status == 200, fresh
+            async with open_ws(base, path, fresh["access"]) as again:
+                snapshot = await recv(again, 1)
+            # The first socket was never cut off.
+            assert (await recv(ws, 2))["type"] == "timer"
+
+    assert snapshot["type"] == "timer"
+    assert snapshot["status"] == "ongoing"
+    assert snapshot["deadline"] == extended["deadline"]
+    assert snapshot["remaining_seconds"] == math.ceil(ts(extended["deadline"]) - ts(snapshot["server_time"]))
+    assert snapshot["remaining_seconds"] > 120
+
+
+# --- two server processes, one Redis ----------------------------------------------------------
+
+async def test_two_processes_share_everything(server, student, proctor, exam):
+    with daphne() as other:
+        async with open_ws(other, proctor_path(exam.pk), token_for(proctor)) as desk:
+            snapshot = await recv(desk)
+            assert (snapshot["type"], snapshot["attempts"]) == ("snapshot", [])
+
+            # The student works on process A, the proctor watches on process B.
+            attempt = await start(server, token_for(student), exam.pk)
+            attempt_id = attempt["attempt_id"]
+            event = await recv(desk)
+            assert (event["type"], event["attempt"]["attempt_id"]) == ("attempt_started", attempt_id)
+
+            status, questions = await rest(server, "GET", f"/api/exam/timer/questions/{attempt_id}/",
+                                           token_for(student))
+            question_id = questions["questions"][0]["id"]
+            async with open_ws(server, attempt_path(attempt_id), token_for(student)) as ws:
+                await recv(ws)
+                event = await recv(desk)
+                assert (event["type"], event["attempt"]["connected"]) == ("student_connected", True)
+
+                await ask(ws, {"type": "answer", "question_id": question_id, "selected_option": "A"})
+                event = await recv(desk)
+                assert (event["type"], event["attempt"]["answered"]) == ("answer_saved", 1)
+
+                started = time.monotonic()
+                await desk.send(json.dumps({"type": "extend", "attempt_id": attempt_id, "seconds": 60,
+                                            "request_id": "p1"}))
+                pushed = await recv_event(ws, 1)
+                took = time.monotonic() - started
+                assert (pushed["type"], pushed["added_seconds"]) == ("extended", 60)
+                assert took < 1, took
+                frames = {f["type"]: f for f in [await recv(desk), await recv(desk)]}
+                assert (frames["ack"]["request_id"], frames["ack"]["deadline"]) == ("p1", pushed["deadline"])
+                assert frames["attempt_extended"]["attempt"]["deadline"] == pushed["deadline"]
+                # Ticks on A count down from the deadline set on B.
+                tick = await recv_type(ws, "timer", 2)
+                assert tick["deadline"] == pushed["deadline"]
+
+                # The same student on process B too (a second tab): current state at once.
+                async with open_ws(other, attempt_path(attempt_id), token_for(student)) as tab:
+                    state = await recv(tab, 1)
+                    assert (state["type"], state["deadline"]) == ("timer", pushed["deadline"])
+                    # Submitting on A ends it for the tab on B as well.
+                    result = await ask(ws, {"type": "submit"})
+                    assert (result["type"], result["score"]) == ("submitted", 1)
+                    assert (await recv_event(tab))["type"] == "submitted"
+                event = await recv(desk)
+                assert (event["type"], event["attempt"]["status"], event["attempt"]["score"]) == (
+                    "attempt_submitted", "completed", 1)
+            event = await recv(desk)
+            assert (event["type"], event["attempt"]["connected"]) == ("student_disconnected", False)
+
