@@ -24,12 +24,13 @@ import time
 import weakref
 from datetime import UTC, datetime, timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from prometheus_client import Gauge, Histogram
 
 from exams import clock, notifications, services
 from exams.models import ExpiryPath
+
+from .db import db_call
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class Ticker:
 
     async def _expire(self, attempt_id: int) -> None:
         try:
-            await database_sync_to_async(services.expire_attempt)(attempt_id=attempt_id, path=ExpiryPath.ON_ACCESS)
+            await db_call(services.expire_attempt)(attempt_id=attempt_id, path=ExpiryPath.ON_ACCESS)
         except Exception:
             logger.exception("on-access expiry of attempt %s failed", attempt_id)
             self._rescues.discard(attempt_id)
