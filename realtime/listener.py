@@ -165,19 +165,25 @@ class ExpiryListener:
 
     # --- the three paths -----------------------------------------------------------
 
-    async def sweep_once(self) -> None:
-        await self.reconciled.wait()
-        # Claim only when a batch can start now: what this listener can't work on stays for others.
+    async def _claim_and_start(self, claim, path: str) -> None:
+        """Take a batch slot, then claim ids with `claim()` and expire them in the background.
+
+        Claiming only once a slot is free leaves what this listener can't work on to others.
+        """
         await self.slots.acquire()
         try:
-            ids = await timers.aclaim_due(limit=self.batch_size)
+            ids = await claim()
         except BaseException:
             self.slots.release()
             raise
         if ids:
-            self.start_batch(ids, ExpiryPath.SWEEPER)
+            self.start_batch(ids, path)
         else:
             self.slots.release()
+
+    async def sweep_once(self) -> None:
+        await self.reconciled.wait()
+        await self._claim_and_start(lambda: timers.aclaim_due(limit=self.batch_size), ExpiryPath.SWEEPER)
 
     async def listen_keyspace(self) -> None:
         """Subscribe to expired events; reconcile on every connect, since a gap loses events."""
@@ -200,19 +206,14 @@ class ExpiryListener:
         """Expire keyspace events in batches: whatever arrived by the time a batch can start."""
         ids = [await self.events.get()]
         await self.reconciled.wait()
-        await self.slots.acquire()
-        try:
+
+        async def claim() -> list[int]:
             while len(ids) < self.batch_size and not self.events.empty():
                 ids.append(self.events.get_nowait())
-            # Every listener hears every event: only ids still in the index are this one's to expire.
-            ids = await timers.aclaim(ids)
-        except BaseException:
-            self.slots.release()
-            raise
-        if ids:
-            self.start_batch(ids, ExpiryPath.KEYSPACE)
-        else:
-            self.slots.release()
+            # Every listener hears every event: only ids still in the index are this one's.
+            return await timers.aclaim(ids)
+
+        await self._claim_and_start(claim, ExpiryPath.KEYSPACE)
 
     async def run(self) -> None:
         tasks = [

@@ -5,10 +5,7 @@ sync ORM calls there (rightly). So the browser starts lazily, on the first `new_
 tests do their database work before that, or afterwards through `in_thread()`.
 """
 
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +14,7 @@ import pytest
 from django.db import connections
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
+from tests.support.http import rest_call
 from tests.support.processes import daphne, listener
 
 CHROMIUM = "/usr/bin/chromium"
@@ -58,16 +56,7 @@ def in_thread(func: Callable, *args, **kwargs):
 
 def rest(base: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
     """A REST call from the test itself (not the browser), e.g. a second student's actions."""
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return rest_call(base, method, path, token, body)
 
 
 def login(base: str, username: str) -> str:

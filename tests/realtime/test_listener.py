@@ -18,7 +18,6 @@ import pytest
 import redis
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 
 from exams import clock, redis_clients, services, timers
 from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath

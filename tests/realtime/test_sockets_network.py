@@ -8,8 +8,6 @@ import asyncio
 import json
 import math
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime
 
 import pytest
@@ -18,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from exams.redis_clients import get_redis
 from tests.conftest import token_for
+from tests.support.http import rest_call
 from tests.support.processes import daphne, listener
 
 pytestmark = [pytest.mark.network, pytest.mark.django_db(transaction=True)]
@@ -42,21 +41,8 @@ def open_ws(base: str, path: str, token: str):
     return connect(ws_uri(base, path, token), origin=base, open_timeout=WAIT)
 
 
-def _http(base: str, method: str, path: str, token: str | None, body: dict | None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=WAIT) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 async def rest(base: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
-    return await asyncio.to_thread(_http, base, method, path, token, body)
+    return await asyncio.to_thread(rest_call, base, method, path, token, body, timeout=WAIT)
 
 
 async def start(base: str, token: str, exam_id: int) -> dict:
