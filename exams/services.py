@@ -81,6 +81,7 @@ def _start_or_resume(*, user, exam: Exam) -> StartResult:
     if ongoing is not None:
         if not _past_deadline(ongoing, now):
             _best_effort_redis("restoring a timer", timers.restore_timers, [(ongoing.pk, clock.to_ms(ongoing.deadline_at))])
+            AttemptEvent.objects.create(attempt=ongoing, kind=EventKind.RESUMED, at=now)
             return StartResult(ongoing, created=False)
         expire_attempts(attempt_ids=[ongoing.pk], path=ExpiryPath.ON_ACCESS)
 

@@ -67,6 +67,7 @@ def test_start_again_resumes_with_the_true_remaining_time(student, exam, clean_r
     assert result.attempt.pk == attempt.pk
     assert result.attempt.deadline_at == attempt.deadline_at
     assert Attempt.objects.count() == 1
+    assert event_kinds(attempt) == [EventKind.STARTED, EventKind.RESUMED]
     # The timer is re-armed on the true deadline, never a fresh 60 s.
     assert 10_000 - SLACK_MS < clean_redis.pttl(timers.timer_key(attempt.pk)) <= 10_000
     assert clean_redis.zscore(timers.DEADLINES_KEY, str(attempt.pk)) == clock.to_ms(attempt.deadline_at)
