@@ -7,4 +7,4 @@ RUN pip install --no-cache-dir -r requirements.txt -r requirements-mysql.txt
 COPY . .
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "project.asgi:application"]
+CMD ["python", "-m", "project.serve", "-b", "0.0.0.0", "-p", "8000", "project.asgi:application"]

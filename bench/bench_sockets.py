@@ -378,7 +378,7 @@ class Bench:
         self.port = free_port()
         self.log = open(ROOT / ".run" / f"bench-daphne-{self.port}.log", "w")
         self.daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"],
+            [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit,
         )
         wait_for_port(self.port, self.daphne, timeout=60)

@@ -110,9 +110,11 @@ class Ticker:
     async def _run(self) -> None:
         tick = settings.EXAM["TICK_SECONDS"]
         while True:
-            now_s = time.time()
-            boundary = math.floor(now_s / tick + 1) * tick
-            await asyncio.sleep(boundary - now_s)
+            boundary = math.floor(time.time() / tick + 1) * tick
+            # uvloop's timers have millisecond resolution and may wake a little early: a
+            # frame made before the boundary would still carry the previous second.
+            while (delay := boundary - time.time()) > 0:
+                await asyncio.sleep(delay)
             try:
                 TICK_FRAMES.set(await self.tick())
             except asyncio.CancelledError:

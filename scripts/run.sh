@@ -22,4 +22,4 @@ cat <<TXT
   Logins above; Ctrl-C stops the server and the listener.
 
 TXT
-.venv/bin/daphne -b 127.0.0.1 -p "$PORT" project.asgi:application
+exec .venv/bin/python -m project.serve -b 127.0.0.1 -p "$PORT" project.asgi:application
