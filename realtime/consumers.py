@@ -13,7 +13,7 @@ from django.db import DatabaseError
 from exams import notifications, presence, selectors, services
 from exams.errors import ServiceError
 
-from .db import db_call
+from .db import db_call, redis_slot
 from .messages import BadMessage, parse_client_message
 from .ticker import get_ticker
 
@@ -109,12 +109,14 @@ class _ServiceSocket(AsyncWebsocketConsumer):
         await self.send_json(reply)
 
     async def join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
+        async with redis_slot():
+            await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined.append(group)
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            async with redis_slot():
+                await self.channel_layer.group_discard(group, self.channel_name)
 
 
 class AttemptConsumer(_ServiceSocket):
@@ -143,7 +145,9 @@ class AttemptConsumer(_ServiceSocket):
             await self.send_json(ended)
         else:
             get_ticker().add(self, attempt_id, deadline)
-        if await presence.amark_connected(attempt_id, self.channel_name):
+        async with redis_slot():
+            first = await presence.amark_connected(attempt_id, self.channel_name)
+        if first:
             await db_call(services.log_presence)(attempt_id=attempt_id, connected=True)
 
     async def disconnect(self, code):
@@ -152,7 +156,9 @@ class AttemptConsumer(_ServiceSocket):
             return
         get_ticker().remove(self, self.attempt_id)
         try:
-            if await presence.amark_disconnected(self.attempt_id, self.channel_name):
+            async with redis_slot():
+                last = await presence.amark_disconnected(self.attempt_id, self.channel_name)
+            if last:
                 await db_call(services.log_presence)(attempt_id=self.attempt_id, connected=False)
         except (redis.RedisError, DatabaseError):
             logger.warning("could not record the disconnect of attempt %s", self.attempt_id, exc_info=True)
