@@ -23,6 +23,10 @@ class NotFound(ServiceError):
     status, code = 404, "not_found"
 
 
+class NotAuthenticated(ServiceError):
+    status, code = 401, "not_authenticated"
+
+
 class Forbidden(ServiceError):
     status, code = 403, "forbidden"
 

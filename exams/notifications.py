@@ -1,4 +1,4 @@
-"""Every real-time message of the contract is built here and sent to channel-layer groups.
+"""Every real-time message of the contract is built here and published to every process.
 
 Services call these from `transaction.on_commit`, so nobody hears of a change that rolled
 back. Consumers forward the payloads as they are.
@@ -8,6 +8,7 @@ import asyncio
 import logging
 from datetime import datetime
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
@@ -17,19 +18,6 @@ from .models import Answer, Attempt, AttemptStatus
 from .selectors import proctor_attempts, timer_fields, timer_payload
 
 logger = logging.getLogger(__name__)
-
-# Handler names on the consumers.
-STUDENT_HANDLER = "attempt.message"
-PROCTOR_HANDLER = "proctor.message"
-
-
-def attempt_group(attempt_id: int) -> str:
-    return f"attempt.{attempt_id}"
-
-
-def proctor_group(exam_id: int) -> str:
-    return f"proctor.exam.{exam_id}"
-
 
 # --- Message shapes -------------------------------------------------------------------
 
@@ -79,42 +67,66 @@ def proctor_message(kind: str, attempt_row: dict) -> dict:
     return {"type": kind, "attempt": attempt_row}
 
 
-# --- Sending --------------------------------------------------------------------------
+# --- Delivery ---------------------------------------------------------------------------
+#
+# Every daphne process joins ONE group, FANOUT_GROUP, with a channel of its own; a change is
+# published once to that group as a list of events, and each process hands every event to
+# the sockets it holds (realtime/hub.py). So a batch of 5,000 timeouts is a few channel-layer
+# messages per process, not 10,000 per-socket ones queued against one process's capacity,
+# and a socket costs no Redis call to open or close.
 
-async def _send(group: str, handler: str, payload: dict) -> None:
-    try:
-        await get_channel_layer().group_send(group, {"type": handler, "payload": payload})
-    except ChannelFull:
-        logger.warning("channel layer full: dropped %s for group %s", payload.get("type"), group)
+FANOUT_GROUP = "exam.fanout"
+PROCESS_CHANNEL_PREFIX = "exam.process."
+# Events per channel-layer message: bounds a message's size (a timeout event is ~300 bytes).
+EVENTS_PER_MESSAGE = 500
+# Whom an event is for: the sockets of one attempt, or the proctors of one exam.
+TO_ATTEMPT, TO_EXAM = "attempt", "exam"
 
-
-# Group sends at once: each holds a Redis connection, and a timeout of 1000 attempts is
-# 2000 sends (unbounded, they exhaust the pool: "Too many connections").
-MAX_CONCURRENT_SENDS = 32
-
-
-async def asend_all(messages: list[tuple[str, str, dict]]) -> None:
-    """Send (group, handler, payload) triples concurrently, a bounded number at a time."""
-    slots = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
-
-    async def send(message: tuple[str, str, dict]) -> None:
-        async with slots:
-            await _send(*message)
-
-    await asyncio.gather(*(send(m) for m in messages))
+Event = tuple[str, int, dict]
 
 
-def _send_all(messages: list[tuple[str, str, dict]]) -> None:
-    if messages:
-        async_to_sync(asend_all)(messages)
+def to_student(attempt_id: int, payload: dict) -> Event:
+    return TO_ATTEMPT, attempt_id, payload
 
 
-def _to_student(attempt_id: int, payload: dict) -> tuple[str, str, dict]:
-    return attempt_group(attempt_id), STUDENT_HANDLER, payload
+def to_proctors(exam_id: int, kind: str, row: dict) -> Event:
+    return TO_EXAM, exam_id, proctor_message(kind, row)
 
 
-def _to_proctors(exam_id: int, kind: str, row: dict) -> tuple[str, str, dict]:
-    return proctor_group(exam_id), PROCTOR_HANDLER, proctor_message(kind, row)
+async def apublish(events: list[Event], *, timeout: float, tries: int) -> bool:
+    """Send events to every process; False when Redis did not take them (logged).
+
+    A message that could not be delivered is not lost for long: each process resyncs its
+    sockets from the database when Redis comes back (realtime/hub.py), and each ticker
+    settles an attempt whose end it did not hear of (realtime/ticker.py).
+    """
+    layer = get_channel_layer()
+    for start in range(0, len(events), EVENTS_PER_MESSAGE):
+        message = {"type": "fanout", "events": [list(e) for e in events[start:start + EVENTS_PER_MESSAGE]]}
+        for attempt in range(tries):
+            try:
+                # A send that times out may still have reached Redis: receivers tolerate duplicates.
+                await asyncio.wait_for(layer.group_send(FANOUT_GROUP, message), timeout)
+                break
+            except (redis.RedisError, OSError, TimeoutError, ChannelFull) as exc:
+                if attempt == tries - 1:
+                    logger.warning("could not publish %d events (%s: %s)", len(events), type(exc).__name__, exc)
+                    return False
+                # A pooled connection that died with a Redis restart fails once; the retry reconnects.
+                await asyncio.sleep(0.05 * 2**attempt)
+    return True
+
+
+# On a request's path a hung Redis must not hold the response: a short bound, then resync.
+REQUEST_PUBLISH = {"timeout": 0.25, "tries": 2}
+# The listener's batches can afford to wait a little longer for Redis.
+BATCH_PUBLISH = {"timeout": 2.0, "tries": 4}
+
+
+def publish(events: list[Event], *, bound: dict = REQUEST_PUBLISH) -> bool:
+    if not events:
+        return True
+    return async_to_sync(apublish)(events, **bound)
 
 
 def _rows(attempt_ids: list[int]) -> dict[int, dict]:
@@ -123,40 +135,44 @@ def _rows(attempt_ids: list[int]) -> dict[int, dict]:
 
 def attempt_started(attempt: Attempt) -> None:
     row = _rows([attempt.pk])[attempt.pk]
-    _send_all([_to_proctors(attempt.exam_id, "attempt_started", row)])
+    publish([to_proctors(attempt.exam_id, "attempt_started", row)])
 
 
 def answer_saved(answer: Answer, attempt: Attempt) -> None:
     row = _rows([attempt.pk])[attempt.pk]
-    _send_all([
-        _to_student(attempt.pk, answer_saved_message(answer)),
-        _to_proctors(attempt.exam_id, "answer_saved", row),
+    publish([
+        to_student(attempt.pk, answer_saved_message(answer)),
+        to_proctors(attempt.exam_id, "answer_saved", row),
     ])
 
 
 def attempt_extended(attempt: Attempt, added_seconds: int) -> None:
     row = _rows([attempt.pk])[attempt.pk]
-    _send_all([
-        _to_student(attempt.pk, extended_message(attempt, added_seconds)),
-        _to_proctors(attempt.exam_id, "attempt_extended", row),
+    publish([
+        to_student(attempt.pk, extended_message(attempt, added_seconds)),
+        to_proctors(attempt.exam_id, "attempt_extended", row),
     ])
 
 
-def attempts_ended(attempt_ids: list[int]) -> None:
+def ended_events(attempt_ids: list[int]) -> list[Event]:
     """`timeout`/`submitted` to each student and `attempt_timeout`/`attempt_submitted` to proctors."""
-    attempts = Attempt.objects.filter(pk__in=attempt_ids)
     rows = _rows(attempt_ids)
-    messages = []
-    for attempt in attempts:
+    events: list[Event] = []
+    for attempt in Attempt.objects.filter(pk__in=attempt_ids):
         payload = ended_message(attempt)
-        messages.append(_to_student(attempt.pk, payload))
-        messages.append(_to_proctors(attempt.exam_id, f"attempt_{payload['type']}", rows[attempt.pk]))
-    _send_all(messages)
+        events.append(to_student(attempt.pk, payload))
+        events.append(to_proctors(attempt.exam_id, f"attempt_{payload['type']}", rows[attempt.pk]))
+    return events
 
 
-def presence_changed(attempt_id: int, *, connected: bool) -> None:
-    rows = _rows([attempt_id])
-    if attempt_id in rows:
-        row = rows[attempt_id]
-        kind = "student_connected" if connected else "student_disconnected"
-        _send_all([_to_proctors(row["exam_id"], kind, row)])
+def attempts_ended(attempt_ids: list[int], *, bound: dict = REQUEST_PUBLISH) -> bool:
+    return publish(ended_events(attempt_ids), bound=bound)
+
+
+def presence_events(connected: list[int], disconnected: list[int]) -> list[Event]:
+    """`student_connected`/`student_disconnected` for the proctors of each attempt's exam."""
+    rows = _rows(connected + disconnected)
+    events: list[Event] = []
+    for ids, kind in ((connected, "student_connected"), (disconnected, "student_disconnected")):
+        events.extend(to_proctors(rows[i]["exam_id"], kind, rows[i]) for i in ids if i in rows)
+    return events

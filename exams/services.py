@@ -19,9 +19,9 @@ from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from . import clock, metrics, notifications, timers
-from .errors import Conflict, Forbidden, ServiceError, TimeUp, Unavailable
+from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
 from .models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, ExpiryPath, Question
-from .selectors import exams_for_student, get_attempt, get_exam, get_own_attempt, result_payload
+from .selectors import exams_for_student, get_attempt, get_exam, get_own_attempt, proctor_attempts, result_payload
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,12 @@ class StartResult:
     created: bool
 
 
+def grace_seconds() -> float:
+    return settings.EXAM["ANSWER_GRACE_SECONDS"]
+
+
 def _grace() -> timedelta:
-    return timedelta(seconds=settings.EXAM["ANSWER_GRACE_SECONDS"])
+    return timedelta(seconds=grace_seconds())
 
 
 def _past_deadline(attempt: Attempt, at: datetime) -> bool:
@@ -118,9 +122,11 @@ def _start_or_resume(*, user, exam: Exam) -> StartResult:
 
 # --- Answers --------------------------------------------------------------------------
 
-def save_answer(*, user, attempt_id: int, question_id: int, selected_option: str) -> Answer:
-    """Store (or replace) the answer to one question, if it arrives in time."""
-    now = clock.now()
+def save_answer(
+    *, user, attempt_id: int, question_id: int, selected_option: str, received_at: datetime | None = None
+) -> Answer:
+    """Store (or replace) the answer to one question, if it arrived in time."""
+    now = received_at or clock.now()
     with transaction.atomic():
         # The row lock orders this against a racing submit or timeout of the same attempt.
         attempt = Attempt.objects.select_for_update().filter(pk=attempt_id).first()
@@ -279,6 +285,42 @@ def current_attempt(*, user, attempt_id: int) -> Attempt:
     return attempt
 
 
+def open_attempt(*, user_id: int, attempt_id: int) -> Attempt:
+    """A student's socket opening, in one query: the attempt if the user is active and owns it,
+    timed out on access if it is due."""
+    attempt = Attempt.objects.select_related("user").filter(pk=attempt_id).first()
+    if attempt is None or attempt.user_id != user_id:
+        # Rare paths: a second query tells a bad token (4401) from a wrong attempt.
+        if not get_user_model().objects.filter(pk=user_id, is_active=True).exists():
+            raise NotAuthenticated("The token's user is unknown or inactive.")
+        if attempt is None:
+            raise NotFound(f"Attempt {attempt_id} does not exist.")
+        raise Forbidden("This attempt belongs to another user.", code="not_owner")
+    if not attempt.user.is_active:
+        raise NotAuthenticated("The token's user is unknown or inactive.")
+    if attempt.is_ongoing and _past_deadline(attempt, clock.now()):
+        return settle_attempt(attempt_id=attempt.pk)
+    return attempt
+
+
+def open_exam_room(*, user_id: int, exam_id: int) -> tuple:
+    """A proctor's socket opening: (the active staff user, the exam's attempts for the snapshot)."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise NotAuthenticated("The token's user is unknown or inactive.")
+    if not user.is_staff:
+        raise Forbidden("Only proctors (staff users) can do this.", code="not_staff")
+    get_exam(exam_id)
+    return user, proctor_attempts(exam_id=exam_id)
+
+
+def settle_attempt(*, attempt_id: int) -> Attempt:
+    """The attempt as the database holds it, timed out first if it is due (for a socket whose process heard no end)."""
+    expire_attempts(attempt_ids=[attempt_id], path=ExpiryPath.ON_ACCESS)
+    attempt = Attempt.objects.select_related("user").get(pk=attempt_id)
+    return attempt
+
+
 def student_exams(*, user) -> list[dict]:
     """Published exams with the student's attempts, any overdue one timed out first."""
     overdue = Attempt.objects.filter(
@@ -340,8 +382,12 @@ def rearm(*, attempt_ids: Iterable[int]) -> int:
     return timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live)
 
 
-def log_presence(*, attempt_id: int, connected: bool) -> None:
-    """Record a student's socket opening or closing, and tell the proctors."""
-    kind = EventKind.CONNECTED if connected else EventKind.DISCONNECTED
-    AttemptEvent.objects.create(attempt_id=attempt_id, kind=kind, at=clock.now())
-    notifications.presence_changed(attempt_id, connected=connected)
+def record_presence(*, connected: list[int], disconnected: list[int]) -> None:
+    """Log sockets' first opening / last closing per attempt (from presence's transitions) and tell the proctors."""
+    ids = set(Attempt.objects.filter(pk__in=connected + disconnected).values_list("pk", flat=True))
+    now = clock.now()
+    AttemptEvent.objects.bulk_create(
+        [AttemptEvent(attempt_id=i, kind=EventKind.CONNECTED, at=now) for i in connected if i in ids]
+        + [AttemptEvent(attempt_id=i, kind=EventKind.DISCONNECTED, at=now) for i in disconnected if i in ids]
+    )
+    notifications.publish(notifications.presence_events(connected, disconnected))

@@ -122,9 +122,13 @@ CHANNEL_LAYERS = {
             # socket holding the receive (one student cut off every 5 idle seconds).
             "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS,
                        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
-            # channels-redis drops messages past a channel's capacity (default 100).
+            # Only the hubs use the layer: one channel per daphne process, in one group
+            # (realtime/hub.py). A message carries up to 500 events, so a process's channel
+            # queues batches, not per-socket messages; past capacity channels-redis drops.
             "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
             "expiry": 60,
+            # Each hub re-joins every second: a process that died drops out within this.
+            "group_expiry": 30,
             "prefix": "exam:layer:",
         },
     }

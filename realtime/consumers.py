@@ -1,4 +1,11 @@
-"""WebSocket consumers: they only move messages between sockets and the service layer."""
+"""WebSocket consumers: they only move messages between sockets and the service layer.
+
+A consumer never dies of one bad event: every handler has one catch-all that answers
+`error` and keeps the socket, a send to a socket that is closing is dropped, and its
+cleanup (the hub's registry, hence ticks and presence) runs however the consumer ends.
+Consumers have no channel-layer channel of their own: the process's hub (realtime/hub.py)
+delivers events to them, so a Redis outage neither closes nor blocks a socket.
+"""
 
 import json
 import logging
@@ -7,39 +14,26 @@ from datetime import datetime
 
 import redis
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.conf import settings
 from django.db import DatabaseError
 
-from exams import notifications, presence, selectors, services
-from exams.errors import ServiceError
+from exams import clock, notifications, selectors, services
+from exams.errors import Forbidden, NotAuthenticated, NotFound, ServiceError
+from exams.models import Attempt
 
-from .db import db_call, redis_slot
+from .db import db_call
+from .hub import CLOSE_SERVICE_RESTART, get_hub
 from .messages import BadMessage, parse_client_message
 from .ticker import get_ticker
 
 logger = logging.getLogger(__name__)
 
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
-
-
-@db_call
-def _load_attempt(attempt_id: int) -> dict | None:
-    """The attempt's owner and clock as plain values (no lazy ORM objects across the boundary)."""
-    try:
-        attempt = selectors.get_attempt(attempt_id)
-    except ServiceError:
-        return None
-    return {"user_id": attempt.user_id, "exam_id": attempt.exam_id}
-
-
-@db_call
-def _snapshot(*, user, attempt_id: int) -> tuple[dict, dict | None, datetime]:
-    """The `timer` message (timing out on access if due) and the end message if it has ended."""
-    attempt = services.current_attempt(user=user, attempt_id=attempt_id)
-    ended = None if attempt.is_ongoing else notifications.ended_message(attempt)
-    return notifications.timer_message(attempt), ended, attempt.deadline_at
+_CLOSE_CODES = {NotAuthenticated: CLOSE_UNAUTHENTICATED, Forbidden: CLOSE_FORBIDDEN, NotFound: CLOSE_NOT_FOUND}
 
 
 class TokenBucket:
@@ -60,17 +54,64 @@ class TokenBucket:
 
 
 class _ServiceSocket(AsyncWebsocketConsumer):
-    """Shared plumbing: close codes, bounded JSON input, errors as `error` messages."""
+    """Shared plumbing: close codes, bounded JSON input, errors as `error` messages, safe sends."""
 
-    groups_joined: list[str]
+    # The hub is the process's only channel-layer user (see the module docstring).
+    channel_layer_alias = "__no_channel_layer__"
+    actions: dict
+
+    async def __call__(self, scope, receive, send):
+        self.released = self.closed = self.ready = self.busy = False
+        self.pending: list[dict] = []
+        self.bucket = TokenBucket(settings.EXAM["WS_MESSAGES_PER_SECOND"], settings.EXAM["WS_MESSAGE_BURST"])
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However it ends (disconnect, a send that raised, cancellation): no ghost left behind.
+            self.release()
+
+    async def dispatch(self, message):
+        # Channels' dispatch hops to a thread to close stale DB connections before every
+        # message; db_call's pool manages its own, so skip the hop.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    def release(self) -> None:
+        """Leave the hub (idempotent, synchronous so nothing can skip it)."""
 
     async def reject(self, code: int) -> None:
         # Accept first: a close before the handshake completes can't carry a code.
         await self.accept()
         await self.close(code=code)
 
+    async def open_or_reject(self, opener) -> object | None:
+        """Run the connect's one database call; on a refusal close with the contract's code."""
+        try:
+            return await opener
+        except tuple(_CLOSE_CODES) as exc:
+            await self.reject(_CLOSE_CODES[type(exc)])
+        except (DatabaseError, redis.RedisError):
+            logger.warning("database unavailable for a socket handshake", exc_info=True)
+            await self.reject(CLOSE_TRY_AGAIN_LATER)
+        return None
+
+    async def send_frame(self, message: dict) -> bool:
+        """Hand an ASGI message to the socket; False when it is closed or closing."""
+        if self.closed:
+            return False
+        try:
+            await self.base_send(message)
+            return True
+        except Exception:
+            # autobahn raises Disconnected for a socket in its closing handshake.
+            self.closed = True
+            self.release()
+            return False
+
     async def send_json(self, payload: dict) -> None:
-        await self.send(text_data=json.dumps(payload))
+        await self.send_frame({"type": "websocket.send", "text": json.dumps(payload)})
 
     async def send_error(self, code: str, message: str, request_id=None) -> None:
         payload = {"type": "error", "code": code, "message": message}
@@ -78,9 +119,44 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             payload["request_id"] = request_id
         await self.send_json(payload)
 
+    async def close_for_restart(self) -> None:
+        try:
+            await self.close(code=CLOSE_SERVICE_RESTART)
+        except Exception:
+            pass
+        self.closed = True
+        self.release()
+
+    async def deliver(self, payload: dict) -> None:
+        """An event from the hub: held until the connect's snapshot, or the reply to the
+        client's message being handled, has been sent (the reply comes first, as it did)."""
+        if not self.ready or self.busy:
+            self.pending.append(payload)
+            return
+        await self.on_event(payload)
+
+    async def on_event(self, payload: dict) -> None:
+        await self.send_json(payload)
+
+    async def become_ready(self) -> None:
+        """The snapshot is out: send what arrived meanwhile, in order."""
+        self.ready = True
+        await self._flush_pending()
+
+    async def _flush_pending(self) -> None:
+        while self.pending and self.ready and not self.busy:
+            await self.on_event(self.pending.pop(0))
+
     async def receive(self, text_data=None, bytes_data=None):
-        if not hasattr(self, "bucket"):
-            self.bucket = TokenBucket(settings.EXAM["WS_MESSAGES_PER_SECOND"], settings.EXAM["WS_MESSAGE_BURST"])
+        received_at = clock.now()  # an answer's time is when it arrived, not when a thread got to it
+        self.busy = True
+        try:
+            await self._handle(text_data, bytes_data, received_at)
+        finally:
+            self.busy = False
+            await self._flush_pending()
+
+    async def _handle(self, text_data, bytes_data, received_at: datetime) -> None:
         allowed = self.bucket.take()
         # Parsing is bounded by the size limit, and gives the request_id a throttled reply echoes.
         try:
@@ -96,7 +172,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             await self.send_error("throttled", "Too many messages; slow down.", request_id)
             return
         try:
-            reply = await self.actions[message.pop("type")](self, **message)
+            reply = await self.actions[message.pop("type")](self, received_at=received_at, **message)
         except ServiceError as exc:
             await self.send_error(exc.code, exc.message, request_id)
             return
@@ -104,88 +180,95 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             logger.warning("backing service failed during a socket action", exc_info=True)
             await self.send_error("service_unavailable", "A backing service is unavailable; please retry.", request_id)
             return
+        except Exception:
+            logger.exception("socket action failed")
+            await self.send_error("server_error", "The server could not handle this message; please retry.", request_id)
+            return
         if request_id is not None:
             reply["request_id"] = request_id
         await self.send_json(reply)
-
-    async def join(self, group: str) -> None:
-        async with redis_slot():
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined.append(group)
-
-    async def disconnect(self, code):
-        for group in getattr(self, "groups_joined", []):
-            async with redis_slot():
-                await self.channel_layer.group_discard(group, self.channel_name)
 
 
 class AttemptConsumer(_ServiceSocket):
     """A student's attempt: `/ws/attempts/<id>/`."""
 
+    attempt_id: int | None = None
+    present = False
+    ended = False
+
     async def connect(self):
-        self.groups_joined = []
-        self.attempt_id = None
-        user = self.scope["user"]
-        if not user.is_authenticated:
+        user_id = self.scope.get("user_id")
+        if user_id is None:
             return await self.reject(CLOSE_UNAUTHENTICATED)
         attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
-        found = await _load_attempt(attempt_id)
-        if found is None:
-            return await self.reject(CLOSE_NOT_FOUND)
-        if found["user_id"] != user.pk:
-            return await self.reject(CLOSE_FORBIDDEN)
-        # Join first, then read the state, so nothing sent in between is missed.
-        await self.join(notifications.attempt_group(attempt_id))
-        await self.accept()
-        timer, ended, deadline = await _snapshot(user=user, attempt_id=attempt_id)
-        self.attempt_id, self.ended = attempt_id, ended is not None
         self.acked: set[tuple] = set()
-        await self.send_json(timer)
-        if ended:
-            await self.send_json(ended)
-        else:
-            get_ticker().add(self, attempt_id, deadline)
-        async with redis_slot():
-            first = await presence.amark_connected(attempt_id, self.channel_name)
-        if first:
-            await db_call(services.log_presence)(attempt_id=attempt_id, connected=True)
+        # Join first (events are held until the snapshot is out), then read the state.
+        self.attempt_id = attempt_id
+        get_hub().add_student(self, attempt_id)
+        attempt = await self.open_or_reject(db_call(services.open_attempt)(user_id=user_id, attempt_id=attempt_id))
+        if attempt is None:
+            return
+        self.user = attempt.user
+        await self.accept()
+        get_hub().mark_present(attempt_id)
+        self.present = True
+        await self.resync(attempt, snapshot=True)
+        await self.become_ready()
 
     async def disconnect(self, code):
-        await super().disconnect(code)
-        if self.attempt_id is None:
+        self.release()
+
+    def release(self) -> None:
+        if self.released or self.attempt_id is None:
             return
-        get_ticker().remove(self, self.attempt_id)
-        try:
-            async with redis_slot():
-                last = await presence.amark_disconnected(self.attempt_id, self.channel_name)
-            if last:
-                await db_call(services.log_presence)(attempt_id=self.attempt_id, connected=False)
-        except (redis.RedisError, DatabaseError):
-            logger.warning("could not record the disconnect of attempt %s", self.attempt_id, exc_info=True)
+        self.released = True
+        hub = get_hub()
+        hub.remove_student(self, self.attempt_id, present=self.present)
+        if self.attempt_id not in hub.students:
+            get_ticker().stop_following(self.attempt_id)
+
+    async def resync(self, attempt: Attempt, *, snapshot: bool = False) -> None:
+        """Tell the socket the attempt's state as the database holds it."""
+        if self.ended and not attempt.is_ongoing:
+            return  # it knows already
+        await self.send_json(notifications.timer_message(attempt))
+        if attempt.is_ongoing:
+            self.ended = False
+            get_ticker().follow(attempt.pk, attempt.deadline_at)
+        else:
+            self._end()
+            await self.send_json(notifications.ended_message(attempt))
+
+    def _end(self) -> None:
+        self.ended = True
+        get_ticker().stop_following(self.attempt_id)
 
     # Client actions ----------------------------------------------------------------
 
-    async def do_answer(self, *, question_id: int, selected_option: str) -> dict:
+    async def do_answer(self, *, received_at: datetime, question_id: int, selected_option: str) -> dict:
         answer = await db_call(services.save_answer)(
-            user=self.scope["user"], attempt_id=self.attempt_id, question_id=question_id, selected_option=selected_option
+            user=self.user, attempt_id=self.attempt_id, question_id=question_id,
+            selected_option=selected_option, received_at=received_at,
         )
         reply = notifications.answer_saved_message(answer)
         self.acked.add((reply["question_id"], reply["saved_at"]))
         return reply
 
-    async def do_submit(self) -> dict:
-        result = await db_call(services.submit_attempt)(
-            user=self.scope["user"], attempt_id=self.attempt_id
-        )
-        self._stop_ticking()
+    async def do_submit(self, *, received_at: datetime) -> dict:
+        result = await db_call(services.submit_attempt)(user=self.user, attempt_id=self.attempt_id)
+        self._end()
         return notifications.result_message(result)
 
     actions = {"answer": do_answer, "submit": do_submit}
 
-    # Group events ------------------------------------------------------------------
+    # Events from the hub ----------------------------------------------------------
 
-    async def attempt_message(self, event):
-        payload = event["payload"]
+    async def send_tick(self, message: dict) -> None:
+        """A `timer` frame from the ticker; none before the connect's snapshot."""
+        if self.ready:
+            await self.send_frame(message)
+
+    async def on_event(self, payload: dict) -> None:
         kind = payload["type"]
         if kind == "answer_saved":
             key = (payload["question_id"], payload["saved_at"])
@@ -193,51 +276,57 @@ class AttemptConsumer(_ServiceSocket):
                 self.acked.discard(key)
                 return
         elif kind == "extended":
-            get_ticker().set_deadline(self.attempt_id, datetime.fromisoformat(payload["deadline"]))
+            if self.ended:
+                return
+            get_ticker().follow(self.attempt_id, datetime.fromisoformat(payload["deadline"]))
         elif kind in ("timeout", "submitted"):
             if self.ended:
                 return
-            self._stop_ticking()
+            self._end()
         await self.send_json(payload)
-
-    def _stop_ticking(self) -> None:
-        self.ended = True
-        get_ticker().remove(self, self.attempt_id)
 
 
 class ProctorConsumer(_ServiceSocket):
     """A proctor's live view of one exam: `/ws/proctor/exams/<exam_id>/`."""
 
-    async def connect(self):
-        self.groups_joined = []
-        user = self.scope["user"]
-        if not user.is_authenticated:
-            return await self.reject(CLOSE_UNAUTHENTICATED)
-        if not user.is_staff:
-            return await self.reject(CLOSE_FORBIDDEN)
-        self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
-        try:
-            await db_call(selectors.get_exam)(self.exam_id)
-        except ServiceError:
-            return await self.reject(CLOSE_NOT_FOUND)
-        await self.join(notifications.proctor_group(self.exam_id))
-        await self.accept()
-        attempts = await db_call(selectors.proctor_attempts)(exam_id=self.exam_id)
-        await self.send_json({"type": "snapshot", "exam_id": self.exam_id, "attempts": attempts})
+    exam_id: int | None = None
 
-    async def do_extend(self, *, attempt_id: int, seconds: int) -> dict:
+    async def connect(self):
+        user_id = self.scope.get("user_id")
+        if user_id is None:
+            return await self.reject(CLOSE_UNAUTHENTICATED)
+        self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
+        get_hub().add_proctor(self, self.exam_id)
+        opened = await self.open_or_reject(db_call(services.open_exam_room)(user_id=user_id, exam_id=self.exam_id))
+        if opened is None:
+            return
+        self.user, rows = opened
+        await self.accept()
+        await self.resync(rows)
+        await self.become_ready()
+
+    async def disconnect(self, code):
+        self.release()
+
+    def release(self) -> None:
+        if self.released or self.exam_id is None:
+            return
+        self.released = True
+        get_hub().remove_proctor(self, self.exam_id)
+
+    async def resync(self, rows: list[dict]) -> None:
+        await self.send_json({"type": "snapshot", "exam_id": self.exam_id, "attempts": rows})
+
+    async def do_extend(self, *, received_at: datetime, attempt_id: int, seconds: int) -> dict:
         attempt = await db_call(services.extend_attempt)(
-            attempt_id=attempt_id, seconds=seconds, by=self.scope["user"], exam_id=self.exam_id
+            attempt_id=attempt_id, seconds=seconds, by=self.user, exam_id=self.exam_id
         )
         return {"type": "ack", "action": "extend", **selectors.timer_payload(attempt), "added_seconds": seconds}
 
-    async def do_force_submit(self, *, attempt_id: int) -> dict:
+    async def do_force_submit(self, *, received_at: datetime, attempt_id: int) -> dict:
         result = await db_call(services.force_submit_attempt)(
-            attempt_id=attempt_id, by=self.scope["user"], exam_id=self.exam_id
+            attempt_id=attempt_id, by=self.user, exam_id=self.exam_id
         )
         return {"type": "ack", "action": "force_submit", **result}
 
     actions = {"extend": do_extend, "force_submit": do_force_submit}
-
-    async def proctor_message(self, event):
-        await self.send_json(event["payload"])

@@ -23,9 +23,9 @@ from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.db import DatabaseError
 
-from exams import clock, notifications, services, timers
+from exams import clock, notifications, presence, services, timers
 from exams.models import ExpiryPath
-from exams.redis_clients import close_async_redis
+from exams.redis_clients import close_async_redis, get_async_redis
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class ExpiryListener:
         # One more thread than batches, for the reconciler; each thread keeps its DB connection.
         self.executor = ThreadPoolExecutor(BATCHES_IN_FLIGHT + 1, thread_name_prefix="expiry-db")
         self.notifier = ThreadPoolExecutor(NOTIFY_THREADS, thread_name_prefix="expiry-notify")
+        self.redis_answering_since: float | None = None
 
     # --- shared ----------------------------------------------------------------------
 
@@ -124,7 +125,9 @@ class ExpiryListener:
         if ended:
             # Committed: tell the students and proctors (as services would have, on commit).
             try:
-                await self.db(notifications.attempts_ended, self.notifier)([a.pk for a in ended])
+                await self.db(notifications.attempts_ended, self.notifier)(
+                    [a.pk for a in ended], bound=notifications.BATCH_PUBLISH
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -162,6 +165,27 @@ class ExpiryListener:
                 await asyncio.wait_for(self.stopping.wait(), timeout=delay)
             except TimeoutError:
                 pass
+
+    async def sweep_presence(self) -> None:
+        """Disconnect the students of daphne processes that stopped beating (killed, host lost).
+
+        Only once Redis has answered this listener for a whole timeout: after an outage every
+        process looks silent until it beats again, and is not dead.
+        """
+        try:
+            await get_async_redis().ping()
+        except BaseException:
+            self.redis_answering_since = None
+            raise
+        now = time.monotonic()
+        if self.redis_answering_since is None:
+            self.redis_answering_since = now
+        if now - self.redis_answering_since < presence.PROCESS_TIMEOUT_SECONDS:
+            return
+        down = await presence.sweep_dead_processes(clock.now_ms())
+        if down:
+            logger.warning("presence: %d attempts lost their last socket with a dead process", len(down))
+            await self.db(services.record_presence, self.notifier)(connected=[], disconnected=down)
 
     # --- the three paths -----------------------------------------------------------
 
@@ -222,6 +246,9 @@ class ExpiryListener:
             asyncio.create_task(self._forever("sweeper", self.sweep_once, self.sweep_interval), name="sweeper"),
             asyncio.create_task(
                 self._forever("reconciler", self.reconcile, self.reconcile_interval), name="reconciler"
+            ),
+            asyncio.create_task(
+                self._forever("presence sweeper", self.sweep_presence, presence.HEARTBEAT_SECONDS), name="presence"
             ),
         ]
         await self.stopping.wait()

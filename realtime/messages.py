@@ -13,6 +13,33 @@ SCHEMAS: dict[str, dict[str, type]] = {
 }
 
 
+# Every valid message is one flat object; deeper nesting is refused before parsing (a 4 KB
+# frame of brackets would otherwise exhaust the parser's recursion).
+MAX_JSON_DEPTH = 4
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting outside strings (an upper bound on the JSON depth)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 class BadMessage(Exception):
     def __init__(self, code: str, message: str, request_id=None):
         super().__init__(message)
@@ -25,9 +52,11 @@ def parse_client_message(text: str | None, data: bytes | None, *, allowed) -> di
         raise BadMessage("invalid_message", "Send JSON text frames, not binary.")
     if len(text.encode()) > settings.EXAM["WS_MAX_MESSAGE_BYTES"]:
         raise BadMessage("message_too_large", f"Messages are limited to {settings.EXAM['WS_MAX_MESSAGE_BYTES']} bytes.")
+    if _nesting(text) > MAX_JSON_DEPTH:
+        raise BadMessage("invalid_message", f"Messages may nest at most {MAX_JSON_DEPTH} levels deep.")
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadMessage("malformed_json", "The message is not valid JSON.") from None
     if not isinstance(message, dict):
         raise BadMessage("invalid_message", "A message must be a JSON object with a `type`.")

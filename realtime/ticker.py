@@ -28,9 +28,9 @@ from django.conf import settings
 from prometheus_client import Gauge, Histogram
 
 from exams import clock, notifications, services
-from exams.models import ExpiryPath
 
 from .db import db_call
+from .hub import get_hub
 
 logger = logging.getLogger(__name__)
 
@@ -76,36 +76,27 @@ class _Frame:
 
 
 class Ticker:
-    def __init__(self) -> None:
-        self.sockets: dict[int, set] = {}
+    """The deadlines of the attempts this process's student sockets follow, and the loop that ticks them.
+
+    The sockets themselves are the hub's (realtime/hub.py); an attempt ticks while it has a frame here.
+    """
+
+    def __init__(self, sockets: dict[int, set]) -> None:
+        self.sockets = sockets
         self.frames: dict[int, _Frame] = {}
-        self._rescues: set[int] = set()
+        self._settling: set[int] = set()
         self._task: asyncio.Task | None = None
 
-    def add(self, consumer, attempt_id: int, deadline: datetime) -> None:
-        self.sockets.setdefault(attempt_id, set()).add(consumer)
+    def follow(self, attempt_id: int, deadline: datetime) -> None:
+        """Tick the attempt (ongoing, with this deadline) from now on."""
         if attempt_id not in self.frames or self.frames[attempt_id].deadline != deadline:
             self.frames[attempt_id] = _Frame(attempt_id, deadline)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="exam-ticker")
 
-    def set_deadline(self, attempt_id: int, deadline: datetime) -> None:
-        if attempt_id in self.frames:
-            self.frames[attempt_id] = _Frame(attempt_id, deadline)
-
-    def remove(self, consumer, attempt_id: int) -> None:
-        group = self.sockets.get(attempt_id)
-        if group is None:
-            return
-        group.discard(consumer)
-        if not group:
-            del self.sockets[attempt_id]
-            self.frames.pop(attempt_id, None)
-            self._rescues.discard(attempt_id)
-
-    @property
-    def socket_count(self) -> int:
-        return sum(len(group) for group in self.sockets.values())
+    def stop_following(self, attempt_id: int) -> None:
+        """The attempt ended (or no socket holds it): no more frames."""
+        self.frames.pop(attempt_id, None)
 
     async def _run(self) -> None:
         tick = settings.EXAM["TICK_SECONDS"]
@@ -127,21 +118,29 @@ class Ticker:
         """Send every socket its `timer` frame; returns how many were sent."""
         now = clock.now()
         now_us, server_time_json = _micros(now), json.dumps(clock.iso(now))
-        slack_us = int(settings.EXAM["ON_ACCESS_SLACK_SECONDS"] * 1_000_000)
+        settle_after_us = int((services.grace_seconds() + settings.EXAM["ON_ACCESS_SLACK_SECONDS"]) * 1_000_000)
         sent = total = 0
         # A list of ids, not of (id, group) tuples: ints aren't tracked by the garbage
         # collector, 5,000 tuples alive across the tick's yields would be promoted.
-        for attempt_id in list(self.sockets):
+        for attempt_id in list(self.frames):
             group, frame = self.sockets.get(attempt_id), self.frames.get(attempt_id)
-            if not group or frame is None:  # closed or ended while we yielded
+            if frame is None:  # ended while we yielded
                 continue
+            if not group:
+                self.frames.pop(attempt_id, None)
+                continue
+            late_us = now_us - frame.deadline_us
+            if late_us > settle_after_us:
+                # No end reached us (a lost message, Redis away): find out and tell our sockets.
+                if attempt_id not in self._settling:
+                    self._settling.add(attempt_id)
+                    asyncio.get_running_loop().create_task(self._settle(attempt_id))
+                continue
+            if late_us > 0:
+                continue  # past the deadline: no "ongoing, 0 s left" frames while the end commits
             message = {"type": "websocket.send", "text": frame.text(now_us, server_time_json)}
             for consumer in list(group):
-                await consumer.base_send(message)
-            if now_us - frame.deadline_us > slack_us and attempt_id not in self._rescues:
-                # No timeout event reached us: don't depend on the listener alone.
-                self._rescues.add(attempt_id)
-                asyncio.get_running_loop().create_task(self._expire(attempt_id))
+                await consumer.send_tick(message)
             sent += len(group)
             total += len(group)
             if sent >= SLICE:
@@ -151,21 +150,25 @@ class Ticker:
                 await asyncio.sleep(0)
         return total
 
-    async def _expire(self, attempt_id: int) -> None:
+    async def _settle(self, attempt_id: int) -> None:
+        """Time the attempt out on access if due, then give its sockets the state the database holds."""
         try:
-            await db_call(services.expire_attempt)(attempt_id=attempt_id, path=ExpiryPath.ON_ACCESS)
+            attempt = await db_call(services.settle_attempt)(attempt_id=attempt_id)
+            for consumer in list(self.sockets.get(attempt_id, ())):
+                await consumer.resync(attempt)
         except Exception:
-            logger.exception("on-access expiry of attempt %s failed", attempt_id)
-            self._rescues.discard(attempt_id)
+            logger.exception("settling attempt %s failed; retrying at the next tick", attempt_id)
+        finally:
+            self._settling.discard(attempt_id)
 
 
 _tickers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Ticker]" = weakref.WeakKeyDictionary()
 
 
 def get_ticker() -> Ticker:
-    """The running loop's ticker (one per process in daphne)."""
+    """The running loop's ticker (one per process in daphne), over the hub's student sockets."""
     loop = asyncio.get_running_loop()
     ticker = _tickers.get(loop)
     if ticker is None:
-        ticker = _tickers[loop] = Ticker()
+        ticker = _tickers[loop] = Ticker(get_hub().students)
     return ticker

@@ -1,0 +1,271 @@
+"""This process's sockets and its one link to the rest of the fleet.
+
+The hub holds every open student and proctor socket of the process, by attempt and by exam.
+It is the only user of the channel layer in a daphne process:
+- it receives the fan-out group's messages on a channel of its own and hands each event to
+  the sockets it is for (notifications.py publishes them);
+- it reports presence in batches with a heartbeat (exams/presence.py), so opening or closing
+  a socket costs no Redis call;
+- it watches Redis: after an outage, a restart that lost the data, or a sweep that took it
+  for dead, it re-joins the group, re-reports presence and resyncs every socket from the
+  database, so nothing that happened meanwhile stays invisible;
+- on shutdown it closes every socket with 1012 and leaves presence.
+Sockets talk to the hub only through the small `HubSocket` protocol below.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+import weakref
+from typing import Protocol
+
+import redis
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.db import DatabaseError
+
+from exams import clock, notifications, presence, selectors, services
+from exams.models import Attempt
+
+from .db import db_call
+
+logger = logging.getLogger(__name__)
+
+# Sockets served between two yields to the event loop when one message reaches many.
+SLICE = 100
+# Presence changes are reported this often (one script, one insert, one publish per batch).
+PRESENCE_FLUSH_SECONDS = 0.5
+# One Redis call of the hub's may take this long before the hub counts Redis as unhealthy.
+REDIS_CALL_TIMEOUT = 1.0
+# Receiving the fan-out channel blocks up to channels-redis's 5 s BZPOPMIN; allow for it.
+RECEIVE_TIMEOUT = 15.0
+CLOSE_SERVICE_RESTART = 1012
+
+
+class HubSocket(Protocol):
+    async def deliver(self, payload: dict) -> None: ...
+    async def resync(self, state: object) -> None: ...
+    async def close_for_restart(self) -> None: ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.pid = uuid.uuid4().hex[:16]
+        self.channel = f"{notifications.PROCESS_CHANNEL_PREFIX}{self.pid}"
+        self.students: dict[int, set[HubSocket]] = {}
+        self.proctors: dict[int, set[HubSocket]] = {}
+        # attempt id -> held (True) or released (False) since the last presence flush.
+        self._changes: dict[int, bool] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._healthy = True
+        self._registered = False
+        self.closing = False
+
+    # --- sockets ---------------------------------------------------------------------
+
+    def add_student(self, socket: HubSocket, attempt_id: int) -> None:
+        self._ensure_running()
+        group = self.students.setdefault(attempt_id, set())
+        group.add(socket)
+
+    def mark_present(self, attempt_id: int) -> None:
+        """The socket is open and accepted: count the attempt as connected (reported in the next batch)."""
+        self._changes[attempt_id] = True
+
+    def remove_student(self, socket: HubSocket, attempt_id: int, *, present: bool) -> None:
+        group = self.students.get(attempt_id)
+        if group is None or socket not in group:
+            return
+        group.discard(socket)
+        if not group:
+            del self.students[attempt_id]
+            if present:
+                self._changes[attempt_id] = False
+
+    def add_proctor(self, socket: HubSocket, exam_id: int) -> None:
+        self._ensure_running()
+        self.proctors.setdefault(exam_id, set()).add(socket)
+
+    def remove_proctor(self, socket: HubSocket, exam_id: int) -> None:
+        group = self.proctors.get(exam_id)
+        if group is not None:
+            group.discard(socket)
+            if not group:
+                del self.proctors[exam_id]
+
+    def present_attempts(self) -> list[int]:
+        return list(self.students)
+
+    # --- delivery --------------------------------------------------------------------
+
+    async def dispatch(self, events: list) -> None:
+        """Hand each (target, id, payload) event to this process's sockets it is for."""
+        served = 0
+        for target, target_id, payload in events:
+            sockets = (self.students if target == notifications.TO_ATTEMPT else self.proctors).get(target_id)
+            if not sockets:
+                continue
+            for socket in list(sockets):
+                try:
+                    await socket.deliver(payload)
+                except Exception:  # one socket's failure is never the others'
+                    logger.exception("delivering %s to a socket failed", payload.get("type"))
+            served += len(sockets)
+            if served >= SLICE:
+                served = 0
+                await asyncio.sleep(0)
+
+    async def _receive_forever(self) -> None:
+        layer = get_channel_layer()
+        backoff = 0.1
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(self.channel), RECEIVE_TIMEOUT)
+            except asyncio.CancelledError:
+                raise
+            except (redis.RedisError, OSError, TimeoutError, ChannelFull) as exc:
+                _reraise_if_cancelled()
+                self._healthy = False
+                logger.warning("fan-out receive failed (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            backoff = 0.1
+            try:
+                await self.dispatch(message.get("events", []))
+            except Exception:
+                logger.exception("fan-out dispatch failed")
+
+    # --- presence, health and recovery ----------------------------------------------
+
+    async def _redis(self, coro):
+        return await asyncio.wait_for(coro, REDIS_CALL_TIMEOUT)
+
+    async def _beat(self) -> None:
+        """Join the group (refreshing its expiry) and beat; resync after any gap or loss."""
+        forgotten = await self._redis(presence.heartbeat(self.pid, clock.now_ms()))
+        await self._redis(get_channel_layer().group_add(notifications.FANOUT_GROUP, self.channel))
+        lost = (forgotten and self._registered) or not self._healthy
+        self._registered, self._healthy = True, True
+        if lost:
+            await self.recover()
+
+    async def recover(self) -> None:
+        """After an outage or data loss: re-report presence, then resync every socket."""
+        logger.warning("Redis is back or lost its data: resyncing %d attempts, %d exams",
+                       len(self.students), len(self.proctors))
+        for attempt_id in self.students:
+            self._changes[attempt_id] = True
+        await self._flush_presence()
+        await self.resync_all()
+
+    async def resync_all(self) -> None:
+        """Send every socket its current state from the database (after the group is joined)."""
+        attempt_ids = list(self.students)
+        if attempt_ids:
+            attempts = await db_call(_attempts_by_id)(attempt_ids)
+            for attempt_id, attempt in attempts.items():
+                for socket in list(self.students.get(attempt_id, ())):
+                    await _safely(socket.resync(attempt))
+        for exam_id in list(self.proctors):
+            rows = await db_call(selectors.proctor_attempts)(exam_id=exam_id)
+            for socket in list(self.proctors.get(exam_id, ())):
+                await _safely(socket.resync(rows))
+
+    async def _flush_presence(self) -> None:
+        if not self._changes:
+            return
+        changes, self._changes = self._changes, {}
+        try:
+            up, down = await self._redis(presence.apply_changes(self.pid, clock.now_ms(), changes.items()))
+        except BaseException:
+            # Not reported: keep them (newer changes win) for the next flush.
+            self._changes = {**changes, **self._changes}
+            raise
+        if up or down:
+            await db_call(services.record_presence)(connected=up, disconnected=down)
+
+    async def _maintain_forever(self) -> None:
+        next_beat = 0.0
+        while True:
+            try:
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + presence.HEARTBEAT_SECONDS
+                    await self._beat()
+                await self._flush_presence()
+            except asyncio.CancelledError:
+                raise
+            except (redis.RedisError, OSError, TimeoutError, DatabaseError) as exc:
+                _reraise_if_cancelled()
+                if self._healthy:
+                    logger.warning("Redis or the database unavailable to the hub (%s)", exc)
+                self._healthy = False
+            except Exception:
+                logger.exception("hub maintenance failed")
+                self._healthy = False
+            await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
+
+    def _ensure_running(self) -> None:
+        if self._tasks and not all(t.done() for t in self._tasks):
+            return
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._receive_forever(), name="hub-fanout"),
+            loop.create_task(self._maintain_forever(), name="hub-maintain"),
+        ]
+
+    # --- shutdown --------------------------------------------------------------------
+
+    async def close_all(self) -> int:
+        """Close every socket with 1012 (service restart: reconnect now, elsewhere)."""
+        self.closing = True
+        sockets = [s for group in (*self.students.values(), *self.proctors.values()) for s in group]
+        for socket in sockets:
+            await _safely(socket.close_for_restart())
+        return len(sockets)
+
+    async def leave(self) -> None:
+        """Stop, and take this process out of presence (its students are disconnected here)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            layer = get_channel_layer()
+            await self._redis(layer.group_discard(notifications.FANOUT_GROUP, self.channel))
+            down = await self._redis(presence.leave(self.pid))
+            if down:
+                await db_call(services.record_presence)(connected=[], disconnected=down)
+        except Exception as exc:
+            # The listeners' sweeper removes this process's presence once it stops beating.
+            logger.warning("could not leave presence cleanly (%s)", exc)
+
+
+def _reraise_if_cancelled() -> None:
+    """A cancellation that a client library turned into its own error must still stop the loop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _attempts_by_id(attempt_ids: list[int]) -> dict[int, Attempt]:
+    return {a.pk: a for a in Attempt.objects.filter(pk__in=attempt_ids)}
+
+
+async def _safely(coro) -> None:
+    try:
+        await coro
+    except Exception:
+        logger.exception("a socket failed during resync or shutdown")
+
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """The running loop's hub (one per process in daphne)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+    return hub
