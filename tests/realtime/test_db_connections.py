@@ -132,7 +132,7 @@ async def test_daphne_holds_a_bounded_set_of_connections(processlist, students, 
         with_sockets = await asyncio.to_thread(processlist.settle, others, HELD_BOUND)
         print(f"with {SOCKETS} sockets open: daphne holds {len(with_sockets)} connections")
         assert len(with_sockets) <= HELD_BOUND
-        # The pool keeps its connections: a second wave of sockets opens no new ones.
+        # The pool keeps its connections: after a second wave they are the same ones, still bounded.
         pooled = with_sockets - after_rest
         sockets += await asyncio.gather(*(first_frame(base, path, token) for _ in range(SOCKETS)))
         await asyncio.gather(*(ws.close() for ws in sockets))
