@@ -20,3 +20,5 @@ REDIS_URL = env.str("TEST_REDIS_URL", default=_with_db(env.str("REDIS_URL", defa
 CACHES["default"]["LOCATION"] = REDIS_URL
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{**CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0], "address": REDIS_URL}]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"login": "1000/min", "answers": "10000/min"}
+# The suite shares one MySQL server (151 connections) with daphne and listener processes it starts.
+DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=4)

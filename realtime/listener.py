@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 import redis.asyncio as aioredis
 from redis.connection import parse_url
-from channels.db import DatabaseSyncToAsync
 from django.conf import settings
 from django.db import DatabaseError
 
 from exams import clock, notifications, presence, services, timers
 from exams.models import ExpiryPath
 from exams.redis_clients import close_async_redis, get_async_redis
+
+from .db import in_pool
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +91,8 @@ class ExpiryListener:
     # --- shared ----------------------------------------------------------------------
 
     def db(self, func, executor: ThreadPoolExecutor | None = None):
-        """`func` made awaitable, run with the ORM in one of the listener's own threads."""
-        return DatabaseSyncToAsync(func, thread_sensitive=False, executor=executor or self.executor)
+        """`func` made awaitable, run in one of the listener's own threads (each keeps its connection)."""
+        return in_pool(func, executor or self.executor)
 
     async def expire(self, ids: list[int], path: str) -> list:
         started = time.monotonic()
