@@ -6,6 +6,12 @@ Two structures per ongoing attempt, both written together in one MULTI:
 - `exam:deadlines`: a sorted set of attempt ids scored by deadline in epoch ms, which the
   listener's sweeper claims from, since keyspace events can lag or be lost.
 
+A claim is a lease, not a removal: a claimed id moves to `exam:claims` (scored by when its
+lease runs out, ms) with its deadline kept in the hash `exam:claimed`. The listener settles
+a lease when its batch commits (`acomplete`) or gives it back when the batch fails
+(`arelease`); a lease left by a listener that died returns to the index when it runs out
+(every sweep returns those first). So no claimed attempt is lost to a failure.
+
 The database's `deadline_at` is the truth; everything here can be rebuilt from it.
 """
 
@@ -19,20 +25,62 @@ from .redis_clients import get_async_redis, get_redis
 TIMER_PREFIX = "exam:timer:"
 DEADLINES_KEY = "exam:deadlines"
 
-# Claim due members atomically: two sweepers never both take one.
-_CLAIM_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
-return due
+CLAIMS_KEY = "exam:claims"
+CLAIMED_DEADLINES_KEY = "exam:claimed"
+_KEYS = (DEADLINES_KEY, CLAIMS_KEY, CLAIMED_DEADLINES_KEY)
+
+# Lua shared by the scripts below. KEYS: deadlines, claims, claimed deadlines.
+# give_back: the lease ends and the id is claimable again with its deadline; NX keeps a
+# newer score (an extension re-armed it meanwhile).
+_LEASES = """
+local function give_back(id)
+  if redis.call('ZREM', KEYS[2], id) == 0 then return 0 end
+  local deadline = redis.call('HGET', KEYS[3], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZADD', KEYS[1], 'NX', deadline or 0, id)
+  return 1
+end
+local function lease(id, deadline, until_ms)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZADD', KEYS[2], until_ms, id)
+  redis.call('HSET', KEYS[3], id, deadline)
+end
+"""
+
+# Claim due members atomically, after returning run-out leases: two sweepers never both take one.
+# ARGV: due up to (ms), limit, now (ms), lease until (ms).
+_CLAIM_DUE = _LEASES + """
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[2]))) do
+  give_back(id)
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local taken = {}
+for i = 1, #due, 2 do
+  lease(due[i], due[i + 1], ARGV[4])
+  taken[#taken + 1] = due[i]
+end
+return taken
 """
 
 # Claim the given members still in the index: so a keyspace event is worked on by one path of one listener.
-_CLAIM_IDS = """
+# ARGV: lease until (ms), then the ids.
+_CLAIM_IDS = _LEASES + """
 local taken = {}
-for _, member in ipairs(ARGV) do
-  if redis.call('ZREM', KEYS[1], member) == 1 then taken[#taken + 1] = member end
+for i = 2, #ARGV do
+  local deadline = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if deadline then
+    lease(ARGV[i], deadline, ARGV[1])
+    taken[#taken + 1] = ARGV[i]
+  end
 end
 return taken
+"""
+
+# ARGV: the ids whose leases end now, claimable again at once.
+_RELEASE = _LEASES + """
+local n = 0
+for _, id in ipairs(ARGV) do n = n + give_back(id) end
+return n
 """
 
 
@@ -109,17 +157,43 @@ def delete_timers(attempt_ids: Iterable[int]) -> None:
     pipe.execute()
 
 
+def lease_ms() -> int:
+    """How long a claim holds before any listener may claim the attempt again."""
+    return settings.EXAM["CLAIM_LEASE_MS"]
+
+
 async def aclaim_due(*, limit: int) -> list[int]:
-    """Atomically take up to `limit` attempt ids whose deadline (+ grace) has passed."""
-    redis = get_async_redis()
-    due = await redis.eval(_CLAIM_DUE, 1, DEADLINES_KEY, now_ms() - grace_ms(), limit)
+    """Lease up to `limit` attempt ids whose deadline (+ grace) has passed; run-out leases count again first."""
+    now = now_ms()
+    due = await get_async_redis().eval(
+        _CLAIM_DUE, len(_KEYS), *_KEYS, now - grace_ms(), limit, now, now + lease_ms()
+    )
     return [int(member) for member in due]
 
 
 async def aclaim(attempt_ids: Iterable[int]) -> list[int]:
-    """Atomically take those of `attempt_ids` still in the deadline index (others were taken already)."""
+    """Lease those of `attempt_ids` still in the deadline index (others were taken already)."""
     members = [str(i) for i in attempt_ids]
     if not members:
         return []
-    taken = await get_async_redis().eval(_CLAIM_IDS, 1, DEADLINES_KEY, *members)
+    taken = await get_async_redis().eval(_CLAIM_IDS, len(_KEYS), *_KEYS, now_ms() + lease_ms(), *members)
     return [int(member) for member in taken]
+
+
+async def arelease(attempt_ids: Iterable[int]) -> int:
+    """End the leases of `attempt_ids` and put them back in the index, claimable at once (a batch failed)."""
+    members = [str(i) for i in attempt_ids]
+    if not members:
+        return 0
+    return await get_async_redis().eval(_RELEASE, len(_KEYS), *_KEYS, *members)
+
+
+async def acomplete(attempt_ids: Iterable[int]) -> None:
+    """Drop the leases of `attempt_ids`: their batch committed (each timed out, or re-armed if not due)."""
+    members = [str(i) for i in attempt_ids]
+    if not members:
+        return
+    pipe = get_async_redis().pipeline(transaction=True)
+    pipe.zrem(CLAIMS_KEY, *members)
+    pipe.hdel(CLAIMED_DEADLINES_KEY, *members)
+    await pipe.execute()

@@ -180,6 +180,8 @@ EXAM = {
     "SWEEP_INTERVAL_MS": env.int("SWEEP_INTERVAL_MS", default=200),
     "SWEEP_BATCH_SIZE": env.int("SWEEP_BATCH_SIZE", default=1000),
     "RECONCILE_INTERVAL_SECONDS": env.float("RECONCILE_INTERVAL_SECONDS", default=5.0),
+    # A claimed attempt whose batch neither committed nor failed (its listener died) is claimable again after this.
+    "CLAIM_LEASE_MS": env.int("CLAIM_LEASE_MS", default=5000),
     # A socket process expires an attempt itself when no timeout arrived this long after its deadline.
     "ON_ACCESS_SLACK_SECONDS": env.float("ON_ACCESS_SLACK_SECONDS", default=2.0),
     "LISTENER_METRICS_PORT": env.int("LISTENER_METRICS_PORT", default=9108),

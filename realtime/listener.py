@@ -3,8 +3,14 @@
 - keyspace: Redis `expired` events of `exam:timer:*` keys (fast, but may lag or be lost);
   every listener hears every event, so each claims the event's attempt from the index first;
 - sweeper: claims due members of the deadline index every SWEEP_INTERVAL_MS;
-- reconciler: on every (re)connect and every RECONCILE_INTERVAL_SECONDS, times out what
-  the database says is overdue and rebuilds what Redis lost.
+- reconciler: at start, on every (re)connect to Redis, when the database answers again after
+  a failure and every RECONCILE_INTERVAL_SECONDS, times out what the database says is
+  overdue and rebuilds what Redis lost.
+
+Claims are leases (`timers`): a batch that commits settles them, a batch that fails gives
+them back at once, and those of a listener that died are claimable again after
+CLAIM_LEASE_MS. While the database is down, this listener claims nothing (what it would claim
+stays claimable by others) and probes it; the moment it answers, the reconciler runs.
 
 Any number of listeners may run: claims are atomic and every transition is a
 compare-and-set, so each attempt is flipped once.
@@ -20,7 +26,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.connection import parse_url
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from exams import clock, notifications, presence, services, timers
 from exams.models import ExpiryPath
@@ -30,7 +36,12 @@ from .db import in_pool
 
 logger = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 10.0
+# Retries after a failure start fast and stay fast: a dependency that comes back must be used
+# within a second (issue 8 §7), and a retry that fails again costs a refused connection.
+MIN_BACKOFF_SECONDS = 0.1
+MAX_BACKOFF_SECONDS = 1.0
+# While the database is down, how often a cheap `SELECT 1` asks whether it is back.
+DB_PROBE_SECONDS = 0.2
 # Expiry batches committing at once (each in a thread of its own). A batch's notifications
 # (two group sends per attempt) go out after its commit, in other threads, so that they
 # never hold up the next batch's commit.
@@ -81,6 +92,12 @@ class ExpiryListener:
         # At start the reconciler goes first: it finds in the database, in one query, all that
         # fell due while no listener ran; the sweeper and keyspace batches wait for its first try.
         self.reconciled = asyncio.Event()
+        # Cleared while the database fails: claiming then would only fail and churn the leases.
+        self.db_up = asyncio.Event()
+        self.db_up.set()
+        self.reconcile_soon = asyncio.Event()  # wakes the reconciler before its period is up
+        self.probe: asyncio.Task | None = None
+        self.subscribed = False  # to expired events, once at least
         self.slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
         self.batches: set[asyncio.Task] = set()
         # One more thread than batches, for the reconciler; each thread keeps its DB connection.
@@ -100,6 +117,30 @@ class ExpiryListener:
         _summary(path, len(ids), ended, started)
         return ended
 
+    def database_failed(self) -> None:
+        """Stop claiming and probe the database until it answers."""
+        self.db_up.clear()
+        if self.probe is None or self.probe.done():
+            self.probe = asyncio.create_task(self._probe_database(), name="db-probe")
+
+    async def _probe_database(self) -> None:
+        """Claim again as soon as the database answers; if it was down, reconcile at once too."""
+        was_down = False
+        while not self.stopping.is_set():
+            try:
+                await self.db(_ping_database)()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                was_down = True
+                await self._sleep(DB_PROBE_SECONDS)
+        if was_down:
+            # Not for a one-off error (a deadlock, a persistent query error): a reconcile would not help.
+            logger.info("the database answers again; reconciling now")
+            self.reconcile_soon.set()
+        self.db_up.set()
+
     def start_batch(self, ids: list[int], path: str) -> None:
         """Expire `ids` in the background; the slot the caller acquired is released at the commit."""
         task = asyncio.create_task(self._batch(ids, path))
@@ -107,20 +148,19 @@ class ExpiryListener:
         task.add_done_callback(self.batches.discard)
 
     async def _batch(self, ids: list[int], path: str) -> None:
+        ended = []
         try:
             ended = await self.expire(ids, path)
             leftover = set(ids) - {a.pk for a in ended}
             if leftover:
                 # Claimed but not due in the database (extended meanwhile): back in the index.
                 await self.db(services.rearm)(attempt_ids=leftover)
+            await timers.acomplete(ids)
         except asyncio.CancelledError:
             raise
-        except (redis.RedisError, OSError, DatabaseError) as exc:
-            logger.warning("%s batch of %d failed (%s); the reconciler will catch them", path, len(ids), exc)
-            return
-        except Exception:
-            logger.exception("%s batch of %d failed; the reconciler will catch them", path, len(ids))
-            return
+        except Exception as exc:
+            # Those already committed come back as no-ops: the UPDATE is a compare-and-set.
+            await self._give_back(ids, path, exc)
         finally:
             self.slots.release()
         if ended:
@@ -134,25 +174,57 @@ class ExpiryListener:
             except Exception:
                 logger.exception("notifying %d timeouts failed", len(ended))
 
+    async def _give_back(self, ids: list[int], path: str, exc: Exception) -> None:
+        """A batch failed: its claims are claimable again at once (by this listener once the database answers)."""
+        if isinstance(exc, DatabaseError):
+            self.database_failed()  # before the release: this listener must not claim them straight back
+        if isinstance(exc, (redis.RedisError, OSError, DatabaseError)):
+            logger.warning("%s batch of %d failed (%s); giving its claims back", path, len(ids), exc)
+        else:
+            logger.exception("%s batch of %d failed; giving its claims back", path, len(ids))
+        try:
+            await timers.arelease(ids)
+        except redis.RedisError as release_exc:
+            logger.warning(
+                "giving back %d claims failed (%s); they are claimable again in %d ms",
+                len(ids), release_exc, timers.lease_ms(),
+            )
+
     async def reconcile(self) -> None:
         started = time.monotonic()
         try:
             flipped, restored = await self.db(services.reconcile)(batch_size=self.batch_size)
+        except DatabaseError:
+            self.database_failed()
+            raise
         finally:
+            first = not self.reconciled.is_set()
             self.reconciled.set()
-        if flipped or restored:
+        if flipped or restored or first:
             logger.info(
-                "reconciler: %d overdue timed out, %d timers restored in %.0f ms",
-                flipped, restored, (time.monotonic() - started) * 1000,
+                "reconciler%s: %d overdue timed out, %d timers restored in %.0f ms",
+                " (start)" if first else "", flipped, restored, (time.monotonic() - started) * 1000,
             )
 
-    async def _forever(self, name: str, step, pause: float) -> None:
-        """Run `step` until stopped; log failures, back off, carry on."""
-        backoff = 0.5
+    async def _sleep(self, delay: float, wake: asyncio.Event | None = None) -> None:
+        """Wait `delay` seconds, or less if stopping or `wake` is set."""
+        events = [self.stopping] if wake is None else [self.stopping, wake]
+        waiters = [asyncio.ensure_future(event.wait()) for event in events]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _forever(self, name: str, step, pause: float, wake: asyncio.Event | None = None) -> None:
+        """Run `step` until stopped, again after `pause` or as soon as `wake` is set; log failures, back off, carry on."""
+        backoff = MIN_BACKOFF_SECONDS
         while not self.stopping.is_set():
+            if wake is not None:
+                wake.clear()
             try:
                 await step()
-                backoff = 0.5
+                backoff = MIN_BACKOFF_SECONDS
                 delay = pause
             except asyncio.CancelledError:
                 raise
@@ -162,10 +234,7 @@ class ExpiryListener:
             except Exception:
                 logger.exception("%s failed; retrying in %.1fs", name, backoff)
                 delay, backoff = backoff, min(backoff * 2, MAX_BACKOFF_SECONDS)
-            try:
-                await asyncio.wait_for(self.stopping.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await self._sleep(delay, wake)
 
     async def sweep_presence(self) -> None:
         """Disconnect the students of daphne processes that stopped beating (killed, host lost).
@@ -206,8 +275,12 @@ class ExpiryListener:
         else:
             self.slots.release()
 
-    async def sweep_once(self) -> None:
+    async def _ready_to_claim(self) -> None:
         await self.reconciled.wait()
+        await self.db_up.wait()
+
+    async def sweep_once(self) -> None:
+        await self._ready_to_claim()
         await self._claim_and_start(lambda: timers.aclaim_due(limit=self.batch_size), ExpiryPath.SWEEPER)
 
     async def listen_keyspace(self) -> None:
@@ -219,7 +292,11 @@ class ExpiryListener:
             async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                 await pubsub.subscribe(f"__keyevent@{db}__:expired")
                 logger.info("listening for expired timer keys on db %s", db)
-                await self.reconcile()
+                if self.subscribed:
+                    # Events published while unsubscribed are lost, and Redis may have lost the
+                    # timers: the reconciler covers both. (At start its own first run does.)
+                    self.reconcile_soon.set()
+                self.subscribed = True
                 async for message in pubsub.listen():
                     attempt_id = timers.attempt_id_from_key(_text(message.get("data")))
                     if attempt_id is not None:
@@ -230,7 +307,7 @@ class ExpiryListener:
     async def drain_events(self) -> None:
         """Expire keyspace events in batches: whatever arrived by the time a batch can start."""
         ids = [await self.events.get()]
-        await self.reconciled.wait()
+        await self._ready_to_claim()
 
         async def claim() -> list[int]:
             while len(ids) < self.batch_size and not self.events.empty():
@@ -246,13 +323,16 @@ class ExpiryListener:
             asyncio.create_task(self._forever("keyspace batches", self.drain_events, 0), name="drain"),
             asyncio.create_task(self._forever("sweeper", self.sweep_once, self.sweep_interval), name="sweeper"),
             asyncio.create_task(
-                self._forever("reconciler", self.reconcile, self.reconcile_interval), name="reconciler"
+                self._forever("reconciler", self.reconcile, self.reconcile_interval, self.reconcile_soon),
+                name="reconciler",
             ),
             asyncio.create_task(
                 self._forever("presence sweeper", self.sweep_presence, presence.HEARTBEAT_SECONDS), name="presence"
             ),
         ]
         await self.stopping.wait()
+        if self.probe is not None:
+            tasks.append(self.probe)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -266,6 +346,11 @@ class ExpiryListener:
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+def _ping_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
 def _text(value) -> str:

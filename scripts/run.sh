@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Migrate, seed the demo, then serve: the expiry listener in the background, daphne in front.
+# Migrate, seed the demo, then serve: two expiry listeners in the background, daphne in front.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure_redis.sh
@@ -10,16 +10,26 @@ fi
 PORT=${PORT:-8000}
 .venv/bin/python manage.py migrate --noinput -v0
 .venv/bin/python manage.py seed_demo | head -n -1
-.venv/bin/python manage.py run_timer_listener &
-listener=$!
-trap 'kill $listener 2>/dev/null; wait $listener 2>/dev/null' EXIT INT TERM
+# Two expiry listeners: if one dies, the other carries on (claims are leases, every timeout a
+# compare-and-set). Each serves its own /metrics port (LISTENER_METRICS_PORT=0: none).
+# Daphne runs as a child too (no exec), so that however this script ends, all of them stop.
+metrics=${LISTENER_METRICS_PORT:-9108}
+children=()
+trap 'kill "${children[@]}" 2>/dev/null; wait "${children[@]}" 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
+for n in 0 1; do
+  LISTENER_METRICS_PORT=$(( metrics ? metrics + n : 0 )) .venv/bin/python manage.py run_timer_listener &
+  children+=($!)
+done
 cat <<TXT
 
   Student page:   http://127.0.0.1:$PORT/
   Proctor page:   http://127.0.0.1:$PORT/proctor/
   API docs:       http://127.0.0.1:$PORT/api/docs/
   Admin:          http://127.0.0.1:$PORT/admin/ (create a superuser with: .venv/bin/python manage.py createsuperuser)
-  Logins above; Ctrl-C stops the server and the listener.
+  Logins above; Ctrl-C stops the server and the listeners.
 
 TXT
-exec .venv/bin/python -m project.serve -b 127.0.0.1 -p "$PORT" project.asgi:application
+.venv/bin/python -m project.serve -b 127.0.0.1 -p "$PORT" project.asgi:application &
+children+=($!)
+wait "${children[-1]}"

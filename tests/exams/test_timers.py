@@ -179,3 +179,85 @@ def test_two_concurrent_claimers_never_take_the_same_member(clean_redis):
     assert len(a) + len(b) == total
     assert set(a) | set(b) == set(range(1, total + 1))
     assert clean_redis.zcard(timers.DEADLINES_KEY) == 0
+
+
+# --- Claims are leases -----------------------------------------------------------------
+
+def leases(client) -> dict[int, int]:
+    """Leased attempt id -> the deadline its lease keeps."""
+    assert client.zcard(timers.CLAIMS_KEY) == client.hlen(timers.CLAIMED_DEADLINES_KEY)
+    return {int(k): int(float(v)) for k, v in client.hgetall(timers.CLAIMED_DEADLINES_KEY).items()}
+
+
+async def test_a_claim_moves_the_id_into_a_lease_that_keeps_its_deadline(clean_redis):
+    deadline = now_ms() - 1_000
+    timers.create_timer(40, deadline_ms=deadline)
+    timers.create_timer(41, deadline_ms=deadline)
+    try:
+        with override_settings(EXAM=exam_settings(CLAIM_LEASE_MS=30_000)):
+            claimed_at = now_ms()
+            assert await timers.aclaim_due(limit=1) == [40]
+            assert await timers.aclaim([40, 41, 42]) == [41]  # 40 is leased already, 42 unknown
+    finally:
+        await close_async_redis()
+
+    assert clean_redis.zcard(timers.DEADLINES_KEY) == 0
+    assert leases(clean_redis) == {40: deadline, 41: deadline}
+    until = clean_redis.zscore(timers.CLAIMS_KEY, "40")
+    assert claimed_at + 30_000 <= until <= now_ms() + 30_000
+
+
+async def test_giving_claims_back_makes_them_claimable_at_once_with_their_deadline(clean_redis):
+    deadline = now_ms() - 1_000
+    for attempt_id in (50, 51):
+        timers.create_timer(attempt_id, deadline_ms=deadline)
+    try:
+        claimed = await timers.aclaim_due(limit=10)
+        assert await timers.aclaim_due(limit=10) == []
+        assert await timers.arelease(claimed + [52]) == 2  # 52 was never leased: nothing to give back
+        assert clean_redis.zscore(timers.DEADLINES_KEY, "50") == deadline
+        assert leases(clean_redis) == {}
+        assert sorted(await timers.aclaim_due(limit=10)) == [50, 51]
+    finally:
+        await close_async_redis()
+
+
+async def test_giving_a_claim_back_keeps_a_deadline_extended_meanwhile(clean_redis):
+    first = now_ms() - 1_000
+    timers.create_timer(60, deadline_ms=first)
+    try:
+        assert await timers.aclaim_due(limit=10) == [60]
+        timers.extend_timer(60, deadline_ms=first + 60_000)  # a proctor granted a minute
+        await timers.arelease([60])
+    finally:
+        await close_async_redis()
+
+    assert clean_redis.zscore(timers.DEADLINES_KEY, "60") == first + 60_000
+
+
+async def test_a_lease_that_runs_out_is_claimed_again_by_the_next_sweep(clean_redis):
+    deadline = now_ms() - 1_000
+    timers.create_timer(70, deadline_ms=deadline)
+    try:
+        with override_settings(EXAM=exam_settings(CLAIM_LEASE_MS=50)):
+            assert await timers.aclaim_due(limit=10) == [70]
+            assert await timers.aclaim_due(limit=10) == []  # still leased
+            await asyncio.sleep(0.1)  # the claimer died: nobody settles or gives back its lease
+            assert await timers.aclaim_due(limit=10) == [70]
+    finally:
+        await close_async_redis()
+
+    assert leases(clean_redis) == {70: deadline}
+
+
+async def test_completing_claims_drops_their_leases(clean_redis):
+    timers.create_timer(80, deadline_ms=now_ms() - 1_000)
+    try:
+        assert await timers.aclaim_due(limit=10) == [80]
+        await timers.acomplete([80])
+        assert await timers.arelease([80]) == 0  # settled: there is nothing to give back
+    finally:
+        await close_async_redis()
+
+    assert leases(clean_redis) == {}
+    assert clean_redis.zcard(timers.DEADLINES_KEY) == 0

@@ -21,14 +21,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def database_url() -> str:
-    """A DATABASE_URL for the test database this process is using."""
+def database_url(*, port: int | None = None) -> str:
+    """A DATABASE_URL for the test database this process is using (MySQL: through 127.0.0.1:`port` if given)."""
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
     user, password = db["USER"], db["PASSWORD"]
     auth = f"{user}:{password}@" if password else f"{user}@"
-    return f"mysql://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+    host = "127.0.0.1" if port else db["HOST"] or "127.0.0.1"
+    return f"mysql://{auth}{host}:{port or db['PORT'] or 3306}/{db['NAME']}"
+
+
+def database_address() -> tuple[str, int]:
+    """Host and port of the MySQL server under the test database."""
+    db = connection.settings_dict
+    return db["HOST"] or "127.0.0.1", int(db["PORT"] or 3306)
 
 
 def server_env(**overrides) -> dict:

@@ -14,6 +14,9 @@ logger = logging.getLogger("realtime.listener")
 
 class Command(BaseCommand):
     help = "Run the expiry engine: keyspace listener, deadline sweeper and reconciler."
+    # Attempts that fell due while no listener ran wait for this process's first reconcile:
+    # the system checks (URLs, views, admin: about 0.3 s) are the web server's business.
+    requires_system_checks = []
 
     def handle(self, *args, **options):
         refuse_default_secret_key()
