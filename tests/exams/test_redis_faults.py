@@ -1,16 +1,22 @@
-"""Redis losing its data or going away: the database's deadline stays the truth.
+"""Redis losing its data, going away or hanging: the database's deadline stays the truth.
 
-The outage tests run their own redis-server on a free port and kill it; the shared one is never touched.
+The outage tests run their own redis-server on a free port and kill or SIGSTOP it; the shared
+one is never touched.
 """
 
+import signal
 import subprocess
 import time
 
 import pytest
 import redis
 from django.test import override_settings
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from exams import clock, redis_clients, timers
+from exams.api.throttling import FailOpenScopedRateThrottle
+from exams.api.views import SubmitAnswerView
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Question
 from tests.support.processes import free_port
 
@@ -91,6 +97,13 @@ class PrivateRedis:
             finally:
                 client.close()
 
+    def pause(self) -> None:
+        """Hang it (SIGSTOP): connections still open, nothing answers."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -114,6 +127,7 @@ def private_redis():
             yield server
     finally:
         redis_clients._sync_client = None
+        server.resume()
         server.kill()
 
 
@@ -201,3 +215,72 @@ def test_login_with_redis_down_still_works(client_for, student, private_redis):
     response = client.post("/api/auth/login/", {"username": student.username, "password": "pw"}, format="json")
     assert response.status_code == 200
     assert_error(client.post("/api/auth/login/", {"username": student.username, "password": "x"}, format="json"), 401)
+
+
+# --- Redis hung (SIGSTOP) -------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_hung_an_answer_sent_in_time_is_stored(client_for, student, exam, private_redis):
+    api = client_for(student)
+    attempt_id = api.post(start_url(exam.pk)).json()["attempt_id"]
+    # The deadline falls while Redis hangs; the answer is sent before it.
+    attempt = set_deadline(Attempt.objects.get(pk=attempt_id), seconds_from_now=1)
+    question = Question.objects.filter(exam=exam).first()
+    private_redis.pause()
+
+    sent_at = clock.now()
+    response = api.post(ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": "A"},
+                        format="json")
+
+    # Judged at receipt: the answer throttle's wait on Redis did not make it late.
+    assert response.status_code == 200, response.content
+    answer = Answer.objects.get(attempt_id=attempt_id, question=question)
+    assert answer.selected_option == "A"
+    assert sent_at <= answer.saved_at < attempt.deadline_at
+    assert response.json()["saved_at"] == clock.iso(answer.saved_at)
+    assert Attempt.objects.get(pk=attempt_id).status == AttemptStatus.ONGOING
+
+
+@pytest.mark.timing
+@pytest.mark.django_db
+def test_with_redis_hung_the_answer_throttle_lets_answers_through_at_once(student, private_redis):
+    request = Request(APIRequestFactory().post(ANSWER_URL))
+    request.user = student
+    throttle = FailOpenScopedRateThrottle()
+    private_redis.pause()
+
+    started = time.monotonic()
+    assert throttle.allow_request(request, SubmitAnswerView())
+    # Its counter read gives up after OPTIONAL_REDIS_TIMEOUT (0.1 s), not redis-py's 5 s default.
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.timing
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_hung_time_left_and_resume_answer_at_once(client_for, student, exam, private_redis):
+    api = client_for(student)
+    attempt_id = api.post(start_url(exam.pk)).json()["attempt_id"]
+    private_redis.pause()
+
+    # Both re-arm the timer on the way, best effort, on the fast-failing client.
+    for call in (lambda: api.get(remaining_url(attempt_id)), lambda: api.post(start_url(exam.pk))):
+        started = time.monotonic()
+        response = call()
+        assert response.status_code == 200, response.content
+        assert response.json()["status"] == "ongoing"
+        assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.timing
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_hung_extend_is_503_within_the_redis_timeout(client_for, student, proctor, exam, private_redis):
+    attempt_id = client_for(student).post(start_url(exam.pk)).json()["attempt_id"]
+    private_redis.pause()
+
+    started = time.monotonic()
+    response = client_for(proctor).post(f"/api/exam/timer/extend/{attempt_id}/", {"seconds": 30}, format="json")
+
+    # Required Redis work: a 503 after REDIS_TIMEOUT (2 s), never a silent skip.
+    assert_error(response, 503, "service_unavailable")
+    assert time.monotonic() - started < 4.0
+    assert Attempt.objects.get(pk=attempt_id).extra_seconds == 0
