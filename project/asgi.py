@@ -16,15 +16,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from project.receipt import StampReceipt  # noqa: E402
 from realtime.auth import JwtAuthMiddleware  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # The pages' static files are served by the app itself: no build step, no extra server.
-        # Stamped first: an answer's time is when it arrived (project/receipt.py).
-        "http": StampReceipt(ASGIStaticFilesHandler(django_asgi_app)),
+        "http": ASGIStaticFilesHandler(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(JwtAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -1,7 +1,7 @@
 """The moment the server received a request, stamped before anything can delay it.
 
-An answer's time is judged at receipt: a request that then waits (for the one thread that
-runs sync views under daphne, for a slow Redis) is not late because of the wait.
+An answer's time is judged at receipt: a request that then waits (for a slow Redis behind
+the rate limit, for a busy worker) is not late because of the wait.
 """
 
 from asgiref.sync import iscoroutinefunction
@@ -9,39 +9,16 @@ from django.utils.decorators import sync_and_async_middleware
 
 from exams import clock
 
-SCOPE_KEY = "received_at"
-
-
-class StampReceipt:
-    """ASGI middleware: puts the arrival time in the scope, on the event loop.
-
-    Django's own middleware runs too late under ASGI: the request_started signal first
-    waits for the sync thread, behind whatever request holds it.
-    """
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            scope = {**scope, SCOPE_KEY: clock.now()}
-        return await self.app(scope, receive, send)
-
 
 @sync_and_async_middleware
 def received_at_middleware(get_response):
-    """Sets `request.received_at`: the ASGI stamp if there is one, else now (WSGI, tests)."""
-
-    def stamp(request) -> None:
-        scope = getattr(request, "scope", None) or {}
-        request.received_at = scope.get(SCOPE_KEY) or clock.now()
-
+    """Sets `request.received_at`; first in MIDDLEWARE, on the event loop under ASGI."""
     if iscoroutinefunction(get_response):
         async def middleware(request):
-            stamp(request)
+            request.received_at = clock.now()
             return await get_response(request)
     else:
         def middleware(request):
-            stamp(request)
+            request.received_at = clock.now()
             return get_response(request)
     return middleware

@@ -7,6 +7,7 @@ one is never touched.
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -18,7 +19,9 @@ from exams import clock, redis_clients, timers
 from exams.api.throttling import FailOpenScopedRateThrottle
 from exams.api.views import SubmitAnswerView
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Question
-from tests.support.processes import free_port
+from tests.conftest import token_for
+from tests.support.http import rest_call
+from tests.support.processes import daphne, free_port
 
 from .conftest import ANSWER_URL, assert_error, questions_url, remaining_url, set_deadline, start_url, submit_url
 
@@ -239,6 +242,50 @@ def test_with_redis_hung_an_answer_sent_in_time_is_stored(client_for, student, e
     assert sent_at <= answer.saved_at < attempt.deadline_at
     assert response.json()["saved_at"] == clock.iso(answer.saved_at)
     assert Attempt.objects.get(pk=attempt_id).status == AttemptStatus.ONGOING
+
+
+@pytest.mark.network
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_hung_answers_to_daphne_are_judged_at_arrival(student, exam, private_redis):
+    """Answers sent to a real daphne before the deadline and processed after it still count.
+
+    The throttle's wait on the hung Redis (made 1.5 s here) stands in for any delay between
+    arrival and processing.
+    """
+    token = token_for(student)
+    q1, q2, _ = Question.objects.filter(exam=exam)
+    with daphne(TEST_REDIS_URL=private_redis.url, OPTIONAL_REDIS_TIMEOUT=1.5) as base:
+        status, body = rest_call(base, "POST", start_url(exam.pk), token)
+        assert status == 201, body
+        attempt = set_deadline(Attempt.objects.get(pk=body["attempt_id"]), seconds_from_now=0.5)
+        private_redis.pause()
+        with ThreadPoolExecutor(2) as pool:
+            sent_at = clock.now()
+            replies = [
+                pool.submit(rest_call, base, "POST", ANSWER_URL, token,
+                            {"attempt_id": attempt.pk, "question_id": q.pk, "selected_option": "A"}, timeout=30)
+                for q in (q1, q2)
+            ]
+            first_stored_at = _wait_for(lambda: Answer.objects.filter(attempt=attempt).exists())
+            private_redis.resume()
+            results = [reply.result() for reply in replies]
+
+    assert [status for status, _ in results] == [200, 200], results
+    # Processed after the deadline had passed, judged by when they arrived.
+    assert first_stored_at > attempt.deadline_at
+    answers = Answer.objects.filter(attempt=attempt)
+    assert {a.question_id for a in answers} == {q1.pk, q2.pk}
+    assert all(sent_at <= a.saved_at < attempt.deadline_at for a in answers)
+    assert not AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.TIMED_OUT).exists()
+
+
+def _wait_for(condition, timeout: float = 15):
+    """Poll the database until `condition()` holds; returns the moment it did."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.05)
+    return clock.now()
 
 
 @pytest.mark.timing
