@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import redis
 
-from .redis_clients import get_async_redis, get_redis
+from .redis_clients import get_async_redis, get_optional_redis
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def connected_map(attempt_ids: Iterable[int]) -> dict[int, bool]:
     ids = list(attempt_ids)
     if not ids:
         return {}
-    pipe = get_redis().pipeline(transaction=False)
+    pipe = get_optional_redis().pipeline(transaction=False)
     for attempt_id in ids:
         pipe.scard(presence_key(attempt_id))
     try:

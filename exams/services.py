@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from . import clock, metrics, notifications, timers
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
 from .models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, ExpiryPath, Question
+from .redis_clients import get_optional_redis
 from .selectors import exams_for_student, get_attempt, get_exam, get_own_attempt, proctor_attempts, result_payload
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,13 @@ def _on_commit(func) -> None:
     transaction.on_commit(func, robust=True)
 
 
-def _best_effort_redis(action: str, func, *args, **kwargs) -> None:
-    """Redis writes that the database can rebuild later (the reconciler does) must not fail a request."""
+def _best_effort_redis(action: str, func, *args) -> None:
+    """Redis writes that the database can rebuild later (the reconciler does) must not fail a request.
+
+    Nor hold one: they go through the fast-failing client (exams/redis_clients.py).
+    """
     try:
-        func(*args, **kwargs)
+        func(*args, client=get_optional_redis())
     except redis.RedisError:
         logger.warning("Redis unavailable while %s; the reconciler will repair it", action, exc_info=True)
 
@@ -125,8 +129,15 @@ def _start_or_resume(*, user, exam: Exam) -> StartResult:
 def save_answer(
     *, user, attempt_id: int, question_id: int, selected_option: str, received_at: datetime | None = None
 ) -> Answer:
-    """Store (or replace) the answer to one question, if it arrived in time."""
-    now = received_at or clock.now()
+    """Store (or replace) the answer to one question if it was received in time.
+
+    `received_at` is when the server received it (REST: project/receipt.py; a socket: the
+    message's arrival), now by default: time spent waiting after that (a busy worker, a slow
+    Redis) never makes an answer late. One received in time but processed after the attempt
+    ended (the timeout or a submit won the race meanwhile) is still stored, and the attempt
+    re-scored.
+    """
+    received_at = received_at or clock.now()
     with transaction.atomic():
         # The row lock orders this against a racing submit or timeout of the same attempt.
         attempt = Attempt.objects.select_for_update().filter(pk=attempt_id).first()
@@ -134,12 +145,9 @@ def save_answer(
             get_attempt(attempt_id)  # raises the 404
         if attempt.user_id != user.pk:
             raise Forbidden("This attempt belongs to another user.", code="not_owner")
-        if attempt.status == AttemptStatus.TIMEOUT:
-            raise TimeUp("Time is up for this attempt; the answer was not saved.")
-        if attempt.status == AttemptStatus.COMPLETED:
+        if attempt.status == AttemptStatus.COMPLETED and not received_at < attempt.ended_at:
             raise Conflict("This attempt has been submitted; the answer was not saved.", code="attempt_completed")
-        late = _past_deadline(attempt, now)
-        if not late:
+        if not _past_deadline(attempt, received_at):
             question = Question.objects.filter(pk=question_id, exam_id=attempt.exam_id).first()
             if question is None:
                 raise ServiceError(f"Question {question_id} is not part of this exam.", code="invalid_question")
@@ -147,17 +155,33 @@ def save_answer(
                 raise ServiceError(
                     f"Option {selected_option!r} is not one of {sorted(question.options)}.", code="invalid_option"
                 )
-            answer, _ = Answer.objects.update_or_create(
-                attempt=attempt, question=question, defaults={"selected_option": selected_option, "saved_at": now}
-            )
-            AttemptEvent.objects.create(
-                attempt=attempt, kind=EventKind.ANSWER_SAVED, at=now,
-                detail={"question_id": question.pk, "selected_option": selected_option},
-            )
-            _on_commit(lambda: notifications.answer_saved(answer, attempt))
-            return answer
-    expire_attempts(attempt_ids=[attempt_id], path=ExpiryPath.ON_ACCESS)
+            return _store_answer(attempt, question, selected_option, received_at)
+    if attempt.is_ongoing:
+        expire_attempts(attempt_ids=[attempt_id], path=ExpiryPath.ON_ACCESS)
     raise TimeUp("Time is up for this attempt; the answer was not saved.")
+
+
+def _store_answer(attempt: Attempt, question: Question, selected_option: str, received_at: datetime) -> Answer:
+    """Write an answer received in time; the caller holds the attempt's row lock."""
+    stored = Answer.objects.filter(attempt=attempt, question=question).first()
+    if stored is not None and stored.saved_at > received_at:
+        # Answers can be processed out of order: the one received last stands.
+        return stored
+    answer, _ = Answer.objects.update_or_create(
+        attempt=attempt, question=question, defaults={"selected_option": selected_option, "saved_at": received_at}
+    )
+    detail = {"question_id": question.pk, "selected_option": selected_option}
+    if not attempt.is_ongoing:
+        # Received in time, processed after the end: the score must count it.
+        Attempt.objects.filter(pk=attempt.pk).update(**_score_expressions())
+        detail["after_end"] = attempt.status
+        logger.info(
+            "attempt %s: answer received at %s, before its %s at %s, stored and re-scored",
+            attempt.pk, clock.iso(received_at), attempt.status, clock.iso(attempt.ended_at),
+        )
+    AttemptEvent.objects.create(attempt=attempt, kind=EventKind.ANSWER_SAVED, at=received_at, detail=detail)
+    _on_commit(lambda: notifications.answer_saved(answer, attempt))
+    return answer
 
 
 # --- Ending: submit, force submit, timeout -------------------------------------------
@@ -265,8 +289,10 @@ def _finish(attempt: Attempt, *, kind: str, detail: dict) -> dict:
         if not ended:
             # Past the deadline (or a racing writer won): the timeout result, on answers saved in time.
             expire_attempt(attempt_id=attempt.pk, path=ExpiryPath.ON_ACCESS)
-        attempt.refresh_from_db()
-    return result_payload(attempt)
+    # Read under the row lock: an answer stored after the end re-scores under it too, so
+    # the score and the per-question results agree.
+    with transaction.atomic():
+        return result_payload(Attempt.objects.select_for_update().get(pk=attempt.pk))
 
 
 # --- Time -----------------------------------------------------------------------------

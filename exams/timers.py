@@ -17,6 +17,7 @@ The database's `deadline_at` is the truth; everything here can be rebuilt from i
 
 from collections.abc import Iterable
 
+import redis
 from django.conf import settings
 
 from .clock import now_ms
@@ -117,9 +118,12 @@ def create_timer(attempt_id: int, *, deadline_ms: int) -> None:
 extend_timer = create_timer
 
 
-def restore_timers(deadlines: Iterable[tuple[int, int]]) -> int:
-    """Re-arm what Redis lost for (attempt_id, deadline_ms) pairs; returns keys recreated."""
-    pipe = get_redis().pipeline(transaction=False)
+def restore_timers(deadlines: Iterable[tuple[int, int]], *, client: redis.Redis | None = None) -> int:
+    """Re-arm what Redis lost for (attempt_id, deadline_ms) pairs; returns keys recreated.
+
+    `client`: another client than `get_redis()`, e.g. the fast-failing one for best-effort work.
+    """
+    pipe = (client or get_redis()).pipeline(transaction=False)
     count = 0
     for attempt_id, deadline_ms in deadlines:
         pipe.set(timer_key(attempt_id), deadline_ms, px=_ttl_ms(deadline_ms), nx=True)
@@ -147,11 +151,11 @@ def delete_timer(attempt_id: int) -> None:
     delete_timers([attempt_id])
 
 
-def delete_timers(attempt_ids: Iterable[int]) -> None:
+def delete_timers(attempt_ids: Iterable[int], *, client: redis.Redis | None = None) -> None:
     ids = [str(i) for i in attempt_ids]
     if not ids:
         return
-    pipe = get_redis().pipeline(transaction=True)
+    pipe = (client or get_redis()).pipeline(transaction=True)
     pipe.delete(*(timer_key(int(i)) for i in ids))
     pipe.zrem(DEADLINES_KEY, *ids)
     pipe.execute()

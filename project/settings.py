@@ -39,6 +39,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an answer's time is when it arrived, before anything else can delay it.
+    "project.receipt.received_at_middleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -106,12 +108,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: timers, deadline index, presence, channel layer, throttling cache. ---
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
+# Seconds a Redis call may wait (connect, then read). Required work (a new attempt's timer,
+# an extension) fails with a 503 past REDIS_TIMEOUT; optional work on a request's path
+# (rate-limit counters, re-arming a timer the reconciler would re-arm) gives up past
+# OPTIONAL_REDIS_TIMEOUT and the request goes on: a hung Redis never holds an answer.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=2.0)
+OPTIONAL_REDIS_TIMEOUT = env.float("OPTIONAL_REDIS_TIMEOUT", default=0.1)
 
 CACHES = {
+    # Only the rate limits count here; they fail open (exams/api/throttling.py).
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "exam:cache",
+        # Passed to redis-py's pool; its default read timeout (5 s) held every answer that long.
+        "OPTIONS": {"socket_connect_timeout": OPTIONAL_REDIS_TIMEOUT, "socket_timeout": OPTIONAL_REDIS_TIMEOUT},
     }
 }
 

@@ -14,7 +14,6 @@ from . import serializers as s
 from .throttling import FailOpenScopedRateThrottle
 
 
-
 class IsProctor(BasePermission):
     message = "Only proctors (staff users) can do this."
     code = "not_staff"
@@ -77,7 +76,8 @@ class SubmitAnswerView(APIView):
     @extend_schema(request=s.SubmitAnswerSerializer, responses={200: s.AnswerSavedSerializer, **ERRORS})
     def post(self, request):
         data = _valid(s.SubmitAnswerSerializer, request.data)
-        answer = services.save_answer(user=request.user, **data)
+        # Judged by when it arrived (project/receipt.py), not when this thread got to it.
+        answer = services.save_answer(user=request.user, received_at=request.received_at, **data)
         return Response({
             "attempt_id": answer.attempt_id,
             "question_id": answer.question_id,

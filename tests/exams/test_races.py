@@ -178,5 +178,8 @@ def test_answers_racing_the_submit_are_either_scored_or_refused(make_user, make_
         assert stored == saved.count(True)
         attempt.refresh_from_db()
         assert attempt.status == AttemptStatus.COMPLETED
-        assert attempt.score == result["score"] == stored
-        assert result["answered"] == stored
+        assert attempt.score == stored
+        # The submit's result counts those saved before it; one received before the submit but
+        # processed after it is added to the score then.
+        assert result["score"] == result["answered"] <= stored
+        assert sum(row["is_correct"] for row in result["results"]) == result["score"]

@@ -1,18 +1,27 @@
-"""Redis losing its data or going away: the database's deadline stays the truth.
+"""Redis losing its data, going away or hanging: the database's deadline stays the truth.
 
-The outage tests run their own redis-server on a free port and kill it; the shared one is never touched.
+The outage tests run their own redis-server on a free port and kill or SIGSTOP it; the shared
+one is never touched.
 """
 
+import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 from django.test import override_settings
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from exams import clock, redis_clients, timers
+from exams.api.throttling import FailOpenScopedRateThrottle
+from exams.api.views import SubmitAnswerView
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Question
-from tests.support.processes import free_port
+from tests.conftest import token_for
+from tests.support.http import rest_call
+from tests.support.processes import daphne, free_port
 
 from .conftest import ANSWER_URL, assert_error, questions_url, remaining_url, set_deadline, start_url, submit_url
 
@@ -91,6 +100,13 @@ class PrivateRedis:
             finally:
                 client.close()
 
+    def pause(self) -> None:
+        """Hang it (SIGSTOP): connections still open, nothing answers."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -114,6 +130,7 @@ def private_redis():
             yield server
     finally:
         redis_clients._sync_client = None
+        server.resume()
         server.kill()
 
 
@@ -201,3 +218,116 @@ def test_login_with_redis_down_still_works(client_for, student, private_redis):
     response = client.post("/api/auth/login/", {"username": student.username, "password": "pw"}, format="json")
     assert response.status_code == 200
     assert_error(client.post("/api/auth/login/", {"username": student.username, "password": "x"}, format="json"), 401)
+
+
+# --- Redis hung (SIGSTOP) -------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_hung_an_answer_sent_in_time_is_stored(client_for, student, exam, private_redis):
+    api = client_for(student)
+    attempt_id = api.post(start_url(exam.pk)).json()["attempt_id"]
+    # The deadline falls while Redis hangs; the answer is sent before it.
+    attempt = set_deadline(Attempt.objects.get(pk=attempt_id), seconds_from_now=1)
+    question = Question.objects.filter(exam=exam).first()
+    private_redis.pause()
+
+    sent_at = clock.now()
+    response = api.post(ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": "A"},
+                        format="json")
+
+    # Judged at receipt: the answer throttle's wait on Redis did not make it late.
+    assert response.status_code == 200, response.content
+    answer = Answer.objects.get(attempt_id=attempt_id, question=question)
+    assert answer.selected_option == "A"
+    assert sent_at <= answer.saved_at < attempt.deadline_at
+    assert response.json()["saved_at"] == clock.iso(answer.saved_at)
+    assert Attempt.objects.get(pk=attempt_id).status == AttemptStatus.ONGOING
+
+
+@pytest.mark.network
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_hung_answers_to_daphne_are_judged_at_arrival(student, exam, private_redis):
+    """Answers sent to a real daphne before the deadline and processed after it still count.
+
+    The throttle's wait on the hung Redis (made 1.5 s here) stands in for any delay between
+    arrival and processing.
+    """
+    token = token_for(student)
+    q1, q2, _ = Question.objects.filter(exam=exam)
+    with daphne(TEST_REDIS_URL=private_redis.url, OPTIONAL_REDIS_TIMEOUT=1.5) as base:
+        status, body = rest_call(base, "POST", start_url(exam.pk), token)
+        assert status == 201, body
+        attempt = set_deadline(Attempt.objects.get(pk=body["attempt_id"]), seconds_from_now=0.5)
+        private_redis.pause()
+        with ThreadPoolExecutor(2) as pool:
+            sent_at = clock.now()
+            replies = [
+                pool.submit(rest_call, base, "POST", ANSWER_URL, token,
+                            {"attempt_id": attempt.pk, "question_id": q.pk, "selected_option": "A"}, timeout=30)
+                for q in (q1, q2)
+            ]
+            first_stored_at = _wait_for(lambda: Answer.objects.filter(attempt=attempt).exists())
+            private_redis.resume()
+            results = [reply.result() for reply in replies]
+
+    assert [status for status, _ in results] == [200, 200], results
+    # Processed after the deadline had passed, judged by when they arrived.
+    assert first_stored_at > attempt.deadline_at
+    answers = Answer.objects.filter(attempt=attempt)
+    assert {a.question_id for a in answers} == {q1.pk, q2.pk}
+    assert all(sent_at <= a.saved_at < attempt.deadline_at for a in answers)
+    assert not AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.TIMED_OUT).exists()
+
+
+def _wait_for(condition, timeout: float = 15):
+    """Poll the database until `condition()` holds; returns the moment it did."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.05)
+    return clock.now()
+
+
+@pytest.mark.timing
+@pytest.mark.django_db
+def test_with_redis_hung_the_answer_throttle_lets_answers_through_at_once(student, private_redis):
+    request = Request(APIRequestFactory().post(ANSWER_URL))
+    request.user = student
+    throttle = FailOpenScopedRateThrottle()
+    private_redis.pause()
+
+    started = time.monotonic()
+    assert throttle.allow_request(request, SubmitAnswerView())
+    # Its counter read gives up after OPTIONAL_REDIS_TIMEOUT (0.1 s), not redis-py's 5 s default.
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.timing
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_hung_time_left_and_resume_answer_at_once(client_for, student, exam, private_redis):
+    api = client_for(student)
+    attempt_id = api.post(start_url(exam.pk)).json()["attempt_id"]
+    private_redis.pause()
+
+    # Both re-arm the timer on the way, best effort, on the fast-failing client.
+    for call in (lambda: api.get(remaining_url(attempt_id)), lambda: api.post(start_url(exam.pk))):
+        started = time.monotonic()
+        response = call()
+        assert response.status_code == 200, response.content
+        assert response.json()["status"] == "ongoing"
+        assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.timing
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_hung_extend_is_503_within_the_redis_timeout(client_for, student, proctor, exam, private_redis):
+    attempt_id = client_for(student).post(start_url(exam.pk)).json()["attempt_id"]
+    private_redis.pause()
+
+    started = time.monotonic()
+    response = client_for(proctor).post(f"/api/exam/timer/extend/{attempt_id}/", {"seconds": 30}, format="json")
+
+    # Required Redis work: a 503 after REDIS_TIMEOUT (2 s), never a silent skip.
+    assert_error(response, 503, "service_unavailable")
+    assert time.monotonic() - started < 4.0
+    assert Attempt.objects.get(pk=attempt_id).extra_seconds == 0

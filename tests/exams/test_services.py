@@ -218,6 +218,97 @@ def test_answer_to_an_unknown_attempt_is_404(student, exam):
             question_id=question.pk, selected_option="A")
 
 
+# --- Answers judged at receipt ---------------------------------------------------------
+
+def _answer_received(user, attempt, question, option, received_at) -> Answer:
+    return services.save_answer(user=user, attempt_id=attempt.pk, question_id=question.pk, selected_option=option,
+                                received_at=received_at)
+
+
+def test_an_answer_received_in_time_is_stored_after_the_timeout_won_the_race(student, exam, caplog):
+    attempt = _start(student, exam)
+    q1, q2, _ = _questions(exam)
+    _answer(student, attempt, q1, "A")
+    attempt = set_deadline(attempt, seconds_from_now=-1)
+    received_at = attempt.deadline_at - timedelta(milliseconds=300)
+    # The listener times the attempt out while the answer waits to be processed.
+    assert services.expire_attempts(attempt_ids=[attempt.pk], path=ExpiryPath.SWEEPER)
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.score) == (AttemptStatus.TIMEOUT, 1)
+
+    answer = _answer_received(student, attempt, q2, "A", received_at)
+
+    assert (answer.selected_option, answer.saved_at) == ("A", received_at)
+    ended_at = attempt.ended_at
+    attempt.refresh_from_db()
+    # Re-scored; still the same timeout.
+    assert (attempt.status, attempt.score, attempt.max_score, attempt.ended_at) == (
+        AttemptStatus.TIMEOUT, 2, 3, ended_at)
+    event = AttemptEvent.objects.filter(attempt=attempt).last()
+    assert (event.kind, event.at, event.detail["after_end"]) == (EventKind.ANSWER_SAVED, received_at, "timeout")
+    assert "stored and re-scored" in caplog.text
+    assert result_payload(attempt)["score"] == 2
+
+
+def test_an_answer_received_after_deadline_and_grace_is_refused(student, exam):
+    with override_settings(EXAM=exam_settings(ANSWER_GRACE_SECONDS=2.0)):
+        attempt = set_deadline(_start(student, exam), seconds_from_now=-5)
+        q1, q2, _ = _questions(exam)
+        services.expire_attempts(attempt_ids=[attempt.pk], path=ExpiryPath.SWEEPER)
+
+        # Within the grace: stored. Past it: refused, whenever it is processed.
+        _answer_received(student, attempt, q1, "A", attempt.deadline_at + timedelta(seconds=1.9))
+        _raises(TimeUp, 410, "time_up", _answer_received, user=student, attempt=attempt, question=q2, option="A",
+                received_at=attempt.deadline_at + timedelta(seconds=2.1))
+
+    assert list(Answer.objects.filter(attempt=attempt).values_list("question_id", flat=True)) == [q1.pk]
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.score) == (AttemptStatus.TIMEOUT, 1)
+
+
+def test_an_answer_received_late_to_an_ongoing_attempt_is_refused_and_times_it_out(student, exam):
+    attempt = _start(student, exam)
+    question = _questions(exam)[0]
+    # Still ongoing in the database, but the answer came after the deadline.
+    _raises(TimeUp, 410, "time_up", _answer_received, user=student, attempt=attempt, question=question,
+            option="A", received_at=attempt.deadline_at + timedelta(milliseconds=1))
+    assert not Answer.objects.exists()
+    attempt.refresh_from_db()
+    assert attempt.status == AttemptStatus.ONGOING  # the deadline itself has not passed yet
+
+
+def test_an_answer_received_before_the_submit_is_stored_and_scored(student, exam):
+    attempt = _start(student, exam)
+    q1, q2, q3 = _questions(exam)
+    received_at = clock.now()
+    result = services.submit_attempt(user=student, attempt_id=attempt.pk)
+    assert result["score"] == 0
+
+    _answer_received(student, attempt, q1, "A", received_at)
+    # One received after the submit is refused, as before.
+    _raises(Conflict, 409, "attempt_completed", _answer, user=student, attempt=attempt, question=q2)
+
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.score) == (AttemptStatus.COMPLETED, 1)
+    assert services.submit_attempt(user=student, attempt_id=attempt.pk)["score"] == 1
+    assert list(Answer.objects.filter(attempt=attempt).values_list("question_id", flat=True)) == [q1.pk]
+
+
+def test_the_answer_received_last_stands_whatever_the_order_processed(student, exam):
+    attempt = _start(student, exam)
+    question = _questions(exam)[0]
+    earlier = clock.now()
+    later = earlier + timedelta(milliseconds=50)
+
+    _answer_received(student, attempt, question, "B", later)
+    kept = _answer_received(student, attempt, question, "A", earlier)
+
+    assert (kept.selected_option, kept.saved_at) == ("B", later)
+    stored = Answer.objects.get(attempt=attempt, question=question)
+    assert (stored.selected_option, stored.saved_at) == ("B", later)
+    assert event_kinds(attempt) == [EventKind.STARTED, EventKind.ANSWER_SAVED]
+
+
 # --- Submit ---------------------------------------------------------------------------
 
 def test_submit_scores_and_is_idempotent(student, make_exam, clean_redis, on_commit):
