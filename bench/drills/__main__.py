@@ -106,9 +106,14 @@ def table(rows: list[dict]) -> str:
             f"| {r['label']} | {r['students']} | {r['answers_acknowledged']} / {r['answers_stored']} / "
             f"{r['answers_refused_in_time']} | {r['timeouts_due']} / {r['timeouts_on_time']} / {r['timeouts_lost']} "
             f"| {r['final_state']} / {r['final_state_due']} | {presence} "
-            f"| {'yes' if not r['lost'] else 'NO: ' + '; '.join(r['lost'])} |"
+            f"| {verdict(r)} |"
         )
     return "\n".join(lines)
+
+
+def verdict(r: dict) -> str:
+    late = f" ({r['timeouts_late']} timeouts late)" if r.get("timeouts_late") else ""
+    return ("yes" + late) if not r["lost"] else "NO: " + "; ".join(r["lost"]) + late
 
 
 def details(rows: list[dict]) -> str:
@@ -120,7 +125,7 @@ def details(rows: list[dict]) -> str:
             f"- {r['drill']}: lateness p50 {r['timeout_lateness_p50_s']} s, max {r['timeout_lateness_max_s']} s; "
             f"paths {r['timeout_paths']}; refusals {r['refusal_codes']}; max DB connections "
             f"{r['max_db_connections']} (bound {r['db_connection_bound']}); proctor attempt_timeout frames "
-            f"{r['proctor_timeout_frames']}; socket drops {r['drops']}; client loop lag {r['client_loop_lag']}; "
+            f"{r['proctor_timeout_frames']}; answers in flight at the fault {r['answers_in_flight_at_fault']}; socket drops {r['drops']}; client loop lag {r['client_loop_lag']}; "
             f"{r['seconds']} s" + (f"; {'; '.join(r['notes'])}" if r["notes"] else "")
         )
     return "\n".join(out)

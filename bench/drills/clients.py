@@ -68,11 +68,13 @@ class AnswerRecord:
     question_id: int
     option: str
     first_sent: float | None = None
+    last_sent: float | None = None
     tries: int = 0
     outcome: str | None = None  # "acked" | "refused" | None (never resolved)
     code: str | None = None
     saved_at: str | None = None
     via: str = "ws"
+    resolved_at: float | None = None
 
 
 @dataclass
@@ -190,14 +192,16 @@ class Student:
             seq += 1
             self.request_id = f"{self.attempt_id}-{seq}"
             self.reply = asyncio.get_running_loop().create_future()
+            answer.last_sent = time.time()
             if answer.first_sent is None:
-                answer.first_sent = time.time()
+                answer.first_sent = answer.last_sent
             await ws.send(json.dumps({"type": "answer", "question_id": answer.question_id,
                                       "selected_option": answer.option, "request_id": self.request_id}))
             try:
                 frame = await asyncio.wait_for(self.reply, REPLY_TIMEOUT)
             except TimeoutError:
                 continue  # no reply: send it again
+            answer.resolved_at = time.time()
             if frame["type"] == "answer_saved":
                 answer.outcome, answer.saved_at = "acked", frame["saved_at"]
                 self.pending = None
@@ -278,6 +282,9 @@ class LoopLag:
     def stop(self) -> dict:
         if self.task:
             self.task.cancel()
+        return self.summary()
+
+    def summary(self) -> dict:
         ordered = sorted(self.samples) or [0.0]
         return {"p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
                 "max_ms": round(ordered[-1] * 1000, 1)}

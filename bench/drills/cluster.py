@@ -101,11 +101,11 @@ class Cluster:
     """Redis + a TCP proxy to MariaDB + `daphnes` daphne processes + `listeners` listeners."""
 
     def __init__(self, *, redis_port: int, database_url: str, db_port: int, env: dict, daphnes: int = 2,
-                 listeners: int = 2, tag: str = "drill") -> None:
+                 listeners: int = 2, tag: str = "drill", proxy: bool = True) -> None:
         from tests.support.tcp_proxy import TcpProxy
 
         self.redis = RedisServer(redis_port)
-        self.proxy = TcpProxy()
+        self.proxy = TcpProxy() if proxy else None
         self.database_url = database_url
         self.db_port = db_port
         self.base_env = env
@@ -117,7 +117,9 @@ class Cluster:
 
     def env(self) -> dict:
         # Every server process reaches MariaDB through the proxy, so the DB-cut drill can cut it.
-        proxied = self.database_url.replace(f":{self.db_port}/", f":{self.proxy.port}/")
+        proxied = self.database_url
+        if self.proxy is not None:
+            proxied = self.database_url.replace(f":{self.db_port}/", f":{self.proxy.port}/")
         return {**self.base_env, "DATABASE_URL": proxied, "REDIS_URL": self.redis.url,
                 "LISTENER_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
 
@@ -128,7 +130,8 @@ class Cluster:
 
     def start(self) -> None:
         self.redis.start()
-        self.proxy.start(0, self.db_port)
+        if self.proxy is not None:
+            self.proxy.start(0, self.db_port)
         for i in range(self.n_daphnes):
             self.daphnes.append(self._spawn_daphne(free_port(), i))
         for i in range(self.n_listeners):
@@ -176,6 +179,7 @@ class Cluster:
                 proc.kill()
                 proc.wait()
         self.redis.stop()
-        self.proxy.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
         for log in self.logs:
             log.close()

@@ -47,11 +47,13 @@ async def db_load(drill) -> float:
         async with gate:
             for attempt in range(4):
                 record.tries += 1
-                record.first_sent = record.first_sent or time.time()
+                record.last_sent = time.time()
+                record.first_sent = record.first_sent or record.last_sent
                 status, body = await http(servers[(student.home + attempt) % len(servers)], "POST",
                                           "/api/exam/timer/submit-answer/", student.token,
                                           {"attempt_id": student.attempt_id, "question_id": qid,
                                            "selected_option": record.option})
+                record.resolved_at = time.time()
                 if status == 200:
                     record.outcome, record.saved_at = "acked", body["saved_at"]
                     return
@@ -165,5 +167,5 @@ SPECS = {spec.name: spec for spec in [
     Spec("listener_kill", "listener kill -9 3 s before deadlines", kill_listeners, 250, 190, (3, 4)),
     Spec("db_cut", "database cut 10 s (TCP proxy)", cut_database, 200, 0.5, (1, 12)),
     Spec("hardclose", "hard close: one shared deadline", hard_close, 2000, 1.0, (5, 5), big=True),
-    Spec("storm", "reconnect storm", reconnect_storm, 2000, 0.2, (1, 4), big=True),
+    Spec("storm", "reconnect storm", reconnect_storm, 2000, 0.2, (2, 6), big=True),
 ]}

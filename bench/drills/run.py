@@ -154,7 +154,8 @@ class Drill:
                 await asyncio.sleep(0.5)
                 continue
             after = {i: s.should_be_connected for i, s in by_id.items()}
-            rows = {r["attempt_id"]: r for r in body if isinstance(r, dict)} if isinstance(body, list) else {}
+            listed = body.get("attempts", []) if isinstance(body, dict) else []
+            rows = {r["attempt_id"]: r for r in listed if isinstance(r, dict)}
             # A socket that changed during the request can't be judged by this poll.
             wrong = [i for i in by_id if before[i] == after[i] and rows.get(i, {}).get("connected") != after[i]]
             if not wrong and all(i in rows for i in by_id) and all(before[i] == after[i] for i in by_id):
@@ -188,9 +189,13 @@ class Drill:
                 paths[path] = paths.get(path, 0) + 1
         ordered = sorted(late.values())
         refusal_codes: dict[str, int] = {}
+        by_student = {s.attempt_id: s for s in self.students}
         for a in refused:
             key = a.code or "no reply"
+            # Resent only after the deadline (its socket was down until then), or refused though sent in time.
+            key += " (last sent after the deadline)" if a.last_sent > by_student[a.attempt_id].deadline else ""
             refusal_codes[key] = refusal_codes.get(key, 0) + 1
+        final_late = sorted(s.final_at - s.deadline for s in due if s.final_at)
         proctor_timeouts = max((p.frames.get("attempt_timeout", 0) for p in self.proctors), default=0)
         live_count = n - len(due)
         row = {
@@ -198,11 +203,16 @@ class Drill:
             "connect_seconds": round(connect_seconds, 1),
             "answers_acknowledged": len(acked), "answers_stored": len(stored),
             "answers_refused_in_time": len(refused), "refusal_codes": refusal_codes,
+            "answers_in_flight_at_fault": sum(1 for a in answers if a.first_sent <= self.fault_at
+                                              and (a.resolved_at is None or a.resolved_at > self.fault_at)),
             "timeouts_due": len(deadlines), "timeouts_on_time": on_time, "timeouts_lost": lost,
+            "timeouts_late": len(deadlines) - on_time - lost,
             "timeout_lateness_p50_s": round(ordered[len(ordered) // 2], 2) if ordered else None,
             "timeout_lateness_max_s": round(ordered[-1], 2) if ordered else None,
             "timeout_paths": paths, "duplicate_timeouts": duplicates,
             "final_state": final, "final_state_due": len(due),
+            "final_frame_lateness_p99_s": round(final_late[int(0.99 * (len(final_late) - 1))], 2) if final_late else None,
+            "final_frame_lateness_max_s": round(final_late[-1], 2) if final_late else None,
             "presence_seconds": None if presence is None else round(presence, 1),
             "presence_checked": live_count > 0, "max_db_connections": self.max_db_connections,
             "db_connection_bound": self.args.db_conn_bound,
