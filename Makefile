@@ -1,5 +1,5 @@
 # Two commands for a fresh machine: `make run` and `make test`.
-.PHONY: run test setup bench-expiry bench-sockets
+.PHONY: run test setup bench-expiry bench-sockets drills drills-setup bench-hardclose bench-handshakes
 
 run:
 	scripts/setup.sh run
@@ -20,3 +20,25 @@ bench-sockets:
 	scripts/ensure_redis.sh
 	.venv/bin/python manage.py migrate -v0
 	.venv/bin/python bench/bench_sockets.py $(BENCH_ARGS)
+
+# The drills and fan-out benches start their own redis-server, daphnes and listeners; they use
+# MariaDB (DRILLS_DATABASE_URL, default mysql://root@127.0.0.1:3306/drills_exam), created and migrated here.
+DRILLS_DATABASE_URL ?= mysql://root@127.0.0.1:3306/drills_exam
+DRILLS ?= all
+DRILLS_ARGS ?=
+
+drills-setup:
+	DATABASE_URL=$(DRILLS_DATABASE_URL) scripts/setup.sh test
+	.venv/bin/python -c 'import environ, MySQLdb; u = environ.Env.db_url_config("$(DRILLS_DATABASE_URL)"); \
+	  c = MySQLdb.connect(host=u["HOST"] or "127.0.0.1", port=int(u["PORT"] or 3306), user=u["USER"], passwd=u["PASSWORD"]); \
+	  c.cursor().execute("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4" % u["NAME"]); c.close()'
+	DATABASE_URL=$(DRILLS_DATABASE_URL) .venv/bin/python manage.py migrate -v0
+
+drills: drills-setup
+	DRILLS_DATABASE_URL=$(DRILLS_DATABASE_URL) .venv/bin/python -m bench.drills --drills $(DRILLS) $(DRILLS_ARGS)
+
+bench-hardclose: drills-setup
+	DRILLS_DATABASE_URL=$(DRILLS_DATABASE_URL) .venv/bin/python bench/bench_fanout.py hardclose $(BENCH_ARGS)
+
+bench-handshakes: drills-setup
+	DRILLS_DATABASE_URL=$(DRILLS_DATABASE_URL) .venv/bin/python bench/bench_fanout.py handshakes $(BENCH_ARGS)

@@ -45,6 +45,11 @@ class TcpProxy:
     def restore(self) -> None:
         self._call(self._restore())
 
+    @property
+    def open_connections(self) -> int:
+        """Connections passing through now (the drills count database connections here)."""
+        return len(self._connections)
+
     def close(self) -> None:
         self._call(self._cut())
         self._loop.call_soon_threadsafe(self._loop.stop)
