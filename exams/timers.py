@@ -201,3 +201,13 @@ async def acomplete(attempt_ids: Iterable[int]) -> None:
     pipe.zrem(CLAIMS_KEY, *members)
     pipe.hdel(CLAIMED_DEADLINES_KEY, *members)
     await pipe.execute()
+
+
+# A key that only disappears when Redis loses its data (restart without persistence,
+# FLUSHALL, failover to an empty replica): the listener checks it every second.
+ALIVE_KEY = "exam:alive"
+
+
+async def amark_redis_alive() -> bool:
+    """Set the marker; True when it was missing (data lost since the last check, or first run)."""
+    return bool(await get_async_redis().set(ALIVE_KEY, "1", nx=True))

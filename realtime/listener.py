@@ -30,7 +30,7 @@ from django.db import DatabaseError, connection
 
 from exams import clock, notifications, presence, services, timers
 from exams.models import ExpiryPath
-from exams.redis_clients import close_async_redis, get_async_redis
+from exams.redis_clients import close_async_redis
 
 from .db import in_pool
 
@@ -243,10 +243,15 @@ class ExpiryListener:
         process looks silent until it beats again, and is not dead.
         """
         try:
-            await get_async_redis().ping()
+            data_lost = await timers.amark_redis_alive()
         except BaseException:
             self.redis_answering_since = None
             raise
+        if data_lost and self.reconciled.is_set():
+            # Redis restarted empty or failed over to an empty replica: timers and the deadline
+            # index are gone; rebuild them now rather than at the next period.
+            logger.warning("Redis lost its data: reconciling now")
+            self.reconcile_soon.set()
         now = time.monotonic()
         if self.redis_answering_since is None:
             self.redis_answering_since = now

@@ -19,7 +19,7 @@ import redis
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from exams import clock, redis_clients, services, timers
+from exams import clock, notifications, redis_clients, services, timers
 from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath
 from realtime.listener import MAX_BACKOFF_SECONDS
 from tests.support.processes import free_port, listener
@@ -309,26 +309,28 @@ def test_refused_config_gives_one_warning_and_the_sweeper_still_works(student, m
 
 # --- what the rest of the system sees ---------------------------------------------------
 
-async def test_the_timeout_reaches_the_student_and_proctor_groups(student, make_exam):
+async def test_the_timeout_reaches_every_process_in_one_fanout_message(student, make_exam):
+    """The listener publishes a batch's ends once to the fan-out group, for each process's hub to deliver."""
     exam = await database_sync_to_async(make_exam)(duration=2)
     layer = get_channel_layer()
-    student_channel, proctor_channel = await layer.new_channel(), await layer.new_channel()
-    await layer.group_add(f"proctor.exam.{exam.pk}", proctor_channel)
+    process_channel = f"{notifications.PROCESS_CHANNEL_PREFIX}test"
+    await layer.group_add(notifications.FANOUT_GROUP, process_channel)
     with running_listener():
         attempt = await database_sync_to_async(start)(student, exam)
-        await layer.group_add(f"attempt.{attempt.pk}", student_channel)
-        to_student = await asyncio.wait_for(layer.receive(student_channel), timeout=5)
-        started = await asyncio.wait_for(layer.receive(proctor_channel), timeout=5)
-        to_proctor = await asyncio.wait_for(layer.receive(proctor_channel), timeout=5)
-    assert started["payload"]["type"] == "attempt_started"
-    assert to_student["type"] == "attempt.message"
-    assert to_student["payload"]["type"] == "timeout"
-    assert to_student["payload"]["attempt_id"] == attempt.pk
-    assert to_student["payload"]["status"] == "timeout"
-    assert to_student["payload"]["max_score"] == 3
-    assert to_proctor["payload"]["type"] == "attempt_timeout"
-    assert to_proctor["payload"]["attempt"]["attempt_id"] == attempt.pk
-    assert to_proctor["payload"]["attempt"]["status"] == "timeout"
+        events = []
+        while not any(e[2]["type"] == "attempt_timeout" for e in events):
+            message = await asyncio.wait_for(layer.receive(process_channel), timeout=5)
+            assert message["type"] == "fanout"
+            events.extend(message["events"])
+    by_type = {payload["type"]: (target, target_id, payload) for target, target_id, payload in events}
+    assert by_type["attempt_started"][:2] == ["exam", exam.pk]
+    target, target_id, to_student = by_type["timeout"]
+    assert (target, target_id) == ("attempt", attempt.pk)
+    assert (to_student["attempt_id"], to_student["status"], to_student["max_score"]) == (attempt.pk, "timeout", 3)
+    target, target_id, to_proctor = by_type["attempt_timeout"]
+    assert (target, target_id) == ("exam", exam.pk)
+    assert to_proctor["attempt"]["attempt_id"] == attempt.pk
+    assert to_proctor["attempt"]["status"] == "timeout"
     # Sent after the commit: the database already says so.
     status = await database_sync_to_async(lambda: Attempt.objects.get(pk=attempt.pk).status)()
     assert status == AttemptStatus.TIMEOUT
