@@ -30,10 +30,10 @@ PROCESS_TIMEOUT_SECONDS = 6.0
 PRESENCE_TTL_SECONDS = 24 * 3600
 
 # ARGV: pid, now_ms, ttl, then "+id" / "-id" per change. Returns {connected ids, disconnected ids}.
+# It leaves `exam:procs` to the heartbeat: a process missing there was forgotten and must resync.
 _APPLY = """
-local pid, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local pid, ttl = ARGV[1], tonumber(ARGV[3])
 local proc = KEYS[1] .. pid
-redis.call('ZADD', KEYS[2], now, pid)
 local up, down = {}, {}
 for i = 4, #ARGV do
   local op, id = string.sub(ARGV[i], 1, 1), string.sub(ARGV[i], 2)

@@ -205,6 +205,7 @@ class AttemptConsumer(_ServiceSocket):
         # Join first (events are held until the snapshot is out), then read the state.
         self.attempt_id = attempt_id
         get_hub().add_student(self, attempt_id)
+        await get_hub().wait_joined()
         attempt = await self.open_or_reject(db_call(services.open_attempt)(user_id=user_id, attempt_id=attempt_id))
         if attempt is None:
             return
@@ -297,6 +298,7 @@ class ProctorConsumer(_ServiceSocket):
             return await self.reject(CLOSE_UNAUTHENTICATED)
         self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
         get_hub().add_proctor(self, self.exam_id)
+        await get_hub().wait_joined()
         opened = await self.open_or_reject(db_call(services.open_exam_room)(user_id=user_id, exam_id=self.exam_id))
         if opened is None:
             return

@@ -41,6 +41,8 @@ REDIS_CALL_TIMEOUT = 1.0
 # Receiving the fan-out channel blocks up to channels-redis's 5 s BZPOPMIN; allow for it.
 RECEIVE_TIMEOUT = 15.0
 CLOSE_SERVICE_RESTART = 1012
+# How long a handshake waits for a new hub to join the fan-out group.
+JOIN_WAIT_SECONDS = 1.0
 
 
 class HubSocket(Protocol):
@@ -60,6 +62,8 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._healthy = True
         self._registered = False
+        # Set while this process is in the fan-out group (see `wait_joined`).
+        self.joined = asyncio.Event()
         self.closing = False
 
     # --- sockets ---------------------------------------------------------------------
@@ -94,8 +98,15 @@ class Hub:
             if not group:
                 del self.proctors[exam_id]
 
-    def present_attempts(self) -> list[int]:
-        return list(self.students)
+    async def wait_joined(self) -> None:
+        """Before a socket reads its snapshot: the process must be in the fan-out group, or
+        events published after the read would miss it. Bounded: while Redis is away the socket
+        is served anyway, and resynced when it returns."""
+        if not self.joined.is_set():
+            try:
+                await asyncio.wait_for(self.joined.wait(), JOIN_WAIT_SECONDS)
+            except TimeoutError:
+                pass
 
     # --- delivery --------------------------------------------------------------------
 
@@ -144,9 +155,12 @@ class Hub:
 
     async def _beat(self) -> None:
         """Join the group (refreshing its expiry) and beat; resync after any gap or loss."""
-        forgotten = await self._redis(presence.heartbeat(self.pid, clock.now_ms()))
+        # Join first: whoever sees this process beating may count on it hearing events.
         await self._redis(get_channel_layer().group_add(notifications.FANOUT_GROUP, self.channel))
+        self.joined.set()
+        forgotten = await self._redis(presence.heartbeat(self.pid, clock.now_ms()))
         lost = (forgotten and self._registered) or not self._healthy
+        logger.debug("hub %s beat: forgotten=%s lost=%s", self.pid, forgotten, lost)
         self._registered, self._healthy = True, True
         if lost:
             await self.recover()
@@ -201,6 +215,7 @@ class Hub:
                 if self._healthy:
                     logger.warning("Redis or the database unavailable to the hub (%s)", exc)
                 self._healthy = False
+                self.joined.clear()
             except Exception:
                 logger.exception("hub maintenance failed")
                 self._healthy = False

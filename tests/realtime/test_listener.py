@@ -378,7 +378,9 @@ def test_a_dropped_subscription_reconnects_and_reconciles(student, make_exam, ow
     # Only a reconcile on reconnect can catch the attempt: the periodic one is far off.
     with running_listener(TEST_REDIS_URL=server.url, RECONCILE_INTERVAL_SECONDS=60) as proc:
         attempt = start(student, exam)
-        server.client().flushdb()  # the mirror is lost: no key to expire, nothing to sweep
+        # The mirror is lost (no key to expire, nothing to sweep), but not all of Redis: the
+        # `exam:alive` marker stays, so only the reconnect can tell.
+        server.client().delete(timers.timer_key(attempt.pk), timers.DEADLINES_KEY)
         sleep_until(attempt.deadline_at + timedelta(milliseconds=200))
         server.client().client_kill_filter(_type="pubsub")  # e.g. a network blip or a proxy restart
         dropped = clock.now()
@@ -387,3 +389,16 @@ def test_a_dropped_subscription_reconnects_and_reconciles(student, make_exam, ow
     assert event.path == ExpiryPath.RECONCILER
     assert (event.at - dropped).total_seconds() < 2
     assert log.count(READY_LINE) == 2, log
+
+
+def test_redis_losing_its_data_is_reconciled_at_once(student, make_exam, own_redis):
+    server = own_redis()
+    exam = make_exam(duration=3)
+    # Neither a reconnect nor the periodic reconcile (60 s) comes: only noticing the loss can rebuild the timer.
+    with running_listener(TEST_REDIS_URL=server.url, RECONCILE_INTERVAL_SECONDS=60) as proc:
+        attempt = start(student, exam)
+        sleep_until(attempt.started_at + timedelta(seconds=1))
+        server.client().flushall()  # a restart without persistence, or failover to an empty replica
+        event = wait_timed_out(attempt, timeout=8, proc=proc)
+    assert event.path in (ExpiryPath.SWEEPER, ExpiryPath.KEYSPACE)
+    assert event.lateness_ms < 1000

@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from exams import presence
 from exams.redis_clients import get_redis
 from tests.conftest import token_for
 from tests.support.http import rest_call
@@ -29,6 +30,16 @@ def server(django_db_setup, django_db_blocker) -> str:
     """One daphne for the module (its start-up is the slow part); tests needing other settings start their own."""
     with daphne() as base:
         yield base
+
+
+@pytest.fixture(autouse=True)
+def hubs_beat_again(request, clean_redis):
+    """Each test flushes Redis, as a FLUSHALL would: a daphne kept across tests re-joins the fan-out
+    group at its next heartbeat. Until then its sockets get a resync instead of the events."""
+    if "server" in request.fixturenames:
+        end = time.monotonic() + 2 * presence.HEARTBEAT_SECONDS
+        while not clean_redis.zcard(presence.PROCESSES_KEY) and time.monotonic() < end:
+            time.sleep(0.05)
 
 
 # --- helpers ----------------------------------------------------------------------------
