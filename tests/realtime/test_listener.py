@@ -323,7 +323,7 @@ async def test_the_timeout_reaches_every_process_in_one_fanout_message(student, 
             assert message["type"] == "fanout"
             events.extend(message["events"])
     by_type = {payload["type"]: (target, target_id, payload) for target, target_id, payload in events}
-    assert by_type["attempt_started"][:2] == ["exam", exam.pk]
+    assert by_type["attempt_started"][:2] == ("exam", exam.pk)
     target, target_id, to_student = by_type["timeout"]
     assert (target, target_id) == ("attempt", attempt.pk)
     assert (to_student["attempt_id"], to_student["status"], to_student["max_score"]) == (attempt.pk, "timeout", 3)
