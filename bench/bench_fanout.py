@@ -91,8 +91,9 @@ async def client_main(port: int) -> None:
             pass
 
     async def proctor(exam_id: int, token: str) -> None:
+        # The snapshot of thousands of attempts is past websockets' 1 MiB default frame limit.
         async with connect(f"ws://{server}/ws/proctor/exams/{exam_id}/?token={token}", origin=f"http://{server}",
-                           ping_interval=None, max_queue=None) as ws:
+                           ping_interval=None, max_queue=None, max_size=None) as ws:
             async for text in ws:
                 if json.loads(text).get("type") == "attempt_timeout":
                     proctor_frames.append(time.time())

@@ -29,6 +29,7 @@ from .ticker import get_ticker
 
 logger = logging.getLogger(__name__)
 
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -104,10 +105,17 @@ class _ServiceSocket(AsyncWebsocketConsumer):
         try:
             await self.base_send(message)
             return True
-        except Exception:
-            # autobahn raises Disconnected for a socket in its closing handshake.
+        except Exception as exc:
+            # autobahn raises Disconnected for a socket in its closing handshake. Any other
+            # failure (a frame over daphne's size limit) would leave a socket that hears
+            # nothing: close it, so the client reconnects and gets the state afresh.
+            logger.debug("send failed (%s: %s); closing the socket", type(exc).__name__, exc)
             self.closed = True
             self.release()
+            try:
+                await self.base_send({"type": "websocket.close", "code": CLOSE_INTERNAL_ERROR})
+            except Exception:
+                pass
             return False
 
     async def send_json(self, payload: dict) -> None:

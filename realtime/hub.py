@@ -38,8 +38,6 @@ SLICE = 100
 PRESENCE_FLUSH_SECONDS = 0.5
 # One Redis call of the hub's may take this long before the hub counts Redis as unhealthy.
 REDIS_CALL_TIMEOUT = 1.0
-# Receiving the fan-out channel blocks up to channels-redis's 5 s BZPOPMIN; allow for it.
-RECEIVE_TIMEOUT = 15.0
 CLOSE_SERVICE_RESTART = 1012
 # How long a handshake waits for a new hub to join the fan-out group.
 JOIN_WAIT_SECONDS = 1.0
@@ -132,7 +130,9 @@ class Hub:
         backoff = 0.1
         while True:
             try:
-                message = await asyncio.wait_for(layer.receive(self.channel), RECEIVE_TIMEOUT)
+                # channels-redis loops on its 5 s BZPOPMIN until a message comes; a hung Redis
+                # ends it with the layer's socket timeout (a RedisError).
+                message = await layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError, TimeoutError, ChannelFull) as exc:

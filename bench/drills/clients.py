@@ -243,7 +243,7 @@ class Proctor:
             try:
                 async with connect(f"ws://{server}/ws/proctor/exams/{self.exam_id}/?token={self.token}",
                                    origin=f"http://{server}", open_timeout=15, ping_interval=None,
-                                   max_queue=None, close_timeout=2) as ws:
+                                   max_queue=None, close_timeout=2, max_size=None) as ws:
                     self.ws = ws
                     async for text in ws:
                         kind = json.loads(text).get("type")

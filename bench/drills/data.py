@@ -75,11 +75,11 @@ def set_deadlines(deadlines: dict[int, float]) -> None:
         pipe.zadd(DEADLINES_KEY, {str(attempt_id): ms})
     pipe.execute()
     # The sockets' processes tick from deadlines held in memory: tell them, as an extension does.
-    messages = []
-    for attempt in Attempt.objects.filter(pk__in=list(deadlines)):
-        payload = notifications.extended_message(attempt, 0)
-        messages.append((notifications.attempt_group(attempt.pk), notifications.STUDENT_HANDLER, payload))
-    notifications._send_all(messages)
+    events = [
+        notifications.to_student(attempt.pk, notifications.extended_message(attempt, 0))
+        for attempt in Attempt.objects.filter(pk__in=list(deadlines))
+    ]
+    notifications.publish(events, bound=notifications.BATCH_PUBLISH)
 
 
 def timed_out_ids(exam_id: int) -> list[int]:
