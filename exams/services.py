@@ -416,4 +416,5 @@ def record_presence(*, connected: list[int], disconnected: list[int]) -> None:
         [AttemptEvent(attempt_id=i, kind=EventKind.CONNECTED, at=now) for i in connected if i in ids]
         + [AttemptEvent(attempt_id=i, kind=EventKind.DISCONNECTED, at=now) for i in disconnected if i in ids]
     )
-    notifications.publish(notifications.presence_events(connected, disconnected))
+    # Called by a hub's presence flush or a listener's sweep, never on a request's path.
+    notifications.publish(notifications.presence_events(connected, disconnected), bound=notifications.BATCH_PUBLISH)
