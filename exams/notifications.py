@@ -154,19 +154,21 @@ def attempt_extended(attempt: Attempt, added_seconds: int) -> None:
     ])
 
 
-def ended_events(attempt_ids: list[int]) -> list[Event]:
-    """`timeout`/`submitted` to each student and `attempt_timeout`/`attempt_submitted` to proctors."""
-    rows = _rows(attempt_ids)
-    events: list[Event] = []
-    for attempt in Attempt.objects.filter(pk__in=attempt_ids):
-        payload = ended_message(attempt)
-        events.append(to_student(attempt.pk, payload))
-        events.append(to_proctors(attempt.exam_id, f"attempt_{payload['type']}", rows[attempt.pk]))
-    return events
-
-
 def attempts_ended(attempt_ids: list[int], *, bound: dict = REQUEST_PUBLISH) -> bool:
-    return publish(ended_events(attempt_ids), bound=bound)
+    """`timeout`/`submitted` to each student, then `attempt_timeout`/`attempt_submitted` to proctors.
+
+    Students first: their frames need one query, the proctors' rows a heavier one (a hard close
+    ends thousands at once, and the students' screens are what must not wait).
+    """
+    attempts = list(Attempt.objects.filter(pk__in=attempt_ids))
+    student_events = [to_student(a.pk, ended_message(a)) for a in attempts]
+    delivered = publish(student_events, bound=bound)
+    rows = _rows(attempt_ids)
+    proctor_events = [
+        to_proctors(a.exam_id, f"attempt_{payload['type']}", rows[a.pk])
+        for a, (_, _, payload) in zip(attempts, student_events)
+    ]
+    return publish(proctor_events, bound=bound) and delivered
 
 
 def presence_events(connected: list[int], disconnected: list[int]) -> list[Event]:
