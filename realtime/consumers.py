@@ -206,7 +206,7 @@ class AttemptConsumer(_ServiceSocket):
         self.attempt_id = attempt_id
         get_hub().add_student(self, attempt_id)
         attempt = await self.open_or_reject(db_call(services.open_attempt)(user_id=user_id, attempt_id=attempt_id))
-        if attempt is None:
+        if attempt is None or self.closed:  # closed: the process began shutting down meanwhile
             return
         self.user = attempt.user
         await self.accept()
@@ -298,7 +298,7 @@ class ProctorConsumer(_ServiceSocket):
         self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
         get_hub().add_proctor(self, self.exam_id)
         opened = await self.open_or_reject(db_call(services.open_exam_room)(user_id=user_id, exam_id=self.exam_id))
-        if opened is None:
+        if opened is None or self.closed:  # closed: the process began shutting down meanwhile
             return
         self.user, rows = opened
         await self.accept()

@@ -269,3 +269,8 @@ def get_hub() -> Hub:
     if hub is None:
         hub = _hubs[loop] = Hub()
     return hub
+
+
+def existing_hub() -> Hub | None:
+    """The running loop's hub if it has one (a shutdown has nothing to close without it)."""
+    return _hubs.get(asyncio.get_running_loop())
