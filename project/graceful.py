@@ -14,9 +14,11 @@ Import this module after the event loop policy is set: daphne.server makes its l
 """
 
 import asyncio
+import faulthandler
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -80,9 +82,7 @@ class GracefulServer(Server):
         closed = 0
         try:
             for port in self.ports:
-                # Take what the kernel already accepted first: closing the port would reset those.
-                port.doRead()
-                port.stopListening()
+                _stop_accepting(port)
             hub = existing_hub()
             if hub is not None:
                 closed = await hub.close_all()
@@ -121,13 +121,33 @@ class GracefulServer(Server):
         return waited
 
 
+def _stop_accepting(port) -> None:
+    """Close a listening port, first accepting the connections the kernel completed for it
+    (closing would reset those, with their requests sent). Twisted closes it on the next
+    reactor turn: accept then, just before."""
+    lose = port.connectionLost
+
+    def accept_then_lose(reason) -> None:
+        port.doRead()
+        lose(reason)
+
+    port.connectionLost = accept_then_lose
+    port.stopListening()
+
+
 class GracefulCommandLineInterface(CommandLineInterface):
     server_class = GracefulServer
 
 
 def _watchdog_fired() -> None:
-    logger.error("still alive %.0fs after the shutdown began: exiting now",
+    logger.error("still alive %.0fs after the shutdown began: exiting now; where it was stuck:",
                  settings.SHUTDOWN_GRACE_SECONDS + WATCHDOG_MARGIN_SECONDS)
+    faulthandler.dump_traceback(sys.stderr, all_threads=True)
+    try:  # read from this thread while the loop may run: best effort
+        for task in list(asyncio.all_tasks(reactor._asyncioEventloop)):
+            task.print_stack(file=sys.stderr)
+    except Exception:
+        pass
     _exit_now()
 
 

@@ -41,6 +41,8 @@ REDIS_CALL_TIMEOUT = 1.0
 # Receiving the fan-out channel blocks up to channels-redis's 5 s BZPOPMIN; allow for it.
 RECEIVE_TIMEOUT = 15.0
 CLOSE_SERVICE_RESTART = 1012
+# On shutdown, how long the hub's tasks may take to stop before it leaves presence anyway.
+LEAVE_WAIT_SECONDS = 1.0
 
 
 class HubSocket(Protocol):
@@ -122,6 +124,7 @@ class Hub:
         while True:
             try:
                 message = await asyncio.wait_for(layer.receive(self.channel), RECEIVE_TIMEOUT)
+                _reraise_if_cancelled()
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError, TimeoutError, ChannelFull) as exc:
@@ -140,7 +143,9 @@ class Hub:
     # --- presence, health and recovery ----------------------------------------------
 
     async def _redis(self, coro):
-        return await asyncio.wait_for(coro, REDIS_CALL_TIMEOUT)
+        result = await asyncio.wait_for(coro, REDIS_CALL_TIMEOUT)
+        _reraise_if_cancelled()
+        return result
 
     async def _beat(self) -> None:
         """Join the group (refreshing its expiry) and beat; resync after any gap or loss."""
@@ -229,7 +234,13 @@ class Hub:
         """Stop, and take this process out of presence (its students are disconnected here)."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            # Bounded: a Redis call can take a while to honour the cancel, and leaving presence
+            # does not depend on these tasks having stopped.
+            _, running = await asyncio.wait(self._tasks, timeout=LEAVE_WAIT_SECONDS)
+            if running:
+                logger.warning("hub tasks still stopping after %.1fs: %s", LEAVE_WAIT_SECONDS,
+                               ", ".join(_awaiting(t) for t in running))
         try:
             layer = get_channel_layer()
             await self._redis(layer.group_discard(notifications.FANOUT_GROUP, self.channel))
@@ -242,10 +253,20 @@ class Hub:
 
 
 def _reraise_if_cancelled() -> None:
-    """A cancellation that a client library turned into its own error must still stop the loop."""
+    """A cancellation that a client library turned into its own error, or that Python 3.11's
+    wait_for swallowed (cancelled just as the result arrived), must still stop the loop."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+def _awaiting(task: asyncio.Task) -> str:
+    """A task's name and the innermost coroutine it is suspended in."""
+    coro, where = task.get_coro(), ""
+    while coro is not None and getattr(coro, "cr_frame", None) is not None:
+        where = f"{coro.cr_code.co_qualname}:{coro.cr_frame.f_lineno}"
+        coro = coro.cr_await
+    return f"{task.get_name()} in {where}"
 
 
 def _attempts_by_id(attempt_ids: list[int]) -> dict[int, Attempt]:

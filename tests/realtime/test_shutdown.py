@@ -9,8 +9,10 @@ import asyncio
 import http.client
 import json
 import signal
+import subprocess
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
@@ -123,16 +125,19 @@ async def test_sigterm_drains_sockets_and_requests_then_exits(make_user, proctor
         server.send_signal(signal.SIGTERM)
         codes = await asyncio.gather(*(final_close_code(ws) for ws in sockets))
         closed_after = time.monotonic() - signalled
-        exit_code = await asyncio.to_thread(server.wait, GRACE + 10)
+        try:
+            exit_code = await asyncio.to_thread(server.wait, GRACE + 10)
+        except subprocess.TimeoutExpired:
+            exit_code = None  # still running: the fixture kills it
         took = time.monotonic() - signalled
         for thread in threads:
             await asyncio.to_thread(thread.join, WAIT)
         log = server.log_path.read_text()
 
-    print(f"\n{in_flight} answer requests in flight at SIGTERM; {len(sockets)} sockets closed "
-          f"{closed_after:.2f}s after it, exit {exit_code} after {took:.2f}s")
     cut = [c for w in writers for c in w.cut]
-    assert cut == [], (cut, log[-3000:])
+    print(f"\n{in_flight} answer requests in flight at SIGTERM, {len(cut)} cut off; sockets closed with "
+          f"{Counter(codes)} {closed_after:.2f}s after it; exit {exit_code} after {took:.2f}s")
+    assert cut == [], cut
     assert [o for w in writers for o in w.other] == []
     assert in_flight >= WRITERS // 2  # the signal did land among requests under way
     assert all(w.refused or len(w.ok) == len(w.jobs) for w in writers)
