@@ -105,6 +105,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".run" / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# On SIGTERM a daphne process closes its sockets (1012), lets HTTP requests under way finish
+# for up to this long, leaves presence and exits (project/graceful.py).
+SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=10.0)
+
 # --- Redis: timers, deadline index, presence, channel layer, throttling cache. ---
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
@@ -212,6 +216,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "exams": {"level": LOG_LEVEL},
+        "project": {"level": LOG_LEVEL},
         "realtime": {"level": LOG_LEVEL},
         # Its "channels over capacity" line (a dropped message) is logged at INFO.
         "channels_redis": {"level": "INFO"},

@@ -215,7 +215,7 @@ class AttemptConsumer(_ServiceSocket):
         get_hub().add_student(self, attempt_id)
         await get_hub().wait_joined()
         attempt = await self.open_or_reject(db_call(services.open_attempt)(user_id=user_id, attempt_id=attempt_id))
-        if attempt is None:
+        if attempt is None or self.closed:  # closed: the process began shutting down meanwhile
             return
         self.user = attempt.user
         await self.accept()
@@ -308,7 +308,7 @@ class ProctorConsumer(_ServiceSocket):
         get_hub().add_proctor(self, self.exam_id)
         await get_hub().wait_joined()
         opened = await self.open_or_reject(db_call(services.open_exam_room)(user_id=user_id, exam_id=self.exam_id))
-        if opened is None:
+        if opened is None or self.closed:  # closed: the process began shutting down meanwhile
             return
         self.user, rows = opened
         await self.accept()

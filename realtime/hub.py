@@ -41,6 +41,8 @@ REDIS_CALL_TIMEOUT = 1.0
 CLOSE_SERVICE_RESTART = 1012
 # How long a handshake waits for a new hub to join the fan-out group.
 JOIN_WAIT_SECONDS = 1.0
+# On shutdown, how long the hub's tasks may take to stop before it leaves presence anyway.
+LEAVE_WAIT_SECONDS = 1.0
 
 
 class HubSocket(Protocol):
@@ -133,6 +135,7 @@ class Hub:
                 # channels-redis loops on its 5 s BZPOPMIN until a message comes; a hung Redis
                 # ends it with the layer's socket timeout (a RedisError).
                 message = await layer.receive(self.channel)
+                _reraise_if_cancelled()
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError, TimeoutError, ChannelFull) as exc:
@@ -151,7 +154,9 @@ class Hub:
     # --- presence, health and recovery ----------------------------------------------
 
     async def _redis(self, coro):
-        return await asyncio.wait_for(coro, REDIS_CALL_TIMEOUT)
+        result = await asyncio.wait_for(coro, REDIS_CALL_TIMEOUT)
+        _reraise_if_cancelled()
+        return result
 
     async def _beat(self) -> None:
         """Join the group (refreshing its expiry) and beat; resync after any gap or loss."""
@@ -244,7 +249,13 @@ class Hub:
         """Stop, and take this process out of presence (its students are disconnected here)."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            # Bounded: a Redis call can take a while to honour the cancel, and leaving presence
+            # does not depend on these tasks having stopped.
+            _, running = await asyncio.wait(self._tasks, timeout=LEAVE_WAIT_SECONDS)
+            if running:
+                logger.warning("hub tasks still stopping after %.1fs: %s", LEAVE_WAIT_SECONDS,
+                               ", ".join(_awaiting(t) for t in running))
         try:
             layer = get_channel_layer()
             await self._redis(layer.group_discard(notifications.FANOUT_GROUP, self.channel))
@@ -257,10 +268,20 @@ class Hub:
 
 
 def _reraise_if_cancelled() -> None:
-    """A cancellation that a client library turned into its own error must still stop the loop."""
+    """A cancellation that a client library turned into its own error, or that Python 3.11's
+    wait_for swallowed (cancelled just as the result arrived), must still stop the loop."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+def _awaiting(task: asyncio.Task) -> str:
+    """A task's name and the innermost coroutine it is suspended in."""
+    coro, where = task.get_coro(), ""
+    while coro is not None and getattr(coro, "cr_frame", None) is not None:
+        where = f"{coro.cr_code.co_qualname}:{coro.cr_frame.f_lineno}"
+        coro = coro.cr_await
+    return f"{task.get_name()} in {where}"
 
 
 def _attempts_by_id(attempt_ids: list[int]) -> dict[int, Attempt]:
@@ -284,3 +305,8 @@ def get_hub() -> Hub:
     if hub is None:
         hub = _hubs[loop] = Hub()
     return hub
+
+
+def existing_hub() -> Hub | None:
+    """The running loop's hub if it has one (a shutdown has nothing to close without it)."""
+    return _hubs.get(asyncio.get_running_loop())

@@ -76,20 +76,31 @@ def stop(proc: subprocess.Popen, timeout: float = 10) -> int:
 
 
 @contextmanager
-def daphne(**env):
-    """A real daphne serving project.asgi on a free port; yields its base http URL."""
+def daphne_process(**env):
+    """A real daphne serving project.asgi on a free port; yields its Popen, whose `base` is its http URL
+    and `log_path` its log (a test may signal it and read its exit code itself)."""
+    (ROOT / ".run").mkdir(exist_ok=True)
     port = free_port()
-    log = open(ROOT / ".run" / f"daphne-{port}.log", "w")
+    log_path = ROOT / ".run" / f"daphne-{port}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
         cwd=ROOT, env=server_env(**env), stdout=log, stderr=subprocess.STDOUT,
     )
+    proc.base, proc.log_path = f"http://127.0.0.1:{port}", log_path
     try:
         wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
+        yield proc
     finally:
         stop(proc)
         log.close()
+
+
+@contextmanager
+def daphne(**env):
+    """A real daphne serving project.asgi on a free port; yields its base http URL."""
+    with daphne_process(**env) as proc:
+        yield proc.base
 
 
 @contextmanager

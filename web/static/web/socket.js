@@ -1,9 +1,14 @@
 // A WebSocket that stays connected: it reconnects with backoff, takes a fresh access token
-// before each connection, and follows the contract's close codes (4401 refresh and retry;
-// 4403 and 4404 are final).
+// before each connection, and follows the contract's close codes (1012 and 1001 reconnect now;
+// 4401 refresh and retry; 4403 and 4404 are final).
 
 const MAX_DELAY_MS = 10_000;
 const MAX_AUTH_RETRIES = 2;
+// A server shutting down closes a whole room at once: spread the reconnects over this long.
+const RESTART_JITTER_MS = 500;
+
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_SERVICE_RESTART = 1012;
 
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
@@ -99,11 +104,11 @@ export class LiveSocket {
       if (ws !== this.#ws) return;
       this.#ws = null;
       clearTimeout(this.#silenceTimer);
-      this.#closed(event.code);
+      this.#closed(event.code, this.#state === "live");
     };
   }
 
-  #closed(code) {
+  #closed(code, wasLive) {
     if (this.#state === "stopped" || this.#state === "failed") return;
     if (code === CLOSE_UNAUTHENTICATED) {
       if (++this.#authRetries > MAX_AUTH_RETRIES) return this.#fail("Your session has expired; please sign in again.");
@@ -116,11 +121,16 @@ export class LiveSocket {
     }
     if (code === CLOSE_FORBIDDEN) return this.#fail(this.messages.forbidden || "You are not allowed to watch this.");
     if (code === CLOSE_NOT_FOUND) return this.#fail(this.messages.notFound || "This no longer exists.");
+    if ((code === CLOSE_SERVICE_RESTART || code === CLOSE_GOING_AWAY) && wasLive) {
+      // A deploy: this server is going, another one is up. Reconnect now, not after a backoff
+      // (one that closes before saying anything is a failure like any other: no reconnect loop).
+      this.#failures = 0;
+      return this.#retry(Math.random() * RESTART_JITTER_MS);
+    }
     this.#retry();
   }
 
-  #retry() {
-    const delay = Math.min(MAX_DELAY_MS, 500 * 2 ** this.#failures++) * (0.8 + 0.4 * Math.random());
+  #retry(delay = Math.min(MAX_DELAY_MS, 500 * 2 ** this.#failures++) * (0.8 + 0.4 * Math.random())) {
     this.#setState("waiting", { retryInMs: delay });
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
   }
