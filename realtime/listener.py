@@ -104,6 +104,7 @@ class ExpiryListener:
         self.executor = ThreadPoolExecutor(BATCHES_IN_FLIGHT + 1, thread_name_prefix="expiry-db")
         self.notifier = ThreadPoolExecutor(NOTIFY_THREADS, thread_name_prefix="expiry-notify")
         self.redis_answering_since: float | None = None
+        self.alive_checked = False  # the marker missing at the first check is no loss: the start reconciles anyway
 
     # --- shared ----------------------------------------------------------------------
 
@@ -247,7 +248,8 @@ class ExpiryListener:
         except BaseException:
             self.redis_answering_since = None
             raise
-        if data_lost and self.reconciled.is_set():
+        first_check, self.alive_checked = not self.alive_checked, True
+        if data_lost and not first_check and self.reconciled.is_set():
             # Redis restarted empty or failed over to an empty replica: timers and the deadline
             # index are gone; rebuild them now rather than at the next period.
             logger.warning("Redis lost its data: reconciling now")

@@ -436,6 +436,13 @@ async def test_proctor_snapshot(student, make_user, proctor, exam, question_ids)
     await save_answer(user=student, attempt_id=first.pk, question_id=question_ids[0], selected_option="A")
     student_socket = await open_socket(attempt_path(first.pk), student)
     await next_frame(student_socket, skip_ticks=False)
+    # Presence is reported in batches: the snapshot shows it once the `connected` event is logged.
+    connected = database_sync_to_async(
+        lambda: AttemptEvent.objects.filter(attempt_id=first.pk, kind=EventKind.CONNECTED).exists()
+    )
+    end = time.monotonic() + WAIT
+    while not await connected() and time.monotonic() < end:
+        await asyncio.sleep(0.05)
 
     comm = await open_socket(proctor_path(exam.pk), proctor)
     snapshot = await next_frame(comm)
