@@ -173,7 +173,7 @@ def configure(args) -> dict:
         sys.exit("--redis-port 6379 is the shared Redis; the bench stops and flushes its own: pick another")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", "DATABASE_URL": args.database_url,
            "REDIS_URL": f"redis://127.0.0.1:{args.redis_port}/0", "SECRET_KEY": "fanout-" + secrets.token_hex(24),
-           "DEBUG": "false", "JWT_ACCESS_MINUTES": "600", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+           "DEBUG": "false", "JWT_ACCESS_MINUTES": "600", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
     os.environ.update(env)
     import django
 
@@ -191,7 +191,7 @@ def run(args) -> str:
     env = configure(args)
     prefix = f"fanout-{secrets.token_hex(3)}-"
     cluster = Cluster(redis_port=args.redis_port, database_url=args.database_url, db_port=0, env=env,
-                      daphnes=1, listeners=1 if args.mode == "hardclose" else 0, tag=f"bench-{args.mode}", proxy=False)
+                      daphnes=1, listeners=args.listeners if args.mode == "hardclose" else 0, tag=f"bench-{args.mode}", proxy=False)
     clients = None
     try:
         cluster.start()
@@ -291,6 +291,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=2, help="load client processes (2)")
     p.add_argument("--lead", type=float, default=0, help="seconds from setting the deadline to it (10 + K/500)")
     p.add_argument("--settle", type=float, default=3.0)
+    p.add_argument("--listeners", type=int, default=2, help="expiry listeners for hardclose (2, as `make run` and compose)")
     p.add_argument("--lost-after", type=float, default=60.0, help="a `timeout` frame later than this is missing")
     p.add_argument("--database-url", default=os.environ.get("DRILLS_DATABASE_URL",
                                                             "mysql://root@127.0.0.1:3306/drills_exam"))

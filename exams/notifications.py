@@ -163,6 +163,7 @@ def attempts_ended(attempt_ids: list[int], *, bound: dict = REQUEST_PUBLISH) -> 
     attempts = list(Attempt.objects.filter(pk__in=attempt_ids))
     student_events = [to_student(a.pk, ended_message(a)) for a in attempts]
     delivered = publish(student_events, bound=bound)
+    logger.debug("published %d ends to students", len(student_events))
     rows = _rows(attempt_ids)
     proctor_events = [
         to_proctors(a.exam_id, f"attempt_{payload['type']}", rows[a.pk])

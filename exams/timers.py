@@ -166,6 +166,14 @@ def lease_ms() -> int:
     return settings.EXAM["CLAIM_LEASE_MS"]
 
 
+async def aseconds_to_next_due() -> float | None:
+    """Seconds until the earliest deadline (+ grace) in the index falls due (<= 0: due now); None when empty."""
+    first = await get_async_redis().zrange(DEADLINES_KEY, 0, 0, withscores=True)
+    if not first:
+        return None
+    return (first[0][1] + grace_ms() - now_ms()) / 1000
+
+
 async def aclaim_due(*, limit: int) -> list[int]:
     """Lease up to `limit` attempt ids whose deadline (+ grace) has passed; run-out leases count again first."""
     now = now_ms()

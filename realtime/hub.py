@@ -147,7 +147,10 @@ class Hub:
                 continue
             backoff = 0.1
             try:
-                await self.dispatch(message.get("events", []))
+                started = time.monotonic()
+                events = message.get("events", [])
+                await self.dispatch(events)
+                logger.debug("dispatched %d events in %.0f ms", len(events), (time.monotonic() - started) * 1000)
             except Exception:
                 logger.exception("fan-out dispatch failed")
 

@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 # Retries after a failure start fast and stay fast: a dependency that comes back must be used
 # within a second (issue 8 §7), and a retry that fails again costs a refused connection.
 MIN_BACKOFF_SECONDS = 0.1
+# The sweeper never loops faster than this when a claim comes back empty.
+SWEEP_MIN_PAUSE_SECONDS = 0.02
 MAX_BACKOFF_SECONDS = 1.0
 # While the database is down, how often a cheap `SELECT 1` asks whether it is back.
 DB_PROBE_SECONDS = 0.2
@@ -266,8 +268,8 @@ class ExpiryListener:
 
     # --- the three paths -----------------------------------------------------------
 
-    async def _claim_and_start(self, claim, path: str) -> None:
-        """Take a batch slot, then claim ids with `claim()` and expire them in the background.
+    async def _claim_and_start(self, claim, path: str) -> int:
+        """Take a batch slot, then claim ids with `claim()` and expire them in the background; returns how many.
 
         Claiming only once a slot is free leaves what this listener can't work on to others.
         """
@@ -281,14 +283,26 @@ class ExpiryListener:
             self.start_batch(ids, path)
         else:
             self.slots.release()
+        return len(ids)
 
     async def _ready_to_claim(self) -> None:
         await self.reconciled.wait()
         await self.db_up.wait()
 
     async def sweep_once(self) -> None:
+        """Wake at the next deadline in the index (at most a sweep interval away), then claim what is due.
+
+        Waking on the deadline rather than on a 200 ms grid takes ~100 ms off a hard close's average lateness.
+        """
         await self._ready_to_claim()
-        await self._claim_and_start(lambda: timers.aclaim_due(limit=self.batch_size), ExpiryPath.SWEEPER)
+        due_in = await timers.aseconds_to_next_due()
+        if due_in is None or due_in > 0:
+            await self._sleep(self.sweep_interval if due_in is None else min(due_in, self.sweep_interval))
+            if self.stopping.is_set():
+                return
+        if not await self._claim_and_start(lambda: timers.aclaim_due(limit=self.batch_size), ExpiryPath.SWEEPER):
+            # Due but taken by another listener meanwhile: don't spin on it.
+            await self._sleep(SWEEP_MIN_PAUSE_SECONDS)
 
     async def listen_keyspace(self) -> None:
         """Subscribe to expired events; reconcile on every connect, since a gap loses events."""
@@ -328,7 +342,7 @@ class ExpiryListener:
         tasks = [
             asyncio.create_task(self._forever("keyspace listener", self.listen_keyspace, 0), name="keyspace"),
             asyncio.create_task(self._forever("keyspace batches", self.drain_events, 0), name="drain"),
-            asyncio.create_task(self._forever("sweeper", self.sweep_once, self.sweep_interval), name="sweeper"),
+            asyncio.create_task(self._forever("sweeper", self.sweep_once, 0), name="sweeper"),
             asyncio.create_task(
                 self._forever("reconciler", self.reconcile, self.reconcile_interval, self.reconcile_soon),
                 name="reconciler",
