@@ -78,6 +78,13 @@ def stop(proc: subprocess.Popen, timeout: float = 10) -> int:
 @contextmanager
 def daphne(**env):
     """A real daphne serving project.asgi on a free port; yields its base http URL."""
+    with daphne_process(**env) as (base, _):
+        yield base
+
+
+@contextmanager
+def daphne_process(**env):
+    """Like `daphne`, yielding (base http URL, Popen) for tests that signal or kill it."""
     port = free_port()
     log = open(ROOT / ".run" / f"daphne-{port}.log", "w")
     proc = subprocess.Popen(
@@ -86,7 +93,7 @@ def daphne(**env):
     )
     try:
         wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc
     finally:
         stop(proc)
         log.close()
