@@ -208,3 +208,42 @@ async def test_every_socket_ends_right_through_a_redis_fault(fault, make_exam, p
     statuses = dict(await asyncio.to_thread(lambda: list(
         Attempt.objects.filter(exam=exam).values_list("pk", "status"))))
     assert {pk for pk, status in statuses.items() if status == "timeout"} == expected_timeouts
+
+
+# --- a daphne process killed (§6) ----------------------------------------------------------------
+
+async def test_students_of_a_killed_process_become_disconnected(make_exam, proctor):
+    exam = await asyncio.to_thread(make_exam)
+    with daphne_process() as (base_a, process_a), daphne() as base_b, listener():
+        attempts = await asyncio.to_thread(make_attempts, exam, 3, seconds=120)
+        desk = await Socket.open(base_b, proctor_path(exam.pk), token_for(proctor))
+        students = await open_all(base_a, [(attempt_path(a.pk), token_for(a.user)) for a in attempts])
+        ids = {a.pk for a in attempts}
+
+        def presence_told(kind: str) -> set[int]:
+            return {f["attempt"]["attempt_id"] for f in desk.of_type(kind)}
+
+        await until(lambda: presence_told("student_connected") == ids, 10, lambda: desk.frames)
+
+        process_a.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        # One student reconnects at once, to process B.
+        back, *gone = attempts
+        again = await Socket.open(base_b, attempt_path(back.pk), token_for(back.user))
+        await until(lambda: again.frames, 10, lambda: "no snapshot after reconnecting")
+
+        await until(lambda: presence_told("student_disconnected") >= {a.pk for a in gone}, 15,
+                    lambda: f"disconnected: {presence_told('student_disconnected')}")
+        assert time.monotonic() - killed_at < 15
+        # A later event on the proctor's socket: anything said about the reconnected student came before it.
+        status, body = await rest(base_b, "POST", f"/api/exam/timer/extend/{back.pk}/", token_for(proctor),
+                                  {"seconds": 30})
+        assert status == 200, body
+        await until(lambda: desk.of_type("attempt_extended"), 5, lambda: desk.frames)
+        assert desk.of_type("attempt_extended")[0]["attempt"]["connected"] is True
+        assert back.pk not in presence_told("student_disconnected")
+        assert await asyncio.to_thread(presence.connected_map, ids) == {
+            back.pk: True, **{a.pk: False for a in gone}}
+        assert [s.closed_with for s in (desk, again)] == [None, None]
+        for socket in (desk, again):
+            await socket.close()
