@@ -247,3 +247,46 @@ async def test_students_of_a_killed_process_become_disconnected(make_exam, proct
         assert [s.closed_with for s in (desk, again)] == [None, None]
         for socket in (desk, again):
             await socket.close()
+
+
+# --- one deadline for thousands of sockets (§8) ---------------------------------------------------
+
+MANY = 2000
+# Far enough out for every handshake to complete first (2,000 took 4.5 s on a 2-core machine).
+MANY_DEADLINE_IN = 15
+
+
+@pytest.fixture
+def many_open_files():
+    """Room for MANY client sockets here and as many in the daphne child (it inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 3 * MANY + 1000
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"open-files hard limit {hard} < {wanted}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_thousands_of_sockets_with_one_deadline_all_time_out(make_exam, proctor, many_open_files):
+    exam = await asyncio.to_thread(make_exam)
+    with daphne() as base, listener():
+        attempts = await asyncio.to_thread(make_attempts, exam, MANY, seconds=MANY_DEADLINE_IN)
+        deadline = time.monotonic() + MANY_DEADLINE_IN - 1  # the rows took a moment to write
+        desk = await Socket.open(base, proctor_path(exam.pk), token_for(proctor))
+        started = time.monotonic()
+        students = await open_all(base, [(attempt_path(a.pk), token_for(a.user)) for a in attempts],
+                                  keep_ticks=False)
+        await until(lambda: all(s.frames for s in students), 30, lambda: "snapshots missing")
+        handshakes = time.monotonic() - started
+        print(f"{MANY} handshakes and snapshots in {handshakes:.1f}s")
+        assert time.monotonic() < deadline, f"handshakes took {handshakes:.1f}s: past the deadline"
+        assert all(s.frames[0]["type"] == "timer" and s.frames[0]["status"] == "ongoing" for s in students)
+
+        ids = {a.pk for a in attempts}
+        waiting = lambda: [a.pk for s, a in zip(students, attempts) if not timed_out(s, a.pk)]  # noqa: E731
+        await until(lambda: not waiting() and timeouts_seen(desk) >= ids, MANY_DEADLINE_IN + 30, lambda: {
+            "students without timeout": len(waiting()), "proctor missing": len(ids - timeouts_seen(desk))})
+        print(f"last timeout {time.monotonic() - deadline - 1:.1f}s after the deadline")
+        assert all(s.closed_with is None for s in [desk, *students])
+        await asyncio.gather(*(s.close() for s in [desk, *students]))
