@@ -4,24 +4,21 @@ The outage tests run their own redis-server on a free port and kill or SIGSTOP i
 one is never touched.
 """
 
-import signal
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
-from django.test import override_settings
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from exams import clock, redis_clients, timers
+from exams import clock, timers
 from exams.api.throttling import FailOpenScopedRateThrottle
 from exams.api.views import SubmitAnswerView
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Question
 from tests.conftest import token_for
 from tests.support.http import rest_call
-from tests.support.processes import daphne, free_port
+from tests.support.processes import daphne
+from tests.support.redis_server import private_redis  # noqa: F401 (fixture)
 
 from .conftest import ANSWER_URL, assert_error, questions_url, remaining_url, set_deadline, start_url, submit_url
 
@@ -73,66 +70,6 @@ def test_after_a_flushdb_resume_answer_and_submit_carry_on(client_for, student, 
 
 
 # --- Redis down -----------------------------------------------------------------------
-
-class PrivateRedis:
-    """A throwaway redis-server on a free port, for killing."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        end = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > end or self.proc.poll() is not None:
-                    raise
-                time.sleep(0.02)
-            finally:
-                client.close()
-
-    def pause(self) -> None:
-        """Hang it (SIGSTOP): connections still open, nothing answers."""
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.proc.send_signal(signal.SIGCONT)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture
-def private_redis():
-    """Every Redis use (timers, cache and throttling, channel layer) pointed at a private server."""
-    from django.conf import settings
-
-    server = PrivateRedis()
-    server.start()
-    caches = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
-    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
-    layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "hosts": [{"address": server.url}]}
-    # The sync client is built from REDIS_URL on first use: drop it so it is rebuilt.
-    redis_clients._sync_client = None
-    try:
-        with override_settings(REDIS_URL=server.url, CACHES=caches, CHANNEL_LAYERS=layers):
-            yield server
-    finally:
-        redis_clients._sync_client = None
-        server.resume()
-        server.kill()
-
 
 @pytest.mark.django_db(transaction=True)
 def test_start_with_redis_down_is_503_and_leaves_nothing(client_for, student, exam, private_redis):

@@ -296,6 +296,24 @@ async def test_bad_messages_get_errors_and_the_socket_stays_open(student, exam, 
     await comm.disconnect()
 
 
+async def test_deeply_nested_json_is_an_error_and_the_socket_keeps_working(student, exam, question_ids):
+    """Issue 8 §2: a 4 KB frame of nested brackets raised RecursionError and closed the socket with 1011."""
+    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    await next_frame(comm, skip_ticks=False)
+
+    nested_field = '{"type": "answer", "question_id": ' + "[" * 1990 + "]" * 1990 + ', "selected_option": "A"}'
+    for text in ("[" * 2000 + "]" * 2000, nested_field):
+        assert len(text.encode()) <= settings.EXAM["WS_MAX_MESSAGE_BYTES"]  # not refused for its size
+        reply = await request(comm, text)
+        assert (reply["type"], reply["code"]) == ("error", "invalid_message"), reply
+
+    reply = await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A",
+                                 "request_id": "after"})
+    assert (reply["type"], reply["request_id"]) == ("answer_saved", "after")
+    await comm.disconnect()
+
+
 async def test_floods_are_throttled_then_recover(student, exam, question_ids):
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = await open_socket(attempt_path(attempt.pk), student)
