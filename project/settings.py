@@ -93,6 +93,9 @@ _db["CONN_HEALTH_CHECKS"] = True
 # Threads per process for the sockets' database work (realtime/db.py), each keeping its
 # connection: a bound on what a process's sockets hold, and no connect per call.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=16)
+# HTTP requests a daphne process serves at once (each holds a connection while it runs); more
+# wait their turn (project/inflight.py). With DB_POOL_SIZE: at most 40 connections a process.
+HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=24)
 
 AUTH_PASSWORD_VALIDATORS = []
 

@@ -160,3 +160,33 @@ def test_the_listener_keeps_one_connection_per_thread(processlist, student, make
         print(f"listener holds {len(held)} connections")
         assert first <= held
         assert len(held) <= BATCHES_IN_FLIGHT + 1 + NOTIFY_THREADS
+
+
+BURST = 80
+HTTP_SLOTS = 5
+
+
+async def test_a_burst_of_requests_holds_at_most_http_concurrency_connections(processlist, students, long_exam):
+    """200 students pressing reload at once must not take 200 of MariaDB's 151 connections."""
+    others = processlist.ids()
+    with daphne(DB_POOL_SIZE=POOL_SIZE, HTTP_CONCURRENCY=HTTP_SLOTS) as base:
+        tokens = [token_for(students[i % len(students)]) for i in range(BURST)]
+        peak, done = 0, False
+
+        def sample() -> None:
+            nonlocal peak
+            while not done:
+                peak = max(peak, len(processlist.ids() - others))
+                time.sleep(0.005)
+
+        sampler = asyncio.get_running_loop().run_in_executor(None, sample)
+        with ThreadPoolExecutor(BURST) as clients:
+            loop = asyncio.get_running_loop()
+            statuses = await asyncio.gather(
+                *(loop.run_in_executor(clients, rest_call, base, "GET", "/api/exams/", token) for token in tokens)
+            )
+        done = True
+        await sampler
+    assert {status for status, _ in statuses} == {200}
+    print(f"{BURST} requests at once: at most {peak} connections")
+    assert 0 < peak <= HTTP_SLOTS + STRAGGLERS
