@@ -156,6 +156,11 @@ def save_answer(
                     f"Option {selected_option!r} is not one of {sorted(question.options)}.", code="invalid_option"
                 )
             return _store_answer(attempt, question, selected_option, received_at)
+        # A resend, after the deadline, of an answer already stored in time (its reply was lost
+        # with a dropped socket): acknowledging it changes nothing, refusing it would say "lost".
+        stored = Answer.objects.filter(attempt=attempt, question_id=question_id, selected_option=selected_option).first()
+        if stored is not None:
+            return stored
     if attempt.is_ongoing:
         expire_attempts(attempt_ids=[attempt_id], path=ExpiryPath.ON_ACCESS)
     raise TimeUp("Time is up for this attempt; the answer was not saved.")

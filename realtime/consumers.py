@@ -210,6 +210,7 @@ class AttemptConsumer(_ServiceSocket):
             return await self.reject(CLOSE_UNAUTHENTICATED)
         attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
         self.acked: set[tuple] = set()
+        self.unsaved: dict[tuple, datetime] = {}
         # Join first (events are held until the snapshot is out), then read the state.
         self.attempt_id = attempt_id
         get_hub().add_student(self, attempt_id)
@@ -255,10 +256,21 @@ class AttemptConsumer(_ServiceSocket):
     # Client actions ----------------------------------------------------------------
 
     async def do_answer(self, *, received_at: datetime, question_id: int, selected_option: str) -> dict:
-        answer = await db_call(services.save_answer)(
-            user=self.user, attempt_id=self.attempt_id, question_id=question_id,
-            selected_option=selected_option, received_at=received_at,
-        )
+        # An answer this socket received while the database was down keeps that first receipt
+        # when the client sends it again: the server had it in time, the outage was ours.
+        key = (question_id, selected_option)
+        received_at = self.unsaved.setdefault(key, received_at)
+        try:
+            answer = await db_call(services.save_answer)(
+                user=self.user, attempt_id=self.attempt_id, question_id=question_id,
+                selected_option=selected_option, received_at=received_at,
+            )
+        except (DatabaseError, redis.RedisError):
+            raise
+        except BaseException:
+            self.unsaved.pop(key, None)
+            raise
+        self.unsaved.pop(key, None)
         reply = notifications.answer_saved_message(answer)
         self.acked.add((reply["question_id"], reply["saved_at"]))
         return reply

@@ -266,6 +266,24 @@ def test_an_answer_received_after_deadline_and_grace_is_refused(student, exam):
     assert (attempt.status, attempt.score) == (AttemptStatus.TIMEOUT, 1)
 
 
+def test_a_late_resend_of_an_answer_stored_in_time_is_acknowledged_unchanged(student, exam):
+    """A dropped socket loses the reply, not the answer: its resend after the deadline is no refusal."""
+    attempt = set_deadline(_start(student, exam), seconds_from_now=-5)
+    q1, q2, _ = _questions(exam)
+    stored = _answer_received(student, attempt, q1, "A", attempt.deadline_at - timedelta(seconds=1))
+    services.expire_attempts(attempt_ids=[attempt.pk], path=ExpiryPath.SWEEPER)
+
+    again = _answer_received(student, attempt, q1, "A", clock.now())
+    assert (again.pk, again.selected_option, again.saved_at) == (stored.pk, "A", stored.saved_at)
+    # A different choice after the deadline is still refused, and changes nothing.
+    _raises(TimeUp, 410, "time_up", _answer_received, user=student, attempt=attempt, question=q1, option="B",
+            received_at=clock.now())
+    _raises(TimeUp, 410, "time_up", _answer_received, user=student, attempt=attempt, question=q2, option="A",
+            received_at=clock.now())
+    assert list(Answer.objects.filter(attempt=attempt).values_list("question_id", "selected_option")) == [(q1.pk, "A")]
+    assert AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.ANSWER_SAVED).count() == 1
+
+
 def test_an_answer_received_late_to_an_ongoing_attempt_is_refused_and_times_it_out(student, exam):
     attempt = _start(student, exam)
     question = _questions(exam)[0]

@@ -291,3 +291,42 @@ async def test_thousands_of_sockets_with_one_deadline_all_time_out(make_exam, pr
         print(f"last timeout {time.monotonic() - deadline - 1:.1f}s after the deadline")
         assert all(s.closed_with is None for s in [desk, *students])
         await asyncio.gather(*(s.close() for s in [desk, *students]))
+
+
+@pytest.mark.skipif(os.environ.get("DATABASE_URL", "").startswith("sqlite") or not os.environ.get("DATABASE_URL"),
+                    reason="cuts MySQL through a TCP proxy; SQLite is a file")
+async def test_an_answer_received_during_a_database_cut_counts_from_its_first_receipt(make_exam):
+    """§4: the server had the answer in time; that the database was away then is ours, not the student's."""
+    from tests.support.processes import database_address, database_url
+    from tests.support.tcp_proxy import TcpProxy
+
+    exam = await asyncio.to_thread(make_exam)
+    [attempt] = await asyncio.to_thread(make_attempts, exam, 1, seconds=4)
+    question_id = await asyncio.to_thread(lambda: exam.questions.first().pk)
+    with TcpProxy(*database_address()) as proxy, daphne(DATABASE_URL=database_url(port=proxy.port)) as base:
+        student = await Socket.open(base, attempt_path(attempt.pk), token_for(attempt.user))
+        await until(lambda: student.of_type("timer"), 10, lambda: student.frames)
+        proxy.cut()
+        sent_at = clock.now()
+        answer = {"type": "answer", "question_id": question_id, "selected_option": "A", "request_id": "in-time"}
+        await student.ws.send(json.dumps(answer))
+        await until(lambda: student.of_type("error"), 10, lambda: student.frames)
+        assert student.of_type("error")[0]["code"] == "service_unavailable"
+        await asyncio.sleep(max(0.0, (attempt.deadline_at - clock.now()).total_seconds()) + 0.5)
+        proxy.restore()
+        # The client sends it again, after the deadline: it is judged by when the server first had it.
+        await student.ws.send(json.dumps({**answer, "request_id": "again"}))
+        await until(lambda: student.of_type("answer_saved"), 10, lambda: student.frames)
+        [saved] = student.of_type("answer_saved")
+        await student.close()
+    assert saved["request_id"] == "again"
+    assert sent_at.timestamp() <= datetime_of(saved["saved_at"]) < attempt.deadline_at.timestamp()
+    stored = await asyncio.to_thread(lambda: list(Attempt.objects.get(pk=attempt.pk).answers.values_list(
+        "question_id", "selected_option")))
+    assert stored == [(question_id, "A")]
+
+
+def datetime_of(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
