@@ -7,6 +7,7 @@ Consumers have no channel-layer channel of their own: the process's hub (realtim
 delivers events to them, so a Redis outage neither closes nor blocks a socket.
 """
 
+import asyncio
 import json
 import logging
 import time
@@ -29,6 +30,8 @@ from .ticker import get_ticker
 
 logger = logging.getLogger(__name__)
 
+# How long a socket keeps trying to store answers it received while the database was away.
+UNSAVED_RETRY_SECONDS = 600
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_UNAUTHENTICATED = 4401
@@ -63,6 +66,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
 
     async def __call__(self, scope, receive, send):
         self.released = self.closed = self.ready = self.busy = False
+        self.request_id = None
         self.pending: list[dict] = []
         self.bucket = TokenBucket(settings.EXAM["WS_MESSAGES_PER_SECOND"], settings.EXAM["WS_MESSAGE_BURST"])
         try:
@@ -175,7 +179,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             else:
                 await self.send_error("throttled", "Too many messages; slow down.", exc.request_id)
             return
-        request_id = message.pop("request_id", None)
+        request_id = self.request_id = message.pop("request_id", None)
         if not allowed:
             await self.send_error("throttled", "Too many messages; slow down.", request_id)
             return
@@ -210,7 +214,9 @@ class AttemptConsumer(_ServiceSocket):
             return await self.reject(CLOSE_UNAUTHENTICATED)
         attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
         self.acked: set[tuple] = set()
-        self.unsaved: dict[tuple, datetime] = {}
+        # (question, option) -> (first receipt, request_id) of answers the database could not take yet.
+        self.unsaved: dict[tuple, tuple[datetime, object]] = {}
+        self.storing: asyncio.Task | None = None
         # Join first (events are held until the snapshot is out), then read the state.
         self.attempt_id = attempt_id
         get_hub().add_student(self, attempt_id)
@@ -258,22 +264,65 @@ class AttemptConsumer(_ServiceSocket):
     async def do_answer(self, *, received_at: datetime, question_id: int, selected_option: str) -> dict:
         # An answer this socket received while the database was down keeps that first receipt
         # when the client sends it again: the server had it in time, the outage was ours.
+        # The server also stores it by itself once the database is back (`_store_unsaved`).
         key = (question_id, selected_option)
-        received_at = self.unsaved.setdefault(key, received_at)
+        received_at = self.unsaved.setdefault(key, (received_at, self.request_id))[0]
         try:
-            answer = await db_call(services.save_answer)(
-                user=self.user, attempt_id=self.attempt_id, question_id=question_id,
-                selected_option=selected_option, received_at=received_at,
-            )
+            answer = await self._save(key, received_at)
         except (DatabaseError, redis.RedisError):
+            if self.storing is None or self.storing.done():
+                self.storing = asyncio.get_running_loop().create_task(self._store_unsaved())
             raise
         except BaseException:
             self.unsaved.pop(key, None)
             raise
         self.unsaved.pop(key, None)
+        return self._saved_reply(answer)
+
+    async def _save(self, key: tuple, received_at: datetime):
+        question_id, selected_option = key
+        return await db_call(services.save_answer)(
+            user=self.user, attempt_id=self.attempt_id, question_id=question_id,
+            selected_option=selected_option, received_at=received_at,
+        )
+
+    def _saved_reply(self, answer) -> dict:
         reply = notifications.answer_saved_message(answer)
         self.acked.add((reply["question_id"], reply["saved_at"]))
         return reply
+
+    async def _store_unsaved(self) -> None:
+        """Store the answers received in time while the database was away, as soon as it is back,
+        and acknowledge each with its first request_id (even if the client never sends it again)."""
+        delay, give_up = 0.5, time.monotonic() + UNSAVED_RETRY_SECONDS
+        while self.unsaved and time.monotonic() < give_up:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            for key, (received_at, request_id) in list(self.unsaved.items()):
+                if self.busy:
+                    break  # the client is being answered: try again after it
+                # Like a client message: its broadcast waits until its reply is out.
+                self.busy = True
+                try:
+                    reply = self._saved_reply(await self._save(key, received_at))
+                except (DatabaseError, redis.RedisError):
+                    break  # still away
+                except ServiceError as exc:
+                    self.unsaved.pop(key, None)
+                    await self.send_error(exc.code, exc.message, request_id)
+                    continue
+                except Exception:
+                    logger.exception("storing an answer received during an outage failed")
+                    self.unsaved.pop(key, None)
+                    continue
+                else:
+                    self.unsaved.pop(key, None)
+                    if request_id is not None:
+                        reply["request_id"] = request_id
+                    await self.send_json(reply)
+                finally:
+                    self.busy = False
+                    await self._flush_pending()
 
     async def do_submit(self, *, received_at: datetime) -> dict:
         result = await db_call(services.submit_attempt)(user=self.user, attempt_id=self.attempt_id)

@@ -46,8 +46,9 @@ def parse_args() -> argparse.Namespace:
                    help="students send answers only until this long before their deadline (1)")
     p.add_argument("--rest-concurrency", type=int, default=200, help="db_load: REST requests at once (200)")
     p.add_argument("--rest-proctor-requests", type=int, default=40, help="db_load: proctor list requests (40)")
-    p.add_argument("--db-conn-bound", type=int, default=int(os.environ.get("DRILLS_DB_CONN_BOUND", 60)),
-                   help="db_load: most DB connections the 4 server processes may hold (60)")
+    # README, "Database connections": 2 daphnes x (HTTP_CONCURRENCY 24 + DB_POOL_SIZE 16) + 2 listeners x 5.
+    p.add_argument("--db-conn-bound", type=int, default=int(os.environ.get("DRILLS_DB_CONN_BOUND", 90)),
+                   help="db_load: most DB connections the 4 server processes may hold (90)")
     p.add_argument("--listener-kill", choices=["all", "one"], default="all")
     p.add_argument("--cut-mode", choices=["reset", "blackhole"], default="reset")
     p.add_argument("--json", default=str(ROOT / ".run" / "drills.json"))

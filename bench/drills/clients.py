@@ -73,6 +73,8 @@ class AnswerRecord:
     outcome: str | None = None  # "acked" | "refused" | None (never resolved)
     code: str | None = None
     saved_at: str | None = None
+    # What the reply says is stored: an answer received before one stored later is superseded by it.
+    acked_option: str | None = None
     via: str = "ws"
     resolved_at: float | None = None
 
@@ -204,6 +206,7 @@ class Student:
             answer.resolved_at = time.time()
             if frame["type"] == "answer_saved":
                 answer.outcome, answer.saved_at = "acked", frame["saved_at"]
+                answer.acked_option = frame["selected_option"]
                 self.pending = None
             elif frame.get("code") in RETRYABLE:
                 await asyncio.sleep(0.5)

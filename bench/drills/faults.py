@@ -56,6 +56,7 @@ async def db_load(drill) -> float:
                 record.resolved_at = time.time()
                 if status == 200:
                     record.outcome, record.saved_at = "acked", body["saved_at"]
+                    record.acked_option = body["selected_option"]
                     return
                 if status not in (0, 429, 503):
                     record.outcome, record.code = "refused", body.get("error", {}).get("code", str(status))

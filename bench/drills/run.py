@@ -172,7 +172,8 @@ class Drill:
     def _row(self, n, due, deadlines, db, presence, client_lag, opened, connect_seconds, started) -> dict:
         answers = [a for s in self.students for a in s.answers if a.first_sent is not None]
         acked = [a for a in answers if a.outcome == "acked"]
-        stored = [a for a in acked if (a.attempt_id, a.question_id, a.option, a.saved_at) in db["answer_events"]]
+        stored = [a for a in acked
+                  if (a.attempt_id, a.question_id, a.acked_option or a.option, a.saved_at) in db["answer_events"]]
         refused = [a for a in answers if a.outcome != "acked"]
         late = {}
         for pk, deadline in deadlines.items():
