@@ -266,7 +266,10 @@ class AttemptConsumer(_ServiceSocket):
         # when the client sends it again: the server had it in time, the outage was ours.
         # The server also stores it by itself once the database is back (`_store_unsaved`).
         key = (question_id, selected_option)
-        received_at = self.unsaved.setdefault(key, (received_at, self.request_id))[0]
+        if key in self.unsaved:
+            received_at = self.unsaved[key][0]
+        # The acknowledgement goes with the latest request_id: the one the client waits on.
+        self.unsaved[key] = (received_at, self.request_id)
         try:
             answer = await self._save(key, received_at)
         except (DatabaseError, redis.RedisError):
@@ -293,11 +296,11 @@ class AttemptConsumer(_ServiceSocket):
 
     async def _store_unsaved(self) -> None:
         """Store the answers received in time while the database was away, as soon as it is back,
-        and acknowledge each with its first request_id (even if the client never sends it again)."""
+        and acknowledge each with its latest request_id (even if the client never sends it again)."""
         delay, give_up = 0.5, time.monotonic() + UNSAVED_RETRY_SECONDS
         while self.unsaved and time.monotonic() < give_up:
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, 1.0)
             for key, (received_at, request_id) in list(self.unsaved.items()):
                 if self.busy:
                     break  # the client is being answered: try again after it

@@ -148,7 +148,7 @@ class Student:
                         if self.final is None:
                             self.final, self.final_at = kind, time.time()
                         self.done.set()
-                        break
+                        # Keep reading, as a page does: replies to answers sent in time may follow.
                     elif kind in ("answer_saved", "error") and frame.get("request_id") == self.request_id:
                         if self.reply is not None and not self.reply.done():
                             self.reply.set_result(frame)
