@@ -6,11 +6,11 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.support.processes import free_port, wait_for_port  # noqa: F401 (free_port is re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / ".run"
@@ -23,25 +23,6 @@ def raise_fd_limit() -> int:
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process {proc.args} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port} after {timeout}s")
 
 
 def terminate(proc: subprocess.Popen | None, timeout: float = 15) -> None:
