@@ -228,7 +228,7 @@ class AttemptConsumer(_ServiceSocket):
         await self.accept()
         get_hub().mark_present(attempt_id)
         self.present = True
-        await self.resync(attempt, snapshot=True)
+        await self.send_state(attempt)
         await self.become_ready()
 
     async def disconnect(self, code):
@@ -243,7 +243,12 @@ class AttemptConsumer(_ServiceSocket):
         if self.attempt_id not in hub.students:
             get_ticker().stop_following(self.attempt_id)
 
-    async def resync(self, attempt: Attempt, *, snapshot: bool = False) -> None:
+    async def resync(self, attempt: Attempt) -> None:
+        """From the hub or the ticker; nothing before the connect's own snapshot is out."""
+        if self.ready:
+            await self.send_state(attempt)
+
+    async def send_state(self, attempt: Attempt) -> None:
         """Tell the socket the attempt's state as the database holds it."""
         if self.ended and not attempt.is_ongoing:
             return  # it knows already
@@ -376,7 +381,7 @@ class ProctorConsumer(_ServiceSocket):
             return
         self.user, rows = opened
         await self.accept()
-        await self.resync(rows)
+        await self.send_snapshot(rows)
         await self.become_ready()
 
     async def disconnect(self, code):
@@ -389,6 +394,11 @@ class ProctorConsumer(_ServiceSocket):
         get_hub().remove_proctor(self, self.exam_id)
 
     async def resync(self, rows: list[dict]) -> None:
+        """From the hub; nothing before the connect's own snapshot is out."""
+        if self.ready:
+            await self.send_snapshot(rows)
+
+    async def send_snapshot(self, rows: list[dict]) -> None:
         await self.send_json({"type": "snapshot", "exam_id": self.exam_id, "attempts": rows})
 
     async def do_extend(self, *, received_at: datetime, attempt_id: int, seconds: int) -> dict:
