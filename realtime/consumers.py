@@ -205,7 +205,6 @@ class AttemptConsumer(_ServiceSocket):
     """A student's attempt: `/ws/attempts/<id>/`."""
 
     attempt_id: int | None = None
-    present = False
     ended = False
 
     async def connect(self):
@@ -227,7 +226,6 @@ class AttemptConsumer(_ServiceSocket):
         self.user = attempt.user
         await self.accept()
         get_hub().mark_present(attempt_id)
-        self.present = True
         await self.send_state(attempt)
         await self.become_ready()
 
@@ -239,7 +237,7 @@ class AttemptConsumer(_ServiceSocket):
             return
         self.released = True
         hub = get_hub()
-        hub.remove_student(self, self.attempt_id, present=self.present)
+        hub.remove_student(self, self.attempt_id)
         if self.attempt_id not in hub.students:
             get_ticker().stop_following(self.attempt_id)
 

@@ -59,6 +59,8 @@ class Hub:
         self.proctors: dict[int, set[HubSocket]] = {}
         # attempt id -> held (True) or released (False) since the last presence flush.
         self._changes: dict[int, bool] = {}
+        # Attempts reported connected from this process (some socket of theirs was accepted).
+        self._present: set[int] = set()
         self._tasks: list[asyncio.Task] = []
         self._healthy = True
         self._registered = False
@@ -75,16 +77,18 @@ class Hub:
 
     def mark_present(self, attempt_id: int) -> None:
         """The socket is open and accepted: count the attempt as connected (reported in the next batch)."""
+        self._present.add(attempt_id)
         self._changes[attempt_id] = True
 
-    def remove_student(self, socket: HubSocket, attempt_id: int, *, present: bool) -> None:
+    def remove_student(self, socket: HubSocket, attempt_id: int) -> None:
         group = self.students.get(attempt_id)
         if group is None or socket not in group:
             return
         group.discard(socket)
         if not group:
             del self.students[attempt_id]
-            if present:
+            if attempt_id in self._present:
+                self._present.discard(attempt_id)
                 self._changes[attempt_id] = False
 
     def add_proctor(self, socket: HubSocket, exam_id: int) -> None:
@@ -177,7 +181,7 @@ class Hub:
         """After an outage or data loss: re-report presence, then resync every socket."""
         logger.warning("Redis is back or lost its data: resyncing %d attempts, %d exams",
                        len(self.students), len(self.proctors))
-        for attempt_id in self.students:
+        for attempt_id in self._present:
             self._changes[attempt_id] = True
         await self._flush_presence()
         await self.resync_all()
