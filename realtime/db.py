@@ -1,10 +1,8 @@
-"""The ORM and Redis from async code: worker threads for the one, bounded concurrency for the other."""
+"""The ORM from async code: a bounded pool of worker threads that keep their connections."""
 
-import asyncio
 import functools
 import os
 import threading
-import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -80,18 +78,3 @@ def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
 
     return call
 
-
-# Redis calls that every socket makes on connect and disconnect (group membership, presence).
-# A school's network blip opens or closes thousands at once; unbounded, they exhaust the
-# Redis connection pools ("Too many connections") and the calls fail instead of waiting.
-REDIS_CALLS_IN_FLIGHT = 200
-_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
-
-
-def redis_slot() -> asyncio.Semaphore:
-    """The running loop's bound on concurrent per-socket Redis calls."""
-    loop = asyncio.get_running_loop()
-    slot = _slots.get(loop)
-    if slot is None:
-        slot = _slots[loop] = asyncio.Semaphore(REDIS_CALLS_IN_FLIGHT)
-    return slot
