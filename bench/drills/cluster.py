@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from bench.bench_sockets import raise_fd_limit  # noqa: F401 (re-exported for the drills and bench_fanout)
 from tests.support.processes import free_port, wait_for_port  # noqa: F401 (free_port is re-exported)
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / ".run"
-
-
-def raise_fd_limit() -> int:
-    """Lift the soft open-files limit to the hard one (the `ulimit -n` thousands of sockets need)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return target
 
 
 def terminate(proc: subprocess.Popen | None, timeout: float = 15) -> None:
