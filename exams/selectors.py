@@ -17,6 +17,10 @@ def get_attempt(attempt_id: int) -> Attempt:
         raise NotFound(f"Attempt {attempt_id} does not exist.") from None
 
 
+def attempts_by_id(attempt_ids: list[int]) -> dict[int, Attempt]:
+    return {a.pk: a for a in Attempt.objects.filter(pk__in=attempt_ids)}
+
+
 def get_own_attempt(*, user, attempt_id: int) -> Attempt:
     """The attempt if it belongs to `user`: 404 when missing, 403 when someone else's."""
     attempt = get_attempt(attempt_id)

@@ -26,7 +26,6 @@ from channels.layers import get_channel_layer
 from django.db import DatabaseError
 
 from exams import clock, notifications, presence, selectors, services
-from exams.models import Attempt
 
 from .db import db_call
 
@@ -66,7 +65,6 @@ class Hub:
         self._registered = False
         # Set while this process is in the fan-out group (see `wait_joined`).
         self.joined = asyncio.Event()
-        self.closing = False
 
     # --- sockets ---------------------------------------------------------------------
 
@@ -190,7 +188,7 @@ class Hub:
         """Send every socket its current state from the database (after the group is joined)."""
         attempt_ids = list(self.students)
         if attempt_ids:
-            attempts = await db_call(_attempts_by_id)(attempt_ids)
+            attempts = await db_call(selectors.attempts_by_id)(attempt_ids)
             for attempt_id, attempt in attempts.items():
                 for socket in list(self.students.get(attempt_id, ())):
                     await _safely(socket.resync(attempt))
@@ -246,7 +244,6 @@ class Hub:
 
     async def close_all(self) -> int:
         """Close every socket with 1012 (service restart: reconnect now, elsewhere)."""
-        self.closing = True
         sockets = [s for group in (*self.students.values(), *self.proctors.values()) for s in group]
         for socket in sockets:
             await _safely(socket.close_for_restart())
@@ -289,10 +286,6 @@ def _awaiting(task: asyncio.Task) -> str:
         where = f"{coro.cr_code.co_qualname}:{coro.cr_frame.f_lineno}"
         coro = coro.cr_await
     return f"{task.get_name()} in {where}"
-
-
-def _attempts_by_id(attempt_ids: list[int]) -> dict[int, Attempt]:
-    return {a.pk: a for a in Attempt.objects.filter(pk__in=attempt_ids)}
 
 
 async def _safely(coro) -> None:
