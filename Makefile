@@ -1,5 +1,5 @@
 # Two commands for a fresh machine: `make run` and `make test`.
-.PHONY: run test setup bench-expiry bench-sockets drills drills-setup bench-hardclose bench-handshakes
+.PHONY: run test check setup bench-expiry bench-sockets drills drills-setup bench-hardclose bench-handshakes
 
 run:
 	scripts/setup.sh run
@@ -8,6 +8,11 @@ run:
 test:
 	scripts/setup.sh test
 	scripts/test.sh $(PYTEST_ARGS)
+
+# The gates alone (lint, format, types, browser-module tests); `make test` runs them first.
+check:
+	scripts/setup.sh test
+	scripts/check.sh
 
 bench-expiry:
 	scripts/setup.sh test

@@ -46,12 +46,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--attempts", type=int, default=1000, help="attempts ending within one second (1000)")
     parser.add_argument("--other-keys", type=int, default=100_000, help="unrelated keys with long TTLs (100000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each design; medians are reported (3)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds after which an attempt counts as lost (60)")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds after which an attempt counts as lost (60)"
+    )
     parser.add_argument("--lead", type=float, default=2.0, help="seconds from arming to the first deadline (2)")
-    parser.add_argument("--redis-db", type=int, default=int(os.environ.get("BENCH_REDIS_DB", 11)),
-                        help="the bench's own Redis database, flushed (BENCH_REDIS_DB, 11)")
-    parser.add_argument("--design", choices=["both", "keyspace", "engine"], default="both",
-                        help="run (a) keyspace events alone, (b) the engine, or both (both)")
+    parser.add_argument(
+        "--redis-db",
+        type=int,
+        default=int(os.environ.get("BENCH_REDIS_DB", 11)),
+        help="the bench's own Redis database, flushed (BENCH_REDIS_DB, 11)",
+    )
+    parser.add_argument(
+        "--design",
+        choices=["both", "keyspace", "engine"],
+        default="both",
+        help="run (a) keyspace events alone, (b) the engine, or both (both)",
+    )
     return parser.parse_args()
 
 
@@ -83,8 +93,8 @@ from exams import clock, services, timers  # noqa: E402
 from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, ExpiryPath  # noqa: E402
 from exams.redis_clients import get_redis  # noqa: E402
 
-
 # --- the two designs, each a context manager that runs while attempts end ----------------
+
 
 @contextmanager
 def keyspace_only() -> Iterator[None]:
@@ -124,8 +134,9 @@ def engine() -> Iterator[None]:
     if settings.SECRET_KEY == settings.DEFAULT_SECRET_KEY:
         env["SECRET_KEY"] = secrets.token_urlsafe(50)  # the listener refuses the committed dev key
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "manage.py", "run_timer_listener"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "run_timer_listener"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             end = time.monotonic() + 60
             while "listening for expired timer keys" not in log_path.read_text():
@@ -144,21 +155,29 @@ def engine() -> Iterator[None]:
 
 DESIGNS: dict[str, Callable] = {
     name: running
-    for name, running, key in [("(a) keyspace events alone", keyspace_only, "keyspace"),
-                               ("(b) engine: run_timer_listener", engine, "engine")]
+    for name, running, key in [
+        ("(a) keyspace events alone", keyspace_only, "keyspace"),
+        ("(b) engine: run_timer_listener", engine, "engine"),
+    ]
     if ARGS.design in ("both", key)
 }
 
 
 # --- one run ----------------------------------------------------------------------------
 
+
 def arm_attempts(user, exam: Exam, count: int) -> dict[int, int]:
     """`count` ongoing attempts whose deadlines spread over one second, armed in Redis; id -> deadline ms."""
     now = clock.now()
     first = now + timedelta(seconds=ARGS.lead)
     Attempt.objects.bulk_create(
-        Attempt(user=user, exam=exam, number=n + 1, started_at=now,
-                deadline_at=first + timedelta(microseconds=n * 1_000_000 // count))
+        Attempt(
+            user=user,
+            exam=exam,
+            number=n + 1,
+            started_at=now,
+            deadline_at=first + timedelta(microseconds=n * 1_000_000 // count),
+        )
         for n in range(count)
     )
     deadlines = {pk: clock.to_ms(d) for pk, d in Attempt.objects.filter(exam=exam).values_list("pk", "deadline_at")}
@@ -187,7 +206,9 @@ def clean_up(exam: Exam) -> dict[str, int]:
     """Delete the run's attempts and timers; return how many timeouts each path made."""
     paths = dict(
         AttemptEvent.objects.filter(attempt__exam=exam, kind=EventKind.TIMED_OUT)
-        .values_list("path").annotate(n=Count("id")).values_list("path", "n")
+        .values_list("path")
+        .annotate(n=Count("id"))
+        .values_list("path", "n")
     )
     ids = list(Attempt.objects.filter(exam=exam).values_list("pk", flat=True))
     timers.delete_timers(ids)
@@ -202,8 +223,12 @@ def percentile(ordered: list[float], q: float) -> float:
 
 def summary(lateness: list[float]) -> dict[str, float]:
     ordered = sorted(lateness)
-    return {"p50": percentile(ordered, 0.50), "p99": percentile(ordered, 0.99), "max": ordered[-1],
-            "lost": sum(1 for ms in ordered if ms == math.inf)}
+    return {
+        "p50": percentile(ordered, 0.50),
+        "p99": percentile(ordered, 0.99),
+        "max": ordered[-1],
+        "lost": sum(1 for ms in ordered if ms == math.inf),
+    }
 
 
 def fmt(ms: float) -> str:
@@ -244,8 +269,10 @@ def main() -> None:
     user = get_user_model().objects.create_user(username=name, password=secrets.token_urlsafe(16))
     exam = Exam.objects.create(title=name, duration_seconds=60, published=False)
     results: dict[str, list[dict]] = {design: [] for design in DESIGNS}
-    print(f"{ARGS.attempts} attempts ending within one second, {ARGS.other_keys} other TTL keys, "
-          f"{connection.vendor}, Redis {client.info('server')['redis_version']} (db {ARGS.redis_db})")
+    print(
+        f"{ARGS.attempts} attempts ending within one second, {ARGS.other_keys} other TTL keys, "
+        f"{connection.vendor}, Redis {client.info('server')['redis_version']} (db {ARGS.redis_db})"
+    )
     try:
         for run in range(1, ARGS.runs + 1):
             for design, running in DESIGNS.items():
@@ -253,26 +280,36 @@ def main() -> None:
                     lateness = watch(arm_attempts(user, exam, ARGS.attempts))
                 paths = clean_up(exam)
                 if not client.exists(SENTINEL):
-                    print(f"  warning: something flushed Redis db {ARGS.redis_db} during this run, so its "
-                          "numbers are not valid; pick an unused --redis-db", file=sys.stderr)
+                    print(
+                        f"  warning: something flushed Redis db {ARGS.redis_db} during this run, so its "
+                        "numbers are not valid; pick an unused --redis-db",
+                        file=sys.stderr,
+                    )
                     fill_other_keys(client, ARGS.other_keys)
                 results[design].append(stats := summary(lateness))
-                print(f"run {run} {design}: p50 {fmt(stats['p50'])}, p99 {fmt(stats['p99'])}, "
-                      f"max {fmt(stats['max'])} (ms), lost {stats['lost']}; by path {paths}", flush=True)
+                print(
+                    f"run {run} {design}: p50 {fmt(stats['p50'])}, p99 {fmt(stats['p99'])}, "
+                    f"max {fmt(stats['max'])} (ms), lost {stats['lost']}; by path {paths}",
+                    flush=True,
+                )
     finally:
         exam.delete()
         user.delete()
         client.flushdb()
 
-    print(f"\nDeadline-to-commit lateness of {ARGS.attempts} attempts ending within one second among "
-          f"{ARGS.other_keys} other TTL keys; median of {ARGS.runs} runs; lost = not timed out within "
-          f"{ARGS.timeout:.0f} s; {connection.vendor}; sweep every {settings.EXAM['SWEEP_INTERVAL_MS']} ms.\n")
+    print(
+        f"\nDeadline-to-commit lateness of {ARGS.attempts} attempts ending within one second among "
+        f"{ARGS.other_keys} other TTL keys; median of {ARGS.runs} runs; lost = not timed out within "
+        f"{ARGS.timeout:.0f} s; {connection.vendor}; sweep every {settings.EXAM['SWEEP_INTERVAL_MS']} ms.\n"
+    )
     print("| design | p50 ms | p99 ms | max ms | lost |")
     print("|---|---:|---:|---:|---:|")
     for design, runs in results.items():
         med = {k: statistics.median(r[k] for r in runs) for k in ("p50", "p99", "max", "lost")}
-        print(f"| {design} | {fmt(med['p50'])} | {fmt(med['p99'])} | {fmt(med['max'])} | "
-              f"{med['lost']:.0f} of {ARGS.attempts} |")
+        print(
+            f"| {design} | {fmt(med['p50'])} | {fmt(med['p99'])} | {fmt(med['max'])} | "
+            f"{med['lost']:.0f} of {ARGS.attempts} |"
+        )
 
 
 if __name__ == "__main__":

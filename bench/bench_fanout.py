@@ -48,6 +48,7 @@ def percentile(values: list[float], q: float) -> float:
 # The client process: `--role client`; reads commands as JSON lines, answers likewise.
 # =====================================================================================
 
+
 async def client_main(port: int) -> None:
     from websockets.asyncio.client import connect
 
@@ -67,13 +68,19 @@ async def client_main(port: int) -> None:
         async with gate:
             started = time.time()
             try:
-                ws = await connect(f"ws://{server}/ws/attempts/{attempt_id}/?token={token}",
-                                   origin=f"http://{server}", open_timeout=60, ping_interval=None,
-                                   compression=None, close_timeout=2, max_queue=None)
+                ws = await connect(
+                    f"ws://{server}/ws/attempts/{attempt_id}/?token={token}",
+                    origin=f"http://{server}",
+                    open_timeout=60,
+                    ping_interval=None,
+                    compression=None,
+                    close_timeout=2,
+                    max_queue=None,
+                )
                 first = json.loads(await asyncio.wait_for(ws.recv(), 60))
                 if first.get("type") != "timer":
                     raise RuntimeError(f"first frame {first.get('type')}")
-            except Exception as exc:  # noqa: BLE001 - counted and reported
+            except Exception as exc:
                 failures.append(repr(exc)[:200])
                 return
             handshakes.append(time.time() - started)
@@ -87,13 +94,18 @@ async def client_main(port: int) -> None:
                 arrived = time.time()
                 if '"timeout"' in text and json.loads(text).get("type") == "timeout":
                     timeouts[attempt_id] = arrived
-        except Exception:  # noqa: BLE001 - a closed socket just stops
+        except Exception:
             pass
 
     async def proctor(exam_id: int, token: str) -> None:
         # The snapshot of thousands of attempts is past websockets' 1 MiB default frame limit.
-        async with connect(f"ws://{server}/ws/proctor/exams/{exam_id}/?token={token}", origin=f"http://{server}",
-                           ping_interval=None, max_queue=None, max_size=None) as ws:
+        async with connect(
+            f"ws://{server}/ws/proctor/exams/{exam_id}/?token={token}",
+            origin=f"http://{server}",
+            ping_interval=None,
+            max_queue=None,
+            max_size=None,
+        ) as ws:
             async for text in ws:
                 if json.loads(text).get("type") == "attempt_timeout":
                     proctor_frames.append(time.time())
@@ -110,15 +122,31 @@ async def client_main(port: int) -> None:
             handshakes, failures = [], []
             started = time.time()
             await asyncio.gather(*(open_one(a, t, gate, handshakes, failures) for a, t in command["students"]))
-            emit({"event": "done", "held": len(sockets), "failed": len(failures), "errors": failures[:3],
-                  "handshakes": handshakes, "started": started, "finished": time.time()})
+            emit(
+                {
+                    "event": "done",
+                    "held": len(sockets),
+                    "failed": len(failures),
+                    "errors": failures[:3],
+                    "handshakes": handshakes,
+                    "started": started,
+                    "finished": time.time(),
+                }
+            )
         elif kind == "proctor":
             tasks.append(asyncio.create_task(proctor(command["exam_id"], command["token"])))
             await asyncio.sleep(1)
             emit({"event": "done"})
         elif kind == "collect":
-            emit({"event": "done", "timeouts": timeouts, "proctor_frames": proctor_frames, "lag": lag.summary(),
-                  "held": len(sockets)})
+            emit(
+                {
+                    "event": "done",
+                    "timeouts": timeouts,
+                    "proctor_frames": proctor_frames,
+                    "lag": lag.summary(),
+                    "held": len(sockets),
+                }
+            )
         elif kind == "quit":
             break
     for ws in sockets:
@@ -131,12 +159,19 @@ async def client_main(port: int) -> None:
 # The controller.
 # =====================================================================================
 
+
 class Clients:
     def __init__(self, count: int, port: int, env: dict) -> None:
         self.procs = [
-            subprocess.Popen([sys.executable, __file__, "client", "--role", "client", "--port", str(port)],
-                             cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                             preexec_fn=raise_fd_limit)
+            subprocess.Popen(
+                [sys.executable, __file__, "client", "--role", "client", "--port", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                preexec_fn=raise_fd_limit,
+            )
             for _ in range(count)
         ]
 
@@ -171,9 +206,17 @@ def configure(args) -> dict:
     args.redis_port = args.redis_port or free_port()
     if args.redis_port == 6379:
         sys.exit("--redis-port 6379 is the shared Redis; the bench stops and flushes its own: pick another")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", "DATABASE_URL": args.database_url,
-           "REDIS_URL": f"redis://127.0.0.1:{args.redis_port}/0", "SECRET_KEY": "fanout-" + secrets.token_hex(24),
-           "DEBUG": "false", "JWT_ACCESS_MINUTES": "600", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": f"redis://127.0.0.1:{args.redis_port}/0",
+        "SECRET_KEY": "fanout-" + secrets.token_hex(24),
+        "DEBUG": "false",
+        "JWT_ACCESS_MINUTES": "600",
+        "PYTHONUNBUFFERED": "1",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+    }
     os.environ.update(env)
     import django
 
@@ -190,29 +233,42 @@ def run(args) -> str:
 
     env = configure(args)
     prefix = f"fanout-{secrets.token_hex(3)}-"
-    cluster = Cluster(redis_port=args.redis_port, database_url=args.database_url, db_port=0, env=env,
-                      daphnes=1, listeners=args.listeners if args.mode == "hardclose" else 0, tag=f"bench-{args.mode}", proxy=False)
+    cluster = Cluster(
+        redis_port=args.redis_port,
+        database_url=args.database_url,
+        db_port=0,
+        env=env,
+        daphnes=1,
+        listeners=args.listeners if args.mode == "hardclose" else 0,
+        tag=f"bench-{args.mode}",
+        proxy=False,
+    )
     clients = None
     try:
         cluster.start()
         users, proctor = data.create_users(args.sockets, prefix)
         exam_id, attempt_ids, _ = data.create_exam(users, f"{prefix}{args.mode}")
-        students = [[a, data.token_for(u)] for a, u in zip(attempt_ids, users)]
+        students = [[a, data.token_for(u)] for a, u in zip(attempt_ids, users, strict=False)]
         port = cluster.daphnes[0]["port"]
         clients = Clients(args.clients, port, env)
         per_client = max(1, args.in_flight // args.clients)
         if args.mode == "handshakes":
-            results = clients.all([{"cmd": "open", "students": share, "in_flight": per_client}
-                                   for share in split(students, args.clients)])
+            results = clients.all(
+                [{"cmd": "open", "students": share, "in_flight": per_client} for share in split(students, args.clients)]
+            )
             lags = [c["lag"] for c in clients.all([{"cmd": "collect"}] * args.clients)]
             return report_handshakes(args, results, lags)
         clients.send(0, {"cmd": "proctor", "exam_id": exam_id, "token": data.token_for(proctor)})
         clients.read(0)
-        opened = clients.all([{"cmd": "open", "students": share, "in_flight": per_client}
-                              for share in split(students, args.clients)])
+        opened = clients.all(
+            [{"cmd": "open", "students": share, "in_flight": per_client} for share in split(students, args.clients)]
+        )
         held = sum(r["held"] for r in opened)
-        print(f"held {held} of {args.sockets} in {max(r['finished'] for r in opened) - min(r['started'] for r in opened):.1f} s",
-              file=sys.stderr)
+        print(
+            f"held {held} of {args.sockets} in "
+            f"{max(r['finished'] for r in opened) - min(r['started'] for r in opened):.1f} s",
+            file=sys.stderr,
+        )
         time.sleep(args.settle)
         deadline = time.time() + args.lead
         started = time.time()
@@ -229,8 +285,11 @@ def run(args) -> str:
                 break
         from exams.models import AttemptEvent
 
-        lateness = list(AttemptEvent.objects.filter(attempt__exam_id=exam_id, kind="timed_out")
-                        .values_list("lateness_ms", flat=True))
+        lateness = list(
+            AttemptEvent.objects.filter(attempt__exam_id=exam_id, kind="timed_out").values_list(
+                "lateness_ms", flat=True
+            )
+        )
         return report_hardclose(args, held, deadline, collected, lateness)
     finally:
         if clients is not None:
@@ -252,7 +311,8 @@ def report_hardclose(args, held: int, deadline: float, collected: list[dict], co
         "| sockets | held | deadline -> `timeout` frame p50 / p99 / max s | missing | proctor `attempt_timeout` frames "
         "| commit lateness p50 / p99 ms | client loop lag p99 / max ms |",
         "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {args.sockets} | {held} | {percentile(arrivals, 50):.2f} / {p99:.2f} / {max(arrivals, default=float('nan')):.2f} "
+        f"| {args.sockets} | {held} | {percentile(arrivals, 50):.2f} / {p99:.2f} "
+        f"/ {max(arrivals, default=float('nan')):.2f} "
         f"| {missing} | {len(proctor)} | {percentile(commit_ms, 50):.0f} / {percentile(commit_ms, 99):.0f} "
         f"| {max(c['lag']['p99_ms'] for c in collected)} / {max(c['lag']['max_ms'] for c in collected)} |",
         "",
@@ -272,13 +332,15 @@ def report_handshakes(args, results: list[dict], lags: list[dict]) -> str:
         f"Handshake storm on one daphne: {args.sockets} at once, {args.in_flight} in flight over {args.clients} "
         f"client processes, {args.database_url.split('://')[0]}, load average {load[0]:.2f}.",
         "",
-        "| handshakes | admitted | failed | time to admit all s | handshake p50 / p99 / max s | client loop lag p99 / max ms |",
+        "| handshakes | admitted | failed | time to admit all s | handshake p50 / p99 / max s "
+        "| client loop lag p99 / max ms |",
         "|---:|---:|---:|---:|---:|---:|",
         f"| {args.sockets} | {len(handshakes)} | {failed} | {admit_all:.1f} | {percentile(handshakes, 50):.2f} / "
         f"{percentile(handshakes, 99):.2f} / {max(handshakes, default=float('nan')):.2f} "
-        f"| {max(l['p99_ms'] for l in lags)} / {max(l['max_ms'] for l in lags)} |",
+        f"| {max(lag['p99_ms'] for lag in lags)} / {max(lag['max_ms'] for lag in lags)} |",
         "",
-        f"Target (0 failed, all admitted within 10 s): {'met' if ok else 'MISSED'}." + (f" Errors: {errors}" if errors else ""),
+        f"Target (0 failed, all admitted within 10 s): {'met' if ok else 'MISSED'}."
+        + (f" Errors: {errors}" if errors else ""),
     ]
     return "\n".join(lines)
 
@@ -291,10 +353,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=2, help="load client processes (2)")
     p.add_argument("--lead", type=float, default=0, help="seconds from setting the deadline to it (10 + K/500)")
     p.add_argument("--settle", type=float, default=3.0)
-    p.add_argument("--listeners", type=int, default=2, help="expiry listeners for hardclose (2, as `make run` and compose)")
+    p.add_argument(
+        "--listeners", type=int, default=2, help="expiry listeners for hardclose (2, as `make run` and compose)"
+    )
     p.add_argument("--lost-after", type=float, default=60.0, help="a `timeout` frame later than this is missing")
-    p.add_argument("--database-url", default=os.environ.get("DRILLS_DATABASE_URL",
-                                                            "mysql://root@127.0.0.1:3306/drills_exam"))
+    p.add_argument(
+        "--database-url", default=os.environ.get("DRILLS_DATABASE_URL", "mysql://root@127.0.0.1:3306/drills_exam")
+    )
     p.add_argument("--redis-port", type=int, default=int(os.environ.get("DRILLS_REDIS_PORT", 0)))
     p.add_argument("--role", default="controller", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)

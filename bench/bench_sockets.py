@@ -60,6 +60,7 @@ def percentile(values: list[float], q: float) -> float:
 # Reads one JSON command per line on stdin, answers with JSON lines on stdout.
 # =====================================================================================
 
+
 class LoadClient:
     def __init__(self, port: int) -> None:
         self.port = port
@@ -96,13 +97,16 @@ class LoadClient:
                 try:
                     ws = await connect(
                         f"ws://127.0.0.1:{self.port}/ws/attempts/{attempt_id}/?token={token}",
-                        origin=self.base, open_timeout=120, ping_interval=None, compression=None,
+                        origin=self.base,
+                        open_timeout=120,
+                        ping_interval=None,
+                        compression=None,
                         close_timeout=5,
                     )
                     first = json.loads(await asyncio.wait_for(ws.recv(), 120))
                     if first.get("type") != "timer":
                         raise RuntimeError(f"first frame {first}")
-                except Exception as exc:  # noqa: BLE001 - counted and reported
+                except Exception as exc:
                     failures.append(repr(exc))
                     return
                 index = len(self.sockets)
@@ -111,8 +115,12 @@ class LoadClient:
 
         started = time.monotonic()
         await asyncio.gather(*(one(a, t) for a, t in students))
-        return {"held": self.open_count(), "failed": len(failures), "errors": failures[:3],
-                "seconds": round(time.monotonic() - started, 1)}
+        return {
+            "held": self.open_count(),
+            "failed": len(failures),
+            "errors": failures[:3],
+            "seconds": round(time.monotonic() - started, 1),
+        }
 
     def open_count(self) -> int:
         from websockets.protocol import State
@@ -157,7 +165,7 @@ class LoadClient:
             async with gate:
                 try:
                     await ws.close()
-                except Exception:  # noqa: BLE001 - already gone
+                except Exception:
                     pass
 
         await asyncio.gather(*(close(ws) for ws in self.sockets))
@@ -190,7 +198,7 @@ class LoadClient:
                 status = await _http_get(conn, f"/api/exam/timer/remaining/{attempt_id}/", token)
                 if status != 200:
                     errors[str(status)] = errors.get(str(status), 0) + 1
-            except Exception as exc:  # noqa: BLE001 - counted and reported
+            except Exception as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                 if conn is not None:
                     conn[1].close()
@@ -222,8 +230,12 @@ class LoadClient:
             conn = pool.get_nowait()
             if conn is not None:
                 conn[1].close()
-        return {"requests": counted, "errors": errors, "p50_ms": percentile(latencies, 50),
-                "p99_ms": percentile(latencies, 99)}
+        return {
+            "requests": counted,
+            "errors": errors,
+            "p50_ms": percentile(latencies, 50),
+            "p99_ms": percentile(latencies, 99),
+        }
 
 
 async def _http_get(conn, path: str, token: str) -> int:
@@ -269,6 +281,7 @@ async def client_main(port: int) -> None:
 # =====================================================================================
 # The controller: data, the daphne process, the client process, the measurements.
 # =====================================================================================
+
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
@@ -340,8 +353,10 @@ class Bench:
         now = clock.now()
         # Bench data only: rows written directly, as if each student had started a moment ago.
         Attempt.objects.bulk_create(
-            [Attempt(user=u, exam=self.exam, number=1, started_at=now, deadline_at=now + timedelta(hours=4))
-             for u in users],
+            [
+                Attempt(user=u, exam=self.exam, number=1, started_at=now, deadline_at=now + timedelta(hours=4))
+                for u in users
+            ],
             batch_size=1000,
         )
         attempts = dict(Attempt.objects.filter(exam=self.exam).values_list("user_id", "pk"))
@@ -358,7 +373,7 @@ class Bench:
         if self.owns_redis:
             try:
                 get_redis().flushdb()
-            except Exception as exc:  # noqa: BLE001 - report and go on cleaning
+            except Exception as exc:
                 print(f"could not flush Redis db {self.args.redis_db}: {exc}", file=sys.stderr)
         if self.sqlite_file is not None:
             connection.close()
@@ -378,14 +393,31 @@ class Bench:
         self.port = free_port()
         self.log = open(ROOT / ".run" / f"bench-daphne-{self.port}.log", "w")
         self.daphne = subprocess.Popen(
-            [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=raise_fd_limit,
+            [
+                sys.executable,
+                "-m",
+                "project.serve",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "project.asgi:application",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=raise_fd_limit,
         )
         wait_for_port(self.port, self.daphne, timeout=60)
         self.server = psutil.Process(self.daphne.pid)
         self.client = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--role", "client", "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
             preexec_fn=raise_fd_limit,
         )
         self.load_client = psutil.Process(self.client.pid)
@@ -442,10 +474,23 @@ class Bench:
                 scrapes[event] = self.tick_histogram()
             if event == "window_start" and profile and self.args.profile:
                 spy = subprocess.Popen(
-                    [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "--format", "raw",
-                     "-d", str(int(fields["seconds"])), "-r", "200", "-o", str(ROOT / ".run" / f"{profile}.txt"),
-                     "-p", str(self.daphne.pid)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    [
+                        str(Path(sys.executable).with_name("py-spy")),
+                        "record",
+                        "--nonblocking",
+                        "--format",
+                        "raw",
+                        "-d",
+                        str(int(fields["seconds"])),
+                        "-r",
+                        "200",
+                        "-o",
+                        str(ROOT / ".run" / f"{profile}.txt"),
+                        "-p",
+                        str(self.daphne.pid),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
                 )
 
         result = self.command(cmd, on_event=on_event, **fields)
@@ -513,8 +558,10 @@ class Bench:
         idle_cpu0, idle_t0 = self.cpu_seconds(), time.monotonic()
         time.sleep(min(5.0, args.window))
         idle_cpu = (self.cpu_seconds() - idle_cpu0) / (time.monotonic() - idle_t0)
-        print(f"daphne pid {self.daphne.pid} idle: RSS {idle_rss / 2**20:.1f} MiB, CPU {idle_cpu * 100:.1f}% of a core",
-              file=sys.stderr)
+        print(
+            f"daphne pid {self.daphne.pid} idle: RSS {idle_rss / 2**20:.1f} MiB, CPU {idle_cpu * 100:.1f}% of a core",
+            file=sys.stderr,
+        )
 
         held = 0
         for k in args.steps:
@@ -525,12 +572,21 @@ class Bench:
             rss = self.rss()
             ticks, cpu, wall = self.measured("ticks", profile=f"bench-sockets-profile-{k}", seconds=args.window)
             row = {
-                "students": k, "connect_s": joined["seconds"], "failed": joined["failed"], "held": ticks["held"],
+                "students": k,
+                "connect_s": joined["seconds"],
+                "failed": joined["failed"],
+                "held": ticks["held"],
                 "delivered": ticks["frames"] / ticks["expected"] if ticks["expected"] else 0.0,
-                "starved": ticks["starved"], "p50_ms": ticks["p50_ms"], "p99_ms": ticks["p99_ms"],
-                "max_ms": ticks["max_ms"], "kib_per_student": (rss - idle_rss) / 1024 / k,
-                "push_cpu": cpu / wall / k * 1000, "push_cpu_total": cpu / wall, "rss_mib": rss / 2**20,
-                "client_cpu": ticks["client_cpu"], "server_p50_ms": ticks["server_p50_ms"],
+                "starved": ticks["starved"],
+                "p50_ms": ticks["p50_ms"],
+                "p99_ms": ticks["p99_ms"],
+                "max_ms": ticks["max_ms"],
+                "kib_per_student": (rss - idle_rss) / 1024 / k,
+                "push_cpu": cpu / wall / k * 1000,
+                "push_cpu_total": cpu / wall,
+                "rss_mib": rss / 2**20,
+                "client_cpu": ticks["client_cpu"],
+                "server_p50_ms": ticks["server_p50_ms"],
                 "server_p99_ms": ticks["server_p99_ms"],
             }
             if joined["errors"]:
@@ -544,12 +600,21 @@ class Bench:
         for row in self.rows if not args.no_poll else []:
             k = row["students"]
             polled, cpu, wall = self.measured(
-                "poll", students=students[:k], period=args.poll_period, warmup=args.poll_warmup,
-                seconds=args.window, pool_size=args.pool_size,
+                "poll",
+                students=students[:k],
+                period=args.poll_period,
+                warmup=args.poll_warmup,
+                seconds=args.window,
+                pool_size=args.pool_size,
             )
-            row.update(poll_cpu=cpu / wall / k * 1000, poll_cpu_total=cpu / wall, poll_p50_ms=polled["p50_ms"],
-                       poll_p99_ms=polled["p99_ms"], poll_errors=polled["errors"],
-                       poll_served=polled["requests"] / (k * args.window / args.poll_period))
+            row.update(
+                poll_cpu=cpu / wall / k * 1000,
+                poll_cpu_total=cpu / wall,
+                poll_p50_ms=polled["p50_ms"],
+                poll_p99_ms=polled["p99_ms"],
+                poll_errors=polled["errors"],
+                poll_served=polled["requests"] / (k * args.window / args.poll_period),
+            )
             print(f"polling {k}: {json.dumps(polled)}", file=sys.stderr)
             time.sleep(1)
 
@@ -575,7 +640,8 @@ class Bench:
             # Past one core the polls queue up: CPU per student no longer measures their cost.
             saturated = r.get("poll_served", 1) < 0.99 or r.get("poll_cpu_total", 0) >= 0.95
             lines.append(
-                f"| {r['students']} | {r['held']} | {r['delivered'] * 100:.1f}% | {r['p50_ms']:.0f} / {r['p99_ms']:.0f} "
+                f"| {r['students']} | {r['held']} | {r['delivered'] * 100:.1f}% "
+                f"| {r['p50_ms']:.0f} / {r['p99_ms']:.0f} "
                 f"| {r['server_p50_ms']:.0f} / {r['server_p99_ms']:.0f} | {r['kib_per_student']:.1f} "
                 f"| {r['push_cpu'] * 100:.1f}% | {poll_cpu * 100:.1f}%{' (saturated)' if saturated else ''} "
                 f"| {r['push_cpu'] / poll_cpu if poll_cpu else nan:.2f}{' or less' if saturated else ''} "
@@ -596,9 +662,11 @@ class Bench:
         ]
         if "poll_cpu" in top:
             cheaper = all(r["push_cpu"] <= r["poll_cpu"] for r in self.rows)
-            checks.append(f"push every second <= poll every {args.poll_period:g} s in CPU: "
-                          f"{'met' if cheaper else 'MISSED'} at every step")
-        return "\n".join(lines + ["", f"Targets at {top['students']} students: " + "; ".join(checks) + "."])
+            checks.append(
+                f"push every second <= poll every {args.poll_period:g} s in CPU: "
+                f"{'met' if cheaper else 'MISSED'} at every step"
+            )
+        return "\n".join([*lines, "", f"Targets at {top['students']} students: " + "; ".join(checks) + "."])
 
     @staticmethod
     def tick_seconds() -> float:
@@ -609,8 +677,12 @@ class Bench:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", default="500,1000,2000,5000",
-                        type=lambda s: sorted(int(x) for x in s.split(",")), help="students per step, comma-separated")
+    parser.add_argument(
+        "--steps",
+        default="500,1000,2000,5000",
+        type=lambda s: sorted(int(x) for x in s.split(",")),
+        help="students per step, comma-separated",
+    )
     parser.add_argument("--window", type=float, default=10.0, help="measurement window, seconds")
     parser.add_argument("--settle", type=float, default=3.0, help="pause after connecting, seconds")
     parser.add_argument("--poll-period", type=float, default=10.0, help="the original design's polling interval")
@@ -622,8 +694,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-port", type=int, default=6379)
     parser.add_argument("--redis-db", type=int, default=9, help="a Redis database of its own (must be empty)")
     parser.add_argument("--no-poll", action="store_true", help="skip the polling comparison")
-    parser.add_argument("--profile", action="store_true",
-                        help="py-spy (pip install py-spy) the server in each socket window into .run/")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy (pip install py-spy) the server in each socket window into .run/"
+    )
     parser.add_argument("--role", choices=["controller", "client"], default="controller", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()

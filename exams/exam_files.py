@@ -68,8 +68,12 @@ def import_exam(*, data: dict, publish: bool = False) -> Exam:
     )
     Question.objects.bulk_create(
         Question(
-            exam=exam, order=i + 1, text=q["text"], options=q["options"],
-            correct_option=q["correct"], points=q.get("points", 1),
+            exam=exam,
+            order=i + 1,
+            text=q["text"],
+            options=q["options"],
+            correct_option=q["correct"],
+            points=q.get("points", 1),
         )
         for i, q in enumerate(data["questions"])
     )

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 # --- Message shapes -------------------------------------------------------------------
 
+
 def timer_message(attempt: Attempt) -> dict:
     return {"type": "timer", **timer_payload(attempt)}
 
@@ -102,7 +103,7 @@ async def apublish(events: list[Event], *, timeout: float, tries: int) -> bool:
     """
     layer = get_channel_layer()
     for start in range(0, len(events), EVENTS_PER_MESSAGE):
-        message = {"type": "fanout", "events": [list(e) for e in events[start:start + EVENTS_PER_MESSAGE]]}
+        message = {"type": "fanout", "events": [list(e) for e in events[start : start + EVENTS_PER_MESSAGE]]}
         for attempt in range(tries):
             try:
                 # A send that times out may still have reached Redis: receivers tolerate duplicates.
@@ -140,18 +141,22 @@ def attempt_started(attempt: Attempt) -> None:
 
 def answer_saved(answer: Answer, attempt: Attempt) -> None:
     row = _rows([attempt.pk])[attempt.pk]
-    publish([
-        to_student(attempt.pk, answer_saved_message(answer)),
-        to_proctors(attempt.exam_id, "answer_saved", row),
-    ])
+    publish(
+        [
+            to_student(attempt.pk, answer_saved_message(answer)),
+            to_proctors(attempt.exam_id, "answer_saved", row),
+        ]
+    )
 
 
 def attempt_extended(attempt: Attempt, added_seconds: int) -> None:
     row = _rows([attempt.pk])[attempt.pk]
-    publish([
-        to_student(attempt.pk, extended_message(attempt, added_seconds)),
-        to_proctors(attempt.exam_id, "attempt_extended", row),
-    ])
+    publish(
+        [
+            to_student(attempt.pk, extended_message(attempt, added_seconds)),
+            to_proctors(attempt.exam_id, "attempt_extended", row),
+        ]
+    )
 
 
 def attempts_ended(attempt_ids: list[int], *, bound: dict = REQUEST_PUBLISH) -> bool:
@@ -167,7 +172,7 @@ def attempts_ended(attempt_ids: list[int], *, bound: dict = REQUEST_PUBLISH) -> 
     rows = _rows(attempt_ids)
     proctor_events = [
         to_proctors(a.exam_id, f"attempt_{payload['type']}", rows[a.pk])
-        for a, (_, _, payload) in zip(attempts, student_events)
+        for a, (_, _, payload) in zip(attempts, student_events, strict=False)
     ]
     return publish(proctor_events, bound=bound) and delivered
 

@@ -139,4 +139,4 @@ def connected_map(attempt_ids: Iterable[int]) -> dict[int, bool]:
         # Presence is advisory: a proctor still gets the attempts while Redis is down.
         logger.warning("presence unavailable: Redis error", exc_info=True)
         counts = [0] * len(ids)
-    return {attempt_id: count > 0 for attempt_id, count in zip(ids, counts)}
+    return {attempt_id: count > 0 for attempt_id, count in zip(ids, counts, strict=False)}

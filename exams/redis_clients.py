@@ -29,8 +29,11 @@ def _per_process(kind: str, timeout: float) -> redis.Redis:
     cached = _sync_clients.get(kind)
     if cached is None or cached[0] != ident:
         client = redis.Redis.from_url(
-            settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS,
-            socket_connect_timeout=timeout, socket_timeout=timeout, health_check_interval=30,
+            settings.REDIS_URL,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            health_check_interval=30,
         )
         cached = _sync_clients[kind] = (ident, client)
     return cached[1]

@@ -114,9 +114,7 @@ def proctor_attempts(*, exam_id: int | None = None, attempt_ids: list[int] | Non
         qs = qs.filter(pk__in=attempt_ids)
     attempts = list(qs.order_by("id"))
     exam_ids = {a.exam_id for a in attempts}
-    totals = dict(
-        Exam.objects.filter(pk__in=exam_ids).annotate(n=Count("questions")).values_list("pk", "n")
-    )
+    totals = dict(Exam.objects.filter(pk__in=exam_ids).annotate(n=Count("questions")).values_list("pk", "n"))
     connected = connected_map(a.pk for a in attempts if a.is_ongoing)
     at = clock.now()
     return [
@@ -140,9 +138,7 @@ def proctor_attempts(*, exam_id: int | None = None, attempt_ids: list[int] | Non
 
 def exams_for_student(user) -> list[dict]:
     """Published exams, each with this student's attempts."""
-    exams = list(
-        Exam.objects.filter(published=True).annotate(total_questions=Count("questions")).order_by("id")
-    )
+    exams = list(Exam.objects.filter(published=True).annotate(total_questions=Count("questions")).order_by("id"))
     attempts: dict[int, list[Attempt]] = {}
     for attempt in Attempt.objects.filter(user=user, exam__in=exams).order_by("number"):
         attempts.setdefault(attempt.exam_id, []).append(attempt)

@@ -65,6 +65,7 @@ def _best_effort_redis(action: str, func, *args) -> None:
 
 # --- Start ----------------------------------------------------------------------------
 
+
 def start_attempt(*, user, exam_id: int) -> StartResult:
     """Start an attempt, or resume the ongoing one with its true remaining time."""
     exam = get_exam(exam_id)
@@ -88,7 +89,9 @@ def _start_or_resume(*, user, exam: Exam) -> StartResult:
     ongoing = Attempt.objects.filter(user=user, exam=exam, status=AttemptStatus.ONGOING).order_by("-number").first()
     if ongoing is not None:
         if not _past_deadline(ongoing, now):
-            _best_effort_redis("restoring a timer", timers.restore_timers, [(ongoing.pk, clock.to_ms(ongoing.deadline_at))])
+            _best_effort_redis(
+                "restoring a timer", timers.restore_timers, [(ongoing.pk, clock.to_ms(ongoing.deadline_at))]
+            )
             AttemptEvent.objects.create(attempt=ongoing, kind=EventKind.RESUMED, at=now)
             return StartResult(ongoing, created=False)
         expire_attempts(attempt_ids=[ongoing.pk], path=ExpiryPath.ON_ACCESS)
@@ -111,9 +114,7 @@ def _start_or_resume(*, user, exam: Exam) -> StartResult:
         deadline = now + timedelta(seconds=exam.duration_seconds)
         if exam.closes_at:
             deadline = min(deadline, exam.closes_at)
-        attempt = Attempt.objects.create(
-            user=user, exam=exam, number=used + 1, started_at=now, deadline_at=deadline
-        )
+        attempt = Attempt.objects.create(user=user, exam=exam, number=used + 1, started_at=now, deadline_at=deadline)
         AttemptEvent.objects.create(attempt=attempt, kind=EventKind.STARTED, at=now)
         try:
             timers.create_timer(attempt.pk, deadline_ms=clock.to_ms(deadline))
@@ -125,6 +126,7 @@ def _start_or_resume(*, user, exam: Exam) -> StartResult:
 
 
 # --- Answers --------------------------------------------------------------------------
+
 
 def save_answer(
     *, user, attempt_id: int, question_id: int, selected_option: str, received_at: datetime | None = None
@@ -158,7 +160,9 @@ def save_answer(
             return _store_answer(attempt, question, selected_option, received_at)
         # A resend, after the deadline, of an answer already stored in time (its reply was lost
         # with a dropped socket): acknowledging it changes nothing, refusing it would say "lost".
-        stored = Answer.objects.filter(attempt=attempt, question_id=question_id, selected_option=selected_option).first()
+        stored = Answer.objects.filter(
+            attempt=attempt, question_id=question_id, selected_option=selected_option
+        ).first()
         if stored is not None:
             return stored
     if attempt.is_ongoing:
@@ -182,7 +186,10 @@ def _store_answer(attempt: Attempt, question: Question, selected_option: str, re
         detail["after_end"] = attempt.status
         logger.info(
             "attempt %s: answer received at %s, before its %s at %s, stored and re-scored",
-            attempt.pk, clock.iso(received_at), attempt.status, clock.iso(attempt.ended_at),
+            attempt.pk,
+            clock.iso(received_at),
+            attempt.status,
+            clock.iso(attempt.ended_at),
         )
     AttemptEvent.objects.create(attempt=attempt, kind=EventKind.ANSWER_SAVED, at=received_at, detail=detail)
     _on_commit(lambda: notifications.answer_saved(answer, attempt))
@@ -190,6 +197,7 @@ def _store_answer(attempt: Attempt, question: Question, selected_option: str, re
 
 
 # --- Ending: submit, force submit, timeout -------------------------------------------
+
 
 def _score_expressions() -> dict:
     """Score and max score computed by the database inside the ending UPDATE."""
@@ -200,7 +208,10 @@ def _score_expressions() -> dict:
         .values("total")
     )
     possible = (
-        Question.objects.filter(exam_id=OuterRef("exam_id")).values("exam_id").annotate(total=Sum("points")).values("total")
+        Question.objects.filter(exam_id=OuterRef("exam_id"))
+        .values("exam_id")
+        .annotate(total=Sum("points"))
+        .values("total")
     )
     return {"score": Coalesce(Subquery(earned), Value(0)), "max_score": Coalesce(Subquery(possible), Value(0))}
 
@@ -246,7 +257,10 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
         ended = _end_attempts(ids=ids, status=AttemptStatus.TIMEOUT, now=now, due_only=True)
         events = [
             AttemptEvent(
-                attempt=a, kind=EventKind.TIMED_OUT, at=now, path=path,
+                attempt=a,
+                kind=EventKind.TIMED_OUT,
+                at=now,
+                path=path,
                 lateness_ms=clock.to_ms(now) - clock.to_ms(a.deadline_at),
             )
             for a in ended
@@ -301,6 +315,7 @@ def _finish(attempt: Attempt, *, kind: str, detail: dict) -> dict:
 
 
 # --- Time -----------------------------------------------------------------------------
+
 
 def current_attempt(*, user, attempt_id: int) -> Attempt:
     """The student's attempt as it stands now: timed out on access once past its deadline."""
@@ -387,6 +402,7 @@ def extend_attempt(*, attempt_id: int, seconds: int, by, exam_id: int | None = N
 
 # --- The listener's reconciler ----------------------------------------------------------
 
+
 def reconcile(*, batch_size: int = 1000) -> tuple[int, int]:
     """Time out every ongoing attempt past its deadline and re-arm what Redis lost.
 
@@ -395,11 +411,12 @@ def reconcile(*, batch_size: int = 1000) -> tuple[int, int]:
     now = clock.now()
     overdue = list(
         Attempt.objects.filter(status=AttemptStatus.ONGOING, deadline_at__lte=now - _grace())
-        .order_by("deadline_at").values_list("pk", flat=True)[:batch_size * 10]
+        .order_by("deadline_at")
+        .values_list("pk", flat=True)[: batch_size * 10]
     )
     flipped = 0
     for start in range(0, len(overdue), batch_size):
-        flipped += len(expire_attempts(attempt_ids=overdue[start:start + batch_size], path=ExpiryPath.RECONCILER))
+        flipped += len(expire_attempts(attempt_ids=overdue[start : start + batch_size], path=ExpiryPath.RECONCILER))
     live = Attempt.objects.filter(status=AttemptStatus.ONGOING, deadline_at__gt=now - _grace()).values_list(
         "pk", "deadline_at"
     )
@@ -409,7 +426,9 @@ def reconcile(*, batch_size: int = 1000) -> tuple[int, int]:
 
 def rearm(*, attempt_ids: Iterable[int]) -> int:
     """Put claimed-but-not-due attempts back in the deadline index (e.g. extended meanwhile)."""
-    live = Attempt.objects.filter(pk__in=list(attempt_ids), status=AttemptStatus.ONGOING).values_list("pk", "deadline_at")
+    live = Attempt.objects.filter(pk__in=list(attempt_ids), status=AttemptStatus.ONGOING).values_list(
+        "pk", "deadline_at"
+    )
     return timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live)
 
 

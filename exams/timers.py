@@ -50,7 +50,9 @@ end
 
 # Claim due members atomically, after returning run-out leases: two sweepers never both take one.
 # ARGV: due up to (ms), limit, now (ms), lease until (ms).
-_CLAIM_DUE = _LEASES + """
+_CLAIM_DUE = (
+    _LEASES
+    + """
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[2]))) do
   give_back(id)
 end
@@ -62,10 +64,13 @@ for i = 1, #due, 2 do
 end
 return taken
 """
+)
 
 # Claim the given members still in the index: so a keyspace event is worked on by one path of one listener.
 # ARGV: lease until (ms), then the ids.
-_CLAIM_IDS = _LEASES + """
+_CLAIM_IDS = (
+    _LEASES
+    + """
 local taken = {}
 for i = 2, #ARGV do
   local deadline = redis.call('ZSCORE', KEYS[1], ARGV[i])
@@ -76,13 +81,17 @@ for i = 2, #ARGV do
 end
 return taken
 """
+)
 
 # ARGV: the ids whose leases end now, claimable again at once.
-_RELEASE = _LEASES + """
+_RELEASE = (
+    _LEASES
+    + """
 local n = 0
 for _, id in ipairs(ARGV) do n = n + give_back(id) end
 return n
 """
+)
 
 
 def timer_key(attempt_id: int) -> str:
@@ -93,7 +102,7 @@ def attempt_id_from_key(key: str) -> int | None:
     """The attempt id of an `exam:timer:{id}` key, or None for any other key."""
     if not key.startswith(TIMER_PREFIX):
         return None
-    tail = key[len(TIMER_PREFIX):]
+    tail = key[len(TIMER_PREFIX) :]
     return int(tail) if tail.isdigit() else None
 
 
@@ -177,9 +186,7 @@ async def aseconds_to_next_due() -> float | None:
 async def aclaim_due(*, limit: int) -> list[int]:
     """Lease up to `limit` attempt ids whose deadline (+ grace) has passed; run-out leases count again first."""
     now = now_ms()
-    due = await get_async_redis().eval(
-        _CLAIM_DUE, len(_KEYS), *_KEYS, now - grace_ms(), limit, now, now + lease_ms()
-    )
+    due = await get_async_redis().eval(_CLAIM_DUE, len(_KEYS), *_KEYS, now - grace_ms(), limit, now, now + lease_ms())
     return [int(member) for member in due]
 
 

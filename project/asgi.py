@@ -27,4 +27,3 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(JwtAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
-

@@ -72,7 +72,7 @@ class GracefulServer(Server):
         watchdog.daemon = True
         watchdog.start()
         logger.warning("%s: shutting down (grace %.1fs)", name, grace)
-        asyncio.ensure_future(self.drain(grace))
+        self.drain_task = asyncio.ensure_future(self.drain(grace))  # held: the loop keeps only a weak reference
 
     async def drain(self, grace: float) -> None:
         """Steps 1-5 of the module docstring; the reactor stops however the steps end."""
@@ -95,23 +95,35 @@ class GracefulServer(Server):
         except Exception:
             logger.exception("graceful shutdown failed; stopping anyway")
         finally:
-            logger.warning("closed %d sockets with 1012; %d HTTP requests unfinished; stopping after %.2fs",
-                           closed, inflight.http_requests.count, time.monotonic() - started)
+            logger.warning(
+                "closed %d sockets with 1012; %d HTTP requests unfinished; stopping after %.2fs",
+                closed,
+                inflight.http_requests.count,
+                time.monotonic() - started,
+            )
             self.stop()
 
     async def handle_reply(self, protocol, message) -> None:
         code = message.get("code")
         details = self.connections.get(protocol)
-        if (message["type"] == "websocket.close" and code in SERVER_CLOSE_CODES and details is not None
-                and not details.get("disconnected") and protocol.state != protocol.STATE_CONNECTING):
+        if (
+            message["type"] == "websocket.close"
+            and code in SERVER_CLOSE_CODES
+            and details is not None
+            and not details.get("disconnected")
+            and protocol.state != protocol.STATE_CONNECTING
+        ):
             protocol.sendCloseFrame(code=code)  # what sendClose does once the code is checked
             return
         await super().handle_reply(protocol, message)
 
     def kill_all_applications(self):
         """daphne's, minus its KeyError on a connection whose application was already reaped."""
-        pending = [d["application_instance"] for d in self.connections.values()
-                   if d.get("application_instance") is not None and not d["application_instance"].done()]
+        pending = [
+            d["application_instance"]
+            for d in self.connections.values()
+            if d.get("application_instance") is not None and not d["application_instance"].done()
+        ]
         for instance in pending:
             instance.cancel()
         if pending:
@@ -140,8 +152,10 @@ class GracefulCommandLineInterface(CommandLineInterface):
 
 
 def _watchdog_fired() -> None:
-    logger.error("still alive %.0fs after the shutdown began: exiting now; where it was stuck:",
-                 settings.SHUTDOWN_GRACE_SECONDS + WATCHDOG_MARGIN_SECONDS)
+    logger.error(
+        "still alive %.0fs after the shutdown began: exiting now; where it was stuck:",
+        settings.SHUTDOWN_GRACE_SECONDS + WATCHDOG_MARGIN_SECONDS,
+    )
     faulthandler.dump_traceback(sys.stderr, all_threads=True)
     try:  # read from this thread while the loop may run: best effort
         for task in list(asyncio.all_tasks(reactor._asyncioEventloop)):

@@ -14,11 +14,14 @@ from exams import clock
 def received_at_middleware(get_response):
     """Sets `request.received_at`; first in MIDDLEWARE, on the event loop under ASGI."""
     if iscoroutinefunction(get_response):
+
         async def middleware(request):
             request.received_at = clock.now()
             return await get_response(request)
     else:
+
         def middleware(request):
             request.received_at = clock.now()
             return get_response(request)
+
     return middleware

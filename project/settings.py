@@ -144,8 +144,13 @@ CHANNEL_LAYERS = {
             # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
             # channels-redis blocks in BZPOPMIN: the read timed out first and killed the
             # socket holding the receive (one student cut off every 5 idle seconds).
-            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS,
-                       "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "max_connections": REDIS_MAX_CONNECTIONS,
+                    "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                }
+            ],
             # Only the hubs use the layer: one channel per daphne process, in one group
             # (realtime/hub.py). A message carries up to 500 events, so a process's channel
             # queues batches, not per-socket messages; past capacity channels-redis drops.

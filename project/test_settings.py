@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit, urlunsplit
 
-from .settings import *  # noqa: F403
+from .settings import *
 from .settings import CACHES, CHANNEL_LAYERS, REST_FRAMEWORK, env
 
 SECRET_KEY = "test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -18,7 +18,9 @@ def _with_db(url: str, db: int) -> str:
 # The suite flushes its Redis database: keep it away from the one the server uses.
 REDIS_URL = env.str("TEST_REDIS_URL", default=_with_db(env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"), 15))
 CACHES["default"]["LOCATION"] = REDIS_URL
-CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{**CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0], "address": REDIS_URL}]
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+    {**CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0], "address": REDIS_URL}
+]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"login": "1000/min", "answers": "10000/min"}
 # The suite shares one MySQL server (151 connections) with daphne and listener processes it starts.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=4)

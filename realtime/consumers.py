@@ -14,8 +14,8 @@ import time
 from datetime import datetime
 
 import redis
-from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -288,8 +288,11 @@ class AttemptConsumer(_ServiceSocket):
     async def _save(self, key: tuple, received_at: datetime):
         question_id, selected_option = key
         return await db_call(services.save_answer)(
-            user=self.user, attempt_id=self.attempt_id, question_id=question_id,
-            selected_option=selected_option, received_at=received_at,
+            user=self.user,
+            attempt_id=self.attempt_id,
+            question_id=question_id,
+            selected_option=selected_option,
+            received_at=received_at,
         )
 
     def _saved_reply(self, answer) -> dict:
@@ -406,9 +409,7 @@ class ProctorConsumer(_ServiceSocket):
         return {"type": "ack", "action": "extend", **selectors.timer_payload(attempt), "added_seconds": seconds}
 
     async def do_force_submit(self, *, received_at: datetime, attempt_id: int) -> dict:
-        result = await db_call(services.force_submit_attempt)(
-            attempt_id=attempt_id, by=self.user, exam_id=self.exam_id
-        )
+        result = await db_call(services.force_submit_attempt)(attempt_id=attempt_id, by=self.user, exam_id=self.exam_id)
         return {"type": "ack", "action": "force_submit", **result}
 
     actions = {"extend": do_extend, "force_submit": do_force_submit}

@@ -77,4 +77,3 @@ def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
         return await in_pool(func, db_pool())(*args, **kwargs)
 
     return call
-

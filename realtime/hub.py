@@ -177,8 +177,9 @@ class Hub:
 
     async def recover(self) -> None:
         """After an outage or data loss: re-report presence, then resync every socket."""
-        logger.warning("Redis is back or lost its data: resyncing %d attempts, %d exams",
-                       len(self.students), len(self.proctors))
+        logger.warning(
+            "Redis is back or lost its data: resyncing %d attempts, %d exams", len(self.students), len(self.proctors)
+        )
         for attempt_id in self._present:
             self._changes[attempt_id] = True
         await self._flush_presence()
@@ -258,8 +259,11 @@ class Hub:
             # does not depend on these tasks having stopped.
             _, running = await asyncio.wait(self._tasks, timeout=LEAVE_WAIT_SECONDS)
             if running:
-                logger.warning("hub tasks still stopping after %.1fs: %s", LEAVE_WAIT_SECONDS,
-                               ", ".join(_awaiting(t) for t in running))
+                logger.warning(
+                    "hub tasks still stopping after %.1fs: %s",
+                    LEAVE_WAIT_SECONDS,
+                    ", ".join(_awaiting(t) for t in running),
+                )
         try:
             layer = get_channel_layer()
             await self._redis(layer.group_discard(notifications.FANOUT_GROUP, self.channel))

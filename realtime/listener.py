@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis
 import redis.asyncio as aioredis
-from redis.connection import parse_url
 from django.conf import settings
 from django.db import DatabaseError, connection
+from redis.connection import parse_url
 
 from exams import clock, notifications, presence, services, timers
 from exams.models import ExpiryPath
@@ -65,9 +65,7 @@ async def enable_keyspace_events(client: aioredis.Redis) -> bool:
         global _config_refused_warned
         if not _config_refused_warned:
             _config_refused_warned = True
-            logger.warning(
-                "cannot enable keyspace notifications (%s); relying on the sweeper and reconciler", exc
-            )
+            logger.warning("cannot enable keyspace notifications (%s); relying on the sweeper and reconciler", exc)
         return False
 
 
@@ -78,7 +76,10 @@ def _summary(path: str, claimed: int, ended: list, started: float) -> None:
     late = sorted(clock.to_ms(a.ended_at) - clock.to_ms(a.deadline_at) for a in ended)
     logger.info(
         "%s: %d claimed, %d timed out in %.0f ms%s",
-        path, claimed, len(ended), (time.monotonic() - started) * 1000,
+        path,
+        claimed,
+        len(ended),
+        (time.monotonic() - started) * 1000,
         f"; lateness ms p50={statistics.median(late):.0f} max={late[-1]}" if late else "",
     )
 
@@ -190,7 +191,9 @@ class ExpiryListener:
         except redis.RedisError as release_exc:
             logger.warning(
                 "giving back %d claims failed (%s); they are claimable again in %d ms",
-                len(ids), release_exc, timers.lease_ms(),
+                len(ids),
+                release_exc,
+                timers.lease_ms(),
             )
 
     async def reconcile(self) -> None:
@@ -206,7 +209,10 @@ class ExpiryListener:
         if flipped or restored or first:
             logger.info(
                 "reconciler%s: %d overdue timed out, %d timers restored in %.0f ms",
-                " (start)" if first else "", flipped, restored, (time.monotonic() - started) * 1000,
+                " (start)" if first else "",
+                flipped,
+                restored,
+                (time.monotonic() - started) * 1000,
             )
 
     async def _sleep(self, delay: float, wake: asyncio.Event | None = None) -> None:
@@ -220,7 +226,9 @@ class ExpiryListener:
                 waiter.cancel()
 
     async def _forever(self, name: str, step, pause: float, wake: asyncio.Event | None = None) -> None:
-        """Run `step` until stopped, again after `pause` or as soon as `wake` is set; log failures, back off, carry on."""
+        """Run `step` until stopped, again after `pause` or as soon as `wake` is set.
+
+        Failures are logged, then it backs off and carries on."""
         backoff = MIN_BACKOFF_SECONDS
         while not self.stopping.is_set():
             if wake is not None:

@@ -65,7 +65,9 @@ def parse_client_message(text: str | None, data: bytes | None, *, allowed) -> di
         raise BadMessage("invalid_message", "request_id must be a string or number of at most 64 characters.")
     kind = message.get("type")
     if kind not in allowed:
-        raise BadMessage("unknown_type", f"Unknown message type {kind!r}; expected one of {sorted(allowed)}.", request_id)
+        raise BadMessage(
+            "unknown_type", f"Unknown message type {kind!r}; expected one of {sorted(allowed)}.", request_id
+        )
     parsed = {"type": kind}
     if request_id is not None:
         parsed["request_id"] = request_id

@@ -50,11 +50,13 @@ def make_exam(db) -> Callable:
     """An exam with `questions` questions; question i's correct option is "A", 1 point each."""
 
     def make(*, duration: int = 60, questions: int = 3, published: bool = True, **fields) -> Exam:
-        exam = Exam.objects.create(title=f"Exam {next(_names)}", duration_seconds=duration, published=published,
-                                   **fields)
+        exam = Exam.objects.create(
+            title=f"Exam {next(_names)}", duration_seconds=duration, published=published, **fields
+        )
         Question.objects.bulk_create(
-            Question(exam=exam, order=i, text=f"Q{i}", options={"A": "right", "B": "wrong"}, correct_option="A",
-                     points=1)
+            Question(
+                exam=exam, order=i, text=f"Q{i}", options={"A": "right", "B": "wrong"}, correct_option="A", points=1
+            )
             for i in range(1, questions + 1)
         )
         return exam

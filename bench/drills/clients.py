@@ -18,8 +18,9 @@ RETRYABLE = {"service_unavailable", "throttled"}
 REPLY_TIMEOUT = 15.0
 
 
-async def http(host_port: str, method: str, path: str, token: str | None = None, body: dict | None = None,
-               timeout: float = 30) -> tuple[int, dict]:
+async def http(
+    host_port: str, method: str, path: str, token: str | None = None, body: dict | None = None, timeout: float = 30
+) -> tuple[int, dict]:
     """One HTTP/1.1 request on its own connection; (status, JSON body). Status 0: no answer."""
     host, port = host_port.split(":")
     payload = json.dumps(body).encode() if body is not None else b""
@@ -58,7 +59,7 @@ def _unchunk(data: bytes) -> bytes:
         size = int(size_line.split(b";")[0] or b"0", 16)
         if not size:
             break
-        out, rest = out + rest[:size], rest[size + 2:]
+        out, rest = out + rest[:size], rest[size + 2 :]
     return out
 
 
@@ -125,10 +126,14 @@ class Student:
             try:
                 ws = await connect(
                     f"ws://{server}/ws/attempts/{self.attempt_id}/?token={self.token}",
-                    origin=f"http://{server}", open_timeout=15, ping_interval=None, compression=None,
-                    close_timeout=2, max_queue=None,
+                    origin=f"http://{server}",
+                    open_timeout=15,
+                    ping_interval=None,
+                    compression=None,
+                    close_timeout=2,
+                    max_queue=None,
                 )
-            except (OSError, TimeoutError, Exception):  # noqa: BLE001 - refused, reset, handshake: try the next
+            except (OSError, TimeoutError, Exception):
                 self.index += 1
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(2.0, backoff * 2)
@@ -149,12 +154,16 @@ class Student:
                             self.final, self.final_at = kind, time.time()
                         self.done.set()
                         # Keep reading, as a page does: replies to answers sent in time may follow.
-                    elif kind in ("answer_saved", "error") and frame.get("request_id") == self.request_id:
-                        if self.reply is not None and not self.reply.done():
-                            self.reply.set_result(frame)
+                    elif (
+                        kind in ("answer_saved", "error")
+                        and frame.get("request_id") == self.request_id
+                        and self.reply is not None
+                        and not self.reply.done()
+                    ):
+                        self.reply.set_result(frame)
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else 1006
-            except Exception:  # noqa: BLE001 - a broken socket is a drop like any other
+            except Exception:
                 code = 1006
             finally:
                 self.open = False
@@ -197,8 +206,16 @@ class Student:
             answer.last_sent = time.time()
             if answer.first_sent is None:
                 answer.first_sent = answer.last_sent
-            await ws.send(json.dumps({"type": "answer", "question_id": answer.question_id,
-                                      "selected_option": answer.option, "request_id": self.request_id}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "answer",
+                        "question_id": answer.question_id,
+                        "selected_option": answer.option,
+                        "request_id": self.request_id,
+                    }
+                )
+            )
             try:
                 frame = await asyncio.wait_for(self.reply, REPLY_TIMEOUT)
             except TimeoutError:
@@ -225,7 +242,7 @@ class Student:
         if self.ws is not None:
             try:
                 await asyncio.wait_for(self.ws.close(), 3)
-            except Exception:  # noqa: BLE001 - already gone
+            except Exception:
                 pass
 
 
@@ -244,14 +261,20 @@ class Proctor:
         while not self.done.is_set():
             server = self.servers[self.index % len(self.servers)]
             try:
-                async with connect(f"ws://{server}/ws/proctor/exams/{self.exam_id}/?token={self.token}",
-                                   origin=f"http://{server}", open_timeout=15, ping_interval=None,
-                                   max_queue=None, close_timeout=2, max_size=None) as ws:
+                async with connect(
+                    f"ws://{server}/ws/proctor/exams/{self.exam_id}/?token={self.token}",
+                    origin=f"http://{server}",
+                    open_timeout=15,
+                    ping_interval=None,
+                    max_queue=None,
+                    close_timeout=2,
+                    max_size=None,
+                ) as ws:
                     self.ws = ws
                     async for text in ws:
                         kind = json.loads(text).get("type")
                         self.frames[kind] = self.frames.get(kind, 0) + 1
-            except Exception:  # noqa: BLE001 - reconnect to the next server
+            except Exception:
                 self.index += 1
             if not self.done.is_set():
                 await asyncio.sleep(0.5)
@@ -261,7 +284,7 @@ class Proctor:
         if self.ws is not None:
             try:
                 await asyncio.wait_for(self.ws.close(), 3)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
 
@@ -289,5 +312,7 @@ class LoopLag:
 
     def summary(self) -> dict:
         ordered = sorted(self.samples) or [0.0]
-        return {"p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
-                "max_ms": round(ordered[-1] * 1000, 1)}
+        return {
+            "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
+            "max_ms": round(ordered[-1] * 1000, 1),
+        }

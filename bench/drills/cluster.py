@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.bench_sockets import raise_fd_limit  # noqa: F401 (re-exported for the drills and bench_fanout)
-from tests.support.processes import free_port, wait_for_port  # noqa: F401 (free_port is re-exported)
+from bench.bench_sockets import raise_fd_limit
+from tests.support.processes import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / ".run"
@@ -51,10 +51,28 @@ class RedisServer:
         """Start EMPTY (no persistence), with keyspace events on."""
         RUN.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--notify-keyspace-events", "Ex", "--dir", "/tmp", "--maxclients", "20000",
-             "--logfile", str(RUN / f"drill-redis-{self.port}.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=raise_fd_limit,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--notify-keyspace-events",
+                "Ex",
+                "--dir",
+                "/tmp",
+                "--maxclients",
+                "20000",
+                "--logfile",
+                str(RUN / f"drill-redis-{self.port}.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=raise_fd_limit,
         )
         wait_for_port(self.port, self.proc, timeout=10)
 
@@ -72,8 +90,18 @@ class RedisServer:
 class Cluster:
     """Redis + a TCP proxy to MariaDB + `daphnes` daphne processes + `listeners` listeners."""
 
-    def __init__(self, *, redis_port: int, database_url: str, db_port: int, env: dict, daphnes: int = 2,
-                 listeners: int = 2, tag: str = "drill", proxy: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        redis_port: int,
+        database_url: str,
+        db_port: int,
+        env: dict,
+        daphnes: int = 2,
+        listeners: int = 2,
+        tag: str = "drill",
+        proxy: bool = True,
+    ) -> None:
         from tests.support.tcp_proxy import TcpProxy
 
         self.redis = RedisServer(redis_port)
@@ -92,8 +120,13 @@ class Cluster:
         proxied = self.database_url
         if self.proxy is not None:
             proxied = self.database_url.replace(f":{self.db_port}/", f":{self.proxy.port}/")
-        return {**self.base_env, "DATABASE_URL": proxied, "REDIS_URL": self.redis.url,
-                "LISTENER_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
+        return {
+            **self.base_env,
+            "DATABASE_URL": proxied,
+            "REDIS_URL": self.redis.url,
+            "LISTENER_METRICS_PORT": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
 
     def _log(self, name: str):
         log = open(RUN / f"{self.tag}-{name}.log", "w")
@@ -114,15 +147,21 @@ class Cluster:
     def _spawn_daphne(self, port: int, index: int) -> dict:
         proc = subprocess.Popen(
             [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-            cwd=ROOT, env=self.env(), stdout=self._log(f"daphne{index}-{port}"), stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self._log(f"daphne{index}-{port}"),
+            stderr=subprocess.STDOUT,
             preexec_fn=raise_fd_limit,
         )
         return {"port": port, "proc": proc, "index": index}
 
     def _spawn_listener(self, index: int) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "manage.py", "run_timer_listener"], cwd=ROOT, env=self.env(),
-            stdout=self._log(f"listener{index}"), stderr=subprocess.STDOUT,
+            [sys.executable, "manage.py", "run_timer_listener"],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self._log(f"listener{index}"),
+            stderr=subprocess.STDOUT,
         )
 
     def urls(self) -> list[str]:

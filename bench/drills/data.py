@@ -15,8 +15,7 @@ def create_users(count: int, prefix: str) -> tuple[list, object]:
 
     User = get_user_model()
     password = make_password(secrets.token_hex(8))
-    User.objects.bulk_create([User(username=f"{prefix}{i}", password=password) for i in range(count)],
-                             batch_size=1000)
+    User.objects.bulk_create([User(username=f"{prefix}{i}", password=password) for i in range(count)], batch_size=1000)
     proctor = User.objects.create(username=f"{prefix}proctor", password=password, is_staff=True)
     students = list(User.objects.filter(username__startswith=prefix, is_staff=False).order_by("pk"))
     return students, proctor
@@ -93,8 +92,12 @@ def outcomes(exam_id: int) -> dict:
     from exams import clock
     from exams.models import Answer, Attempt, AttemptEvent
 
-    attempts = {pk: (status, ended_at, deadline) for pk, status, ended_at, deadline in
-                Attempt.objects.filter(exam_id=exam_id).values_list("pk", "status", "ended_at", "deadline_at")}
+    attempts = {
+        pk: (status, ended_at, deadline)
+        for pk, status, ended_at, deadline in Attempt.objects.filter(exam_id=exam_id).values_list(
+            "pk", "status", "ended_at", "deadline_at"
+        )
+    }
     timed_out: dict[int, list] = {}
     answer_events = set()
     for attempt_id, kind, at, lateness, path, detail in AttemptEvent.objects.filter(
@@ -104,11 +107,18 @@ def outcomes(exam_id: int) -> dict:
             timed_out.setdefault(attempt_id, []).append((lateness, path))
         else:
             answer_events.add((attempt_id, detail.get("question_id"), detail.get("selected_option"), clock.iso(at)))
-    final_answers = {(a, q): (opt, clock.iso(at)) for a, q, opt, at in
-                     Answer.objects.filter(attempt__exam_id=exam_id).values_list(
-                         "attempt_id", "question_id", "selected_option", "saved_at")}
-    return {"attempts": attempts, "timed_out": timed_out, "answer_events": answer_events,
-            "final_answers": final_answers}
+    final_answers = {
+        (a, q): (opt, clock.iso(at))
+        for a, q, opt, at in Answer.objects.filter(attempt__exam_id=exam_id).values_list(
+            "attempt_id", "question_id", "selected_option", "saved_at"
+        )
+    }
+    return {
+        "attempts": attempts,
+        "timed_out": timed_out,
+        "answer_events": answer_events,
+        "final_answers": final_answers,
+    }
 
 
 def cleanup(prefix: str) -> None:

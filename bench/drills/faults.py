@@ -11,8 +11,8 @@ import os
 import random
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from .clients import AnswerRecord, http
 
@@ -35,6 +35,7 @@ async def _sleep_until(at: float) -> None:
 
 # --- the faults ---------------------------------------------------------------------------
 
+
 async def db_load(drill) -> float:
     """Hundreds of REST requests at once (answers, remaining time, proctor lists) while sockets run."""
     args, servers = drill.args, drill.cluster.urls()
@@ -49,10 +50,13 @@ async def db_load(drill) -> float:
                 record.tries += 1
                 record.last_sent = time.time()
                 record.first_sent = record.first_sent or record.last_sent
-                status, body = await http(servers[(student.home + attempt) % len(servers)], "POST",
-                                          "/api/exam/timer/submit-answer/", student.token,
-                                          {"attempt_id": student.attempt_id, "question_id": qid,
-                                           "selected_option": record.option})
+                status, body = await http(
+                    servers[(student.home + attempt) % len(servers)],
+                    "POST",
+                    "/api/exam/timer/submit-answer/",
+                    student.token,
+                    {"attempt_id": student.attempt_id, "question_id": qid, "selected_option": record.option},
+                )
                 record.resolved_at = time.time()
                 if status == 200:
                     record.outcome, record.saved_at = "acked", body["saved_at"]
@@ -76,8 +80,9 @@ async def db_load(drill) -> float:
             jobs.append(rest_answer(s))
         jobs.append(get(servers[s.home % len(servers)], f"/api/exam/timer/remaining/{s.attempt_id}/", s.token))
     for i in range(args.rest_proctor_requests):
-        jobs.append(get(servers[i % len(servers)], f"/api/proctor/exams/{drill.exam_id}/attempts/",
-                        drill.proctor_token))
+        jobs.append(
+            get(servers[i % len(servers)], f"/api/proctor/exams/{drill.exam_id}/attempts/", drill.proctor_token)
+        )
     await asyncio.gather(*jobs)
     drill.notes.append(f"{len(jobs)} REST requests, {args.rest_concurrency} at once")
     return time.time()
@@ -161,15 +166,18 @@ async def reconnect_storm(drill) -> float:
     return time.time()
 
 
-SPECS = {spec.name: spec for spec in [
-    Spec("db_load", "DB connections under load (REST burst)", db_load, 200, 0.5, (1, 6)),
-    Spec("sigterm", "SIGTERM daphne during answers", sigterm_daphne, 200, 0.5, (1, 5), answer_period=1.0),
-    Spec("kill9", "kill -9 one daphne of two", kill_daphne, 200, 0.5, (1, 5)),
-    Spec("redis_restart", "Redis down 10 s, restarted empty", redis_restart, 200, 0.5, (1, 12)),
-    Spec("flushall", "Redis FLUSHALL", flushall, 200, 0.5, (1, 5)),
-    Spec("sigstop", "Redis SIGSTOP 10 s", sigstop_redis, 200, 0.5, (1, 12)),
-    Spec("listener_kill", "listener kill -9 3 s before deadlines", kill_listeners, 250, 190, (3, 4)),
-    Spec("db_cut", "database cut 10 s (TCP proxy)", cut_database, 200, 0.5, (1, 12)),
-    Spec("hardclose", "hard close: one shared deadline", hard_close, 2000, 1.0, (5, 5), big=True),
-    Spec("storm", "reconnect storm", reconnect_storm, 2000, 0.2, (2, 6), big=True),
-]}
+SPECS = {
+    spec.name: spec
+    for spec in [
+        Spec("db_load", "DB connections under load (REST burst)", db_load, 200, 0.5, (1, 6)),
+        Spec("sigterm", "SIGTERM daphne during answers", sigterm_daphne, 200, 0.5, (1, 5), answer_period=1.0),
+        Spec("kill9", "kill -9 one daphne of two", kill_daphne, 200, 0.5, (1, 5)),
+        Spec("redis_restart", "Redis down 10 s, restarted empty", redis_restart, 200, 0.5, (1, 12)),
+        Spec("flushall", "Redis FLUSHALL", flushall, 200, 0.5, (1, 5)),
+        Spec("sigstop", "Redis SIGSTOP 10 s", sigstop_redis, 200, 0.5, (1, 12)),
+        Spec("listener_kill", "listener kill -9 3 s before deadlines", kill_listeners, 250, 190, (3, 4)),
+        Spec("db_cut", "database cut 10 s (TCP proxy)", cut_database, 200, 0.5, (1, 12)),
+        Spec("hardclose", "hard close: one shared deadline", hard_close, 2000, 1.0, (5, 5), big=True),
+        Spec("storm", "reconnect storm", reconnect_storm, 2000, 0.2, (2, 6), big=True),
+    ]
+}

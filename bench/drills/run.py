@@ -39,10 +39,15 @@ class Drill:
         args, spec = self.args, self.spec
         n = args.big_students if spec.big and args.big_students else (args.students or spec.students)
         n = min(n, len(self.users))
-        due_count = int(spec.due) if spec.due > 1 else int(round(n * spec.due))
+        due_count = int(spec.due) if spec.due > 1 else round(n * spec.due)
         due_count = min(due_count, n)
-        self.cluster = Cluster(redis_port=args.redis_port, database_url=args.database_url, db_port=args.db_port,
-                               env=self.env, tag=f"drill-{spec.name}")
+        self.cluster = Cluster(
+            redis_port=args.redis_port,
+            database_url=args.database_url,
+            db_port=args.db_port,
+            env=self.env,
+            tag=f"drill-{spec.name}",
+        )
         started = time.time()
         try:
             await asyncio.to_thread(self.cluster.start)
@@ -64,12 +69,20 @@ class Drill:
         self.proctor_token = await self.call(data.token_for, self.proctor)
         servers = self.cluster.urls()
         far = time.time() + 3 * 3600
-        for i, (attempt_id, token) in enumerate(zip(attempt_ids, tokens)):
-            self.students.append(Student(
-                attempt_id, token, far, i % len(servers), list(servers), questions,
-                answering=i < args.answering_max or i >= n - min(due_count, args.answering_max // 2),
-                answer_period=spec.answer_period, in_time_margin=args.in_time_margin,
-            ))
+        for i, (attempt_id, token) in enumerate(zip(attempt_ids, tokens, strict=False)):
+            self.students.append(
+                Student(
+                    attempt_id,
+                    token,
+                    far,
+                    i % len(servers),
+                    list(servers),
+                    questions,
+                    answering=i < args.answering_max or i >= n - min(due_count, args.answering_max // 2),
+                    answer_period=spec.answer_period,
+                    in_time_margin=args.in_time_margin,
+                )
+            )
         lag = LoopLag()
         lag.start()
         tasks = [asyncio.create_task(_gated(s.run(), s)) for s in self.students]
@@ -83,7 +96,7 @@ class Drill:
         opened = sum(s.open for s in self.students)
 
         # The due cohort is the last `due_count` students: deadlines spread over the fault's window.
-        due = self.students[n - due_count:]
+        due = self.students[n - due_count :]
         live = self.students[: n - due_count]
         self.fault_at = time.time() + args.lead + n / 1000
         a, b = spec.window
@@ -100,8 +113,10 @@ class Drill:
 
         presence_task = asyncio.create_task(self._presence_seconds(live, recovered_at))
         last_deadline = max(deadlines.values(), default=time.time())
-        await _wait(lambda: len(self.seen_timeout) >= len(deadlines),
-                    timeout=max(0.0, last_deadline + args.lost_after - time.time()))
+        await _wait(
+            lambda: len(self.seen_timeout) >= len(deadlines),
+            timeout=max(0.0, last_deadline + args.lost_after - time.time()),
+        )
         # Sockets are told on commit; give stragglers a few seconds to hear it.
         await _wait(lambda: all(s.final or s.gone for s in due if s.attempt_id in self.seen_timeout), timeout=10)
         presence = await presence_task
@@ -146,8 +161,9 @@ class Drill:
         while time.time() < end:
             before = {i: s.should_be_connected for i, s in by_id.items()}
             for server in self.cluster.alive_urls():
-                status, body = await http(server, "GET", f"/api/proctor/exams/{self.exam_id}/attempts/",
-                                          self.proctor_token, timeout=10)
+                status, body = await http(
+                    server, "GET", f"/api/proctor/exams/{self.exam_id}/attempts/", self.proctor_token, timeout=10
+                )
                 if status == 200:
                     break
             else:
@@ -162,7 +178,8 @@ class Drill:
                 return max(0.0, time.time() - since)
             # What the last poll got wrong, for the JSON: (should be connected, shown connected).
             self.presence_wrong = {
-                "wrong": len(wrong), "shown_connected_but_gone": sum(1 for i in wrong if not after[i]),
+                "wrong": len(wrong),
+                "shown_connected_but_gone": sum(1 for i in wrong if not after[i]),
                 "shown_disconnected_but_open": sum(1 for i in wrong if after[i]),
                 "missing_rows": sum(1 for i in by_id if i not in rows),
             }
@@ -172,16 +189,18 @@ class Drill:
     def _row(self, n, due, deadlines, db, presence, client_lag, opened, connect_seconds, started) -> dict:
         answers = [a for s in self.students for a in s.answers if a.first_sent is not None]
         acked = [a for a in answers if a.outcome == "acked"]
-        stored = [a for a in acked
-                  if (a.attempt_id, a.question_id, a.acked_option or a.option, a.saved_at) in db["answer_events"]]
+        stored = [
+            a
+            for a in acked
+            if (a.attempt_id, a.question_id, a.acked_option or a.option, a.saved_at) in db["answer_events"]
+        ]
         refused = [a for a in answers if a.outcome != "acked"]
         late = {}
         for pk, deadline in deadlines.items():
             if pk in self.seen_timeout:
                 late[pk] = self.seen_timeout[pk] - deadline
         on_time = sum(1 for v in late.values() if v <= ON_TIME_SECONDS)
-        lost = sum(1 for pk, deadline in deadlines.items()
-                   if pk not in late or late[pk] > self.args.lost_after)
+        lost = sum(1 for pk, deadline in deadlines.items() if pk not in late or late[pk] > self.args.lost_after)
         final = sum(1 for s in due if s.final == "timeout")
         duplicates = sum(1 for events in db["timed_out"].values() if len(events) > 1)
         paths: dict[str, int] = {}
@@ -200,25 +219,43 @@ class Drill:
         proctor_timeouts = max((p.frames.get("attempt_timeout", 0) for p in self.proctors), default=0)
         live_count = n - len(due)
         row = {
-            "drill": self.spec.name, "label": self.spec.label, "students": n, "sockets_opened": opened,
+            "drill": self.spec.name,
+            "label": self.spec.label,
+            "students": n,
+            "sockets_opened": opened,
             "connect_seconds": round(connect_seconds, 1),
-            "answers_acknowledged": len(acked), "answers_stored": len(stored),
-            "answers_refused_in_time": len(refused), "refusal_codes": refusal_codes,
-            "answers_in_flight_at_fault": sum(1 for a in answers if a.first_sent <= self.fault_at
-                                              and (a.resolved_at is None or a.resolved_at > self.fault_at)),
-            "timeouts_due": len(deadlines), "timeouts_on_time": on_time, "timeouts_lost": lost,
+            "answers_acknowledged": len(acked),
+            "answers_stored": len(stored),
+            "answers_refused_in_time": len(refused),
+            "refusal_codes": refusal_codes,
+            "answers_in_flight_at_fault": sum(
+                1
+                for a in answers
+                if a.first_sent <= self.fault_at and (a.resolved_at is None or a.resolved_at > self.fault_at)
+            ),
+            "timeouts_due": len(deadlines),
+            "timeouts_on_time": on_time,
+            "timeouts_lost": lost,
             "timeouts_late": len(deadlines) - on_time - lost,
             "timeout_lateness_p50_s": round(ordered[len(ordered) // 2], 2) if ordered else None,
             "timeout_lateness_max_s": round(ordered[-1], 2) if ordered else None,
-            "timeout_paths": paths, "duplicate_timeouts": duplicates,
-            "final_state": final, "final_state_due": len(due),
-            "final_frame_lateness_p99_s": round(final_late[int(0.99 * (len(final_late) - 1))], 2) if final_late else None,
+            "timeout_paths": paths,
+            "duplicate_timeouts": duplicates,
+            "final_state": final,
+            "final_state_due": len(due),
+            "final_frame_lateness_p99_s": round(final_late[int(0.99 * (len(final_late) - 1))], 2)
+            if final_late
+            else None,
             "final_frame_lateness_max_s": round(final_late[-1], 2) if final_late else None,
             "presence_seconds": None if presence is None else round(presence, 1),
-            "presence_checked": live_count > 0, "max_db_connections": self.max_db_connections,
+            "presence_checked": live_count > 0,
+            "max_db_connections": self.max_db_connections,
             "db_connection_bound": self.args.db_conn_bound,
-            "proctor_timeout_frames": proctor_timeouts, "rest_statuses": self.rest_statuses,
-            "client_loop_lag": client_lag, "notes": self.notes, "seconds": round(time.time() - started, 1),
+            "proctor_timeout_frames": proctor_timeouts,
+            "rest_statuses": self.rest_statuses,
+            "client_loop_lag": client_lag,
+            "notes": self.notes,
+            "seconds": round(time.time() - started, 1),
             "drops": sum(s.drops for s in self.students),
             "presence_last_wrong": getattr(self, "presence_wrong", None),
         }

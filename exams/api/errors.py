@@ -53,14 +53,14 @@ def exception_handler(exc, context):
     if isinstance(exc, (redis.RedisError, OperationalError, InterfaceError)):
         logger.warning("backing service unavailable: %s", exc, exc_info=True)
         return Response(
-            error_body("service_unavailable", "A backing service (Redis or the database) is unavailable; please retry."),
+            error_body(
+                "service_unavailable", "A backing service (Redis or the database) is unavailable; please retry."
+            ),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     if isinstance(exc, DatabaseError):
         logger.exception("database error")
-        return Response(
-            error_body("server_error", "The server could not complete this request."), status=500
-        )
+        return Response(error_body("server_error", "The server could not complete this request."), status=500)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)

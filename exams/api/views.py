@@ -78,12 +78,14 @@ class SubmitAnswerView(APIView):
         data = _valid(s.SubmitAnswerSerializer, request.data)
         # Judged by when it arrived (project/receipt.py), not when this thread got to it.
         answer = services.save_answer(user=request.user, received_at=request.received_at, **data)
-        return Response({
-            "attempt_id": answer.attempt_id,
-            "question_id": answer.question_id,
-            "selected_option": answer.selected_option,
-            "saved_at": clock.iso(answer.saved_at),
-        })
+        return Response(
+            {
+                "attempt_id": answer.attempt_id,
+                "question_id": answer.question_id,
+                "selected_option": answer.selected_option,
+                "saved_at": clock.iso(answer.saved_at),
+            }
+        )
 
 
 class SubmitView(APIView):

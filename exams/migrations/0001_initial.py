@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,98 +15,178 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Exam',
+            name="Exam",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('duration_seconds', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(1)])),
-                ('published', models.BooleanField(default=False)),
-                ('max_attempts', models.PositiveIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)])),
-                ('opens_at', models.DateTimeField(blank=True, null=True)),
-                ('closes_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "duration_seconds",
+                    models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(1)]),
+                ),
+                ("published", models.BooleanField(default=False)),
+                (
+                    "max_attempts",
+                    models.PositiveIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)]),
+                ),
+                ("opens_at", models.DateTimeField(blank=True, null=True)),
+                ("closes_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('duration_seconds__gt', 0)), name='exam_duration_positive'), models.CheckConstraint(condition=models.Q(('max_attempts__gt', 0)), name='exam_max_attempts_positive')],
+                "ordering": ["id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("duration_seconds__gt", 0)), name="exam_duration_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("max_attempts__gt", 0)), name="exam_max_attempts_positive"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(default=1)),
-                ('status', models.CharField(choices=[('ongoing', 'Ongoing'), ('completed', 'Completed'), ('timeout', 'Timeout')], default='ongoing', max_length=16)),
-                ('started_at', models.DateTimeField()),
-                ('deadline_at', models.DateTimeField()),
-                ('extra_seconds', models.PositiveIntegerField(default=0)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('score', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_score', models.PositiveIntegerField(blank=True, null=True)),
-                ('end_token', models.CharField(blank=True, db_index=True, editable=False, max_length=32)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to=settings.AUTH_USER_MODEL)),
-                ('exam', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='exams.exam')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField(default=1)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("ongoing", "Ongoing"), ("completed", "Completed"), ("timeout", "Timeout")],
+                        default="ongoing",
+                        max_length=16,
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("deadline_at", models.DateTimeField()),
+                ("extra_seconds", models.PositiveIntegerField(default=0)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("score", models.PositiveIntegerField(blank=True, null=True)),
+                ("max_score", models.PositiveIntegerField(blank=True, null=True)),
+                ("end_token", models.CharField(blank=True, db_index=True, editable=False, max_length=32)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "exam",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="attempts", to="exams.exam"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Question',
+            name="Question",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('text', models.TextField()),
-                ('options', models.JSONField(help_text='Letter to text, e.g. {"A": "4", "B": "5"}')),
-                ('correct_option', models.CharField(max_length=8)),
-                ('points', models.PositiveIntegerField(default=1)),
-                ('exam', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='exams.exam')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("order", models.PositiveIntegerField(default=0)),
+                ("text", models.TextField()),
+                ("options", models.JSONField(help_text='Letter to text, e.g. {"A": "4", "B": "5"}')),
+                ("correct_option", models.CharField(max_length=8)),
+                ("points", models.PositiveIntegerField(default=1)),
+                (
+                    "exam",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="questions", to="exams.exam"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['order', 'id'],
+                "ordering": ["order", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Answer',
+            name="Answer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('selected_option', models.CharField(max_length=8)),
-                ('saved_at', models.DateTimeField()),
-                ('attempt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='exams.attempt')),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='exams.question')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("selected_option", models.CharField(max_length=8)),
+                ("saved_at", models.DateTimeField()),
+                (
+                    "attempt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="answers", to="exams.attempt"
+                    ),
+                ),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="exams.question"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AttemptEvent',
+            name="AttemptEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('started', 'Started'), ('resumed', 'Resumed'), ('answer_saved', 'Answer Saved'), ('extended', 'Extended'), ('submitted', 'Submitted'), ('force_submitted', 'Force Submitted'), ('timed_out', 'Timed Out'), ('connected', 'Connected'), ('disconnected', 'Disconnected')], max_length=24)),
-                ('at', models.DateTimeField()),
-                ('path', models.CharField(blank=True, choices=[('keyspace', 'Keyspace event'), ('sweeper', 'Deadline sweeper'), ('reconciler', 'Reconciler'), ('on_access', 'On access')], max_length=16)),
-                ('lateness_ms', models.IntegerField(blank=True, null=True)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('attempt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='exams.attempt')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("started", "Started"),
+                            ("resumed", "Resumed"),
+                            ("answer_saved", "Answer Saved"),
+                            ("extended", "Extended"),
+                            ("submitted", "Submitted"),
+                            ("force_submitted", "Force Submitted"),
+                            ("timed_out", "Timed Out"),
+                            ("connected", "Connected"),
+                            ("disconnected", "Disconnected"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                (
+                    "path",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("keyspace", "Keyspace event"),
+                            ("sweeper", "Deadline sweeper"),
+                            ("reconciler", "Reconciler"),
+                            ("on_access", "On access"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("lateness_ms", models.IntegerField(blank=True, null=True)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "attempt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="exams.attempt"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['attempt', 'kind'], name='event_attempt_kind')],
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["attempt", "kind"], name="event_attempt_kind")],
             },
         ),
         migrations.AddIndex(
-            model_name='attempt',
-            index=models.Index(fields=['status', 'deadline_at'], name='attempt_status_deadline'),
+            model_name="attempt",
+            index=models.Index(fields=["status", "deadline_at"], name="attempt_status_deadline"),
         ),
         migrations.AddIndex(
-            model_name='attempt',
-            index=models.Index(fields=['exam', 'status'], name='attempt_exam_status'),
+            model_name="attempt",
+            index=models.Index(fields=["exam", "status"], name="attempt_exam_status"),
         ),
         migrations.AddConstraint(
-            model_name='attempt',
-            constraint=models.UniqueConstraint(fields=('user', 'exam', 'number'), name='attempt_unique_number'),
+            model_name="attempt",
+            constraint=models.UniqueConstraint(fields=("user", "exam", "number"), name="attempt_unique_number"),
         ),
         migrations.AddConstraint(
-            model_name='answer',
-            constraint=models.UniqueConstraint(fields=('attempt', 'question'), name='answer_unique_per_question'),
+            model_name="answer",
+            constraint=models.UniqueConstraint(fields=("attempt", "question"), name="answer_unique_per_question"),
         ),
     ]

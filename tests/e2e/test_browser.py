@@ -26,6 +26,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 # --- helpers ---------------------------------------------------------------------------
 
+
 def question_ids(exam) -> list[int]:
     return list(exam.questions.order_by("order").values_list("id", flat=True))
 
@@ -72,6 +73,7 @@ def no_horizontal_scroll(page: Page) -> bool:
 
 
 # --- 1. a student takes an exam ----------------------------------------------------------
+
 
 def test_student_takes_an_exam(browsers: Browsers, student, make_exam):
     exam = make_exam(duration=600, questions=3)
@@ -143,6 +145,7 @@ def test_student_takes_an_exam(browsers: Browsers, student, make_exam):
 
 
 # --- 2. a proctor watches, extends and force-submits ----------------------------------------
+
 
 def test_proctor_sees_the_student_and_extends_their_time(browsers: Browsers, make_user, make_exam):
     alice, bob = make_user(username="alice"), make_user(username="bob")
@@ -238,6 +241,7 @@ def test_proctor_sees_the_student_and_extends_their_time(browsers: Browsers, mak
 
 # --- 3. time runs out on both pages ------------------------------------------------------------
 
+
 def test_time_runs_out_on_both_pages(browsers: Browsers, student, proctor, make_exam):
     exam = make_exam(duration=8, questions=3)
     q1, _, _ = question_ids(exam)
@@ -266,6 +270,7 @@ def test_time_runs_out_on_both_pages(browsers: Browsers, student, proctor, make_
 
 
 # --- 4. the socket is cut: answers go over REST, and queued ones when the network returns -------
+
 
 def test_answers_survive_a_cut_socket_and_going_offline(short_token_server, browsers: Browsers, student, make_exam):
     exam = make_exam(duration=300, questions=3)
@@ -328,7 +333,8 @@ def test_answers_survive_a_cut_socket_and_going_offline(short_token_server, brow
     page.evaluate("""() => {
         const key = "exam.student.tokens";
         const tokens = JSON.parse(sessionStorage.getItem(key));
-        const claims = btoa(JSON.stringify({exp: Math.floor(Date.now() / 1000) + 3600, iat: Math.floor(Date.now() / 1000)}));
+        const now = Math.floor(Date.now() / 1000);
+        const claims = btoa(JSON.stringify({exp: now + 3600, iat: now}));
         tokens.access = `${tokens.access.split(".")[0]}.${claims.replace(/=+$/, "")}.forged`;
         sessionStorage.setItem(key, JSON.stringify(tokens));
     }""")
@@ -336,7 +342,9 @@ def test_answers_survive_a_cut_socket_and_going_offline(short_token_server, brow
     page.reload()
     expect(page.locator("#connection")).to_have_text("Live")
     assert [c for c in calls if "/api/me/" in c or "/api/auth/refresh/" in c][:3] == [
-        f"401 GET {browsers.base}/api/me/", f"200 POST {browsers.base}/api/auth/refresh/", f"200 GET {browsers.base}/api/me/",
+        f"401 GET {browsers.base}/api/me/",
+        f"200 POST {browsers.base}/api/auth/refresh/",
+        f"200 GET {browsers.base}/api/me/",
     ]
     choose(page, q2, "A")
     expect(save_state(page, q2)).to_have_attribute("data-state", "saved")
@@ -345,6 +353,7 @@ def test_answers_survive_a_cut_socket_and_going_offline(short_token_server, brow
 
 
 # --- 5. a student on the proctor page --------------------------------------------------------------
+
 
 def test_a_student_on_the_proctor_page_is_told_it_is_for_proctors(browsers: Browsers, student, proctor):
     page = browsers.new_page("student on /proctor/")

@@ -43,6 +43,7 @@ def valid_exam(**changes) -> dict:
 
 # --- create_user ----------------------------------------------------------------------
 
+
 def test_create_user_creates_a_student():
     lines = run("create_user", "alice", "--password", "s3cret")
     user = User.objects.get(username="alice")
@@ -68,6 +69,7 @@ def test_create_user_needs_a_password():
 
 
 # --- load_exam ------------------------------------------------------------------------
+
 
 def test_load_exam_prints_the_id_last(tmp_path):
     lines = run("load_exam", exam_file(tmp_path, valid_exam()))
@@ -101,26 +103,29 @@ def _bad_question(index: int, **changes) -> dict:
     return data
 
 
-@pytest.mark.parametrize("data,field", [
-    (_bad_question(1, correct="D"), "questions[1].correct"),
-    (_bad_question(1, correct=["A"]), "questions[1].correct"),
-    (_bad_question(0, correct=None), "questions[0].correct"),
-    (_bad_question(0, text=""), "questions[0].text"),
-    (_bad_question(0, options={"A": "only one"}), "questions[0].options"),
-    (_bad_question(0, options=["A", "B"]), "questions[0].options"),
-    (_bad_question(0, options={"A": "2", "B": 3}), "questions[0].options.B"),
-    (_bad_question(1, points=0), "questions[1].points"),
-    (_bad_question(1, points=1.5), "questions[1].points"),
-    (_bad(questions=[]), "questions"),
-    (_bad(questions=["not an object"]), "questions[0]"),
-    (_bad(title=""), "title"),
-    (_bad(title=None), "title"),
-    (_bad(duration_seconds=0), "duration_seconds"),
-    (_bad(duration_seconds="60"), "duration_seconds"),
-    (_bad(published="yes"), "published"),
-    (_bad(max_attempts=0), "max_attempts"),
-    ([1, 2, 3], "(file)"),
-])
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        (_bad_question(1, correct="D"), "questions[1].correct"),
+        (_bad_question(1, correct=["A"]), "questions[1].correct"),
+        (_bad_question(0, correct=None), "questions[0].correct"),
+        (_bad_question(0, text=""), "questions[0].text"),
+        (_bad_question(0, options={"A": "only one"}), "questions[0].options"),
+        (_bad_question(0, options=["A", "B"]), "questions[0].options"),
+        (_bad_question(0, options={"A": "2", "B": 3}), "questions[0].options.B"),
+        (_bad_question(1, points=0), "questions[1].points"),
+        (_bad_question(1, points=1.5), "questions[1].points"),
+        (_bad(questions=[]), "questions"),
+        (_bad(questions=["not an object"]), "questions[0]"),
+        (_bad(title=""), "title"),
+        (_bad(title=None), "title"),
+        (_bad(duration_seconds=0), "duration_seconds"),
+        (_bad(duration_seconds="60"), "duration_seconds"),
+        (_bad(published="yes"), "published"),
+        (_bad(max_attempts=0), "max_attempts"),
+        ([1, 2, 3], "(file)"),
+    ],
+)
 def test_load_exam_names_the_bad_field(tmp_path, data, field):
     with pytest.raises(CommandError) as info:
         run("load_exam", exam_file(tmp_path, data))
@@ -140,6 +145,7 @@ def test_load_exam_missing_file(tmp_path):
 
 
 # --- seed_demo ------------------------------------------------------------------------
+
 
 def test_seed_demo_is_idempotent():
     first = run("seed_demo")

@@ -27,7 +27,7 @@ def run_together(*funcs: Callable, timeout: float = 30) -> list:
         try:
             barrier.wait(timeout)
             results[index] = func()
-        except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
+        except BaseException as exc:
             errors[index] = exc
         finally:
             connections.close_all()
@@ -162,15 +162,18 @@ def test_answers_racing_the_submit_are_either_scored_or_refused(make_user, make_
         def answer(question) -> Callable:
             def send():
                 try:
-                    services.save_answer(user=student, attempt_id=attempt.pk, question_id=question.pk,
-                                         selected_option="A")
+                    services.save_answer(
+                        user=student, attempt_id=attempt.pk, question_id=question.pk, selected_option="A"
+                    )
                     return True
                 except Conflict:
                     return False
+
             return send
 
-        results = run_together(*[answer(q) for q in questions],
-                               lambda: services.submit_attempt(user=student, attempt_id=attempt.pk))
+        results = run_together(
+            *[answer(q) for q in questions], lambda: services.submit_attempt(user=student, attempt_id=attempt.pk)
+        )
 
         saved, result = results[:-1], results[-1]
         stored = Answer.objects.filter(attempt=attempt).count()

@@ -27,6 +27,7 @@ SLACK_MS = 1500
 
 # --- FLUSHDB mid-attempt --------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_flushdb_mid_attempt_keeps_the_true_remaining_time(client_for, student, exam, clean_redis):
     api = client_for(student)
@@ -61,8 +62,9 @@ def test_after_a_flushdb_resume_answer_and_submit_carry_on(client_for, student, 
 
     clean_redis.flushdb()
     question = Question.objects.filter(exam=exam).first()
-    answer = api.post(ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": "A"},
-                      format="json")
+    answer = api.post(
+        ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": "A"}, format="json"
+    )
     assert answer.status_code == 200
     assert api.get(questions_url(attempt_id)).status_code == 200
     result = api.post(submit_url(attempt_id)).json()
@@ -70,6 +72,7 @@ def test_after_a_flushdb_resume_answer_and_submit_carry_on(client_for, student, 
 
 
 # --- Redis down -----------------------------------------------------------------------
+
 
 @pytest.mark.django_db(transaction=True)
 def test_start_with_redis_down_is_503_and_leaves_nothing(client_for, student, exam, private_redis):
@@ -108,8 +111,9 @@ def test_with_redis_down_an_attempt_carries_on_from_the_database(client_for, stu
     assert resumed.status_code == 200 and resumed.json()["attempt_id"] == attempt_id
 
     for question, option in ((q1, "A"), (q2, "B")):
-        saved = api.post(ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk,
-                                      "selected_option": option}, format="json")
+        saved = api.post(
+            ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": option}, format="json"
+        )
         assert saved.status_code == 200, saved.content
     assert Answer.objects.filter(attempt_id=attempt_id).count() == 2
     assert api.get(questions_url(attempt_id)).status_code == 200
@@ -159,6 +163,7 @@ def test_login_with_redis_down_still_works(client_for, student, private_redis):
 
 # --- Redis hung (SIGSTOP) -------------------------------------------------------------
 
+
 @pytest.mark.django_db(transaction=True)
 def test_with_redis_hung_an_answer_sent_in_time_is_stored(client_for, student, exam, private_redis):
     api = client_for(student)
@@ -169,8 +174,9 @@ def test_with_redis_hung_an_answer_sent_in_time_is_stored(client_for, student, e
     private_redis.pause()
 
     sent_at = clock.now()
-    response = api.post(ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": "A"},
-                        format="json")
+    response = api.post(
+        ANSWER_URL, {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": "A"}, format="json"
+    )
 
     # Judged at receipt: the answer throttle's wait on Redis did not make it late.
     assert response.status_code == 200, response.content
@@ -199,8 +205,15 @@ def test_with_redis_hung_answers_to_daphne_are_judged_at_arrival(student, exam, 
         with ThreadPoolExecutor(2) as pool:
             sent_at = clock.now()
             replies = [
-                pool.submit(rest_call, base, "POST", ANSWER_URL, token,
-                            {"attempt_id": attempt.pk, "question_id": q.pk, "selected_option": "A"}, timeout=30)
+                pool.submit(
+                    rest_call,
+                    base,
+                    "POST",
+                    ANSWER_URL,
+                    token,
+                    {"attempt_id": attempt.pk, "question_id": q.pk, "selected_option": "A"},
+                    timeout=30,
+                )
                 for q in (q1, q2)
             ]
             first_stored_at = _wait_for(lambda: Answer.objects.filter(attempt=attempt).exists())

@@ -39,6 +39,7 @@ def _raises(exc_type, status: int, code: str, func, **kwargs):
 
 # --- Start ----------------------------------------------------------------------------
 
+
 def test_start_creates_an_attempt_with_its_clock(student, exam, clean_redis):
     before = clock.now()
     result = services.start_attempt(user=student, exam_id=exam.pk)
@@ -144,6 +145,7 @@ def test_deadline_is_capped_at_closing_time(student, make_exam, clean_redis):
 
 # --- Answers --------------------------------------------------------------------------
 
+
 def test_save_answer_stores_and_replaces(student, exam):
     attempt = _start(student, exam)
     question = _questions(exam)[0]
@@ -169,8 +171,7 @@ def test_answer_to_a_question_of_another_exam_is_400(student, exam, make_exam):
 def test_answer_with_an_option_the_question_lacks_is_400(student, exam):
     attempt = _start(student, exam)
     question = _questions(exam)[0]
-    _raises(ServiceError, 400, "invalid_option", _answer, user=student, attempt=attempt, question=question,
-            option="Z")
+    _raises(ServiceError, 400, "invalid_option", _answer, user=student, attempt=attempt, question=question, option="Z")
     assert not Answer.objects.exists()
 
 
@@ -214,15 +215,25 @@ def test_answer_to_someone_elses_attempt_is_403(student, make_user, exam):
 
 def test_answer_to_an_unknown_attempt_is_404(student, exam):
     question = _questions(exam)[0]
-    _raises(NotFound, 404, "not_found", services.save_answer, user=student, attempt_id=999_999,
-            question_id=question.pk, selected_option="A")
+    _raises(
+        NotFound,
+        404,
+        "not_found",
+        services.save_answer,
+        user=student,
+        attempt_id=999_999,
+        question_id=question.pk,
+        selected_option="A",
+    )
 
 
 # --- Answers judged at receipt ---------------------------------------------------------
 
+
 def _answer_received(user, attempt, question, option, received_at) -> Answer:
-    return services.save_answer(user=user, attempt_id=attempt.pk, question_id=question.pk, selected_option=option,
-                                received_at=received_at)
+    return services.save_answer(
+        user=user, attempt_id=attempt.pk, question_id=question.pk, selected_option=option, received_at=received_at
+    )
 
 
 def test_an_answer_received_in_time_is_stored_after_the_timeout_won_the_race(student, exam, caplog):
@@ -243,7 +254,11 @@ def test_an_answer_received_in_time_is_stored_after_the_timeout_won_the_race(stu
     attempt.refresh_from_db()
     # Re-scored; still the same timeout.
     assert (attempt.status, attempt.score, attempt.max_score, attempt.ended_at) == (
-        AttemptStatus.TIMEOUT, 2, 3, ended_at)
+        AttemptStatus.TIMEOUT,
+        2,
+        3,
+        ended_at,
+    )
     event = AttemptEvent.objects.filter(attempt=attempt).last()
     assert (event.kind, event.at, event.detail["after_end"]) == (EventKind.ANSWER_SAVED, received_at, "timeout")
     assert "stored and re-scored" in caplog.text
@@ -258,8 +273,17 @@ def test_an_answer_received_after_deadline_and_grace_is_refused(student, exam):
 
         # Within the grace: stored. Past it: refused, whenever it is processed.
         _answer_received(student, attempt, q1, "A", attempt.deadline_at + timedelta(seconds=1.9))
-        _raises(TimeUp, 410, "time_up", _answer_received, user=student, attempt=attempt, question=q2, option="A",
-                received_at=attempt.deadline_at + timedelta(seconds=2.1))
+        _raises(
+            TimeUp,
+            410,
+            "time_up",
+            _answer_received,
+            user=student,
+            attempt=attempt,
+            question=q2,
+            option="A",
+            received_at=attempt.deadline_at + timedelta(seconds=2.1),
+        )
 
     assert list(Answer.objects.filter(attempt=attempt).values_list("question_id", flat=True)) == [q1.pk]
     attempt.refresh_from_db()
@@ -276,10 +300,28 @@ def test_a_late_resend_of_an_answer_stored_in_time_is_acknowledged_unchanged(stu
     again = _answer_received(student, attempt, q1, "A", clock.now())
     assert (again.pk, again.selected_option, again.saved_at) == (stored.pk, "A", stored.saved_at)
     # A different choice after the deadline is still refused, and changes nothing.
-    _raises(TimeUp, 410, "time_up", _answer_received, user=student, attempt=attempt, question=q1, option="B",
-            received_at=clock.now())
-    _raises(TimeUp, 410, "time_up", _answer_received, user=student, attempt=attempt, question=q2, option="A",
-            received_at=clock.now())
+    _raises(
+        TimeUp,
+        410,
+        "time_up",
+        _answer_received,
+        user=student,
+        attempt=attempt,
+        question=q1,
+        option="B",
+        received_at=clock.now(),
+    )
+    _raises(
+        TimeUp,
+        410,
+        "time_up",
+        _answer_received,
+        user=student,
+        attempt=attempt,
+        question=q2,
+        option="A",
+        received_at=clock.now(),
+    )
     assert list(Answer.objects.filter(attempt=attempt).values_list("question_id", "selected_option")) == [(q1.pk, "A")]
     assert AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.ANSWER_SAVED).count() == 1
 
@@ -288,8 +330,17 @@ def test_an_answer_received_late_to_an_ongoing_attempt_is_refused_and_times_it_o
     attempt = _start(student, exam)
     question = _questions(exam)[0]
     # Still ongoing in the database, but the answer came after the deadline.
-    _raises(TimeUp, 410, "time_up", _answer_received, user=student, attempt=attempt, question=question,
-            option="A", received_at=attempt.deadline_at + timedelta(milliseconds=1))
+    _raises(
+        TimeUp,
+        410,
+        "time_up",
+        _answer_received,
+        user=student,
+        attempt=attempt,
+        question=question,
+        option="A",
+        received_at=attempt.deadline_at + timedelta(milliseconds=1),
+    )
     assert not Answer.objects.exists()
     attempt.refresh_from_db()
     assert attempt.status == AttemptStatus.ONGOING  # the deadline itself has not passed yet
@@ -329,6 +380,7 @@ def test_the_answer_received_last_stands_whatever_the_order_processed(student, e
 
 # --- Submit ---------------------------------------------------------------------------
 
+
 def test_submit_scores_and_is_idempotent(student, make_exam, clean_redis, on_commit):
     exam = make_exam(questions=4)
     q1, q2, q3, _ = _questions(exam)
@@ -348,8 +400,13 @@ def test_submit_scores_and_is_idempotent(student, make_exam, clean_redis, on_com
     assert result["percentage"] == 66.67
     assert (result["answered"], result["total_questions"]) == (3, 4)
     by_question = {row["question_id"]: row for row in result["results"]}
-    assert by_question[q2.pk] == {"question_id": q2.pk, "selected_option": "A", "points": 3,
-                                  "correct_option": "A", "is_correct": True}
+    assert by_question[q2.pk] == {
+        "question_id": q2.pk,
+        "selected_option": "A",
+        "points": 3,
+        "correct_option": "A",
+        "is_correct": True,
+    }
     assert by_question[q3.pk]["is_correct"] is False
     attempt.refresh_from_db()
     assert (attempt.status, attempt.score, attempt.max_score) == (AttemptStatus.COMPLETED, 4, 6)
@@ -394,6 +451,7 @@ def test_results_hide_the_correct_option_while_ongoing(student, exam):
 
 # --- Proctors: extend and force submit ------------------------------------------------
 
+
 def test_extend_moves_the_deadline_everywhere(student, proctor, exam, clean_redis, on_commit):
     attempt = set_deadline(_start(student, exam), seconds_from_now=10)
     old_deadline = attempt.deadline_at
@@ -430,8 +488,15 @@ def test_extend_is_for_staff_only(student, exam):
 @pytest.mark.parametrize("seconds", [0, -5, True, 1.5, "10", services.MAX_EXTEND_SECONDS + 1])
 def test_extend_rejects_bad_seconds(student, proctor, exam, seconds):
     attempt = _start(student, exam)
-    _raises(ServiceError, 400, "invalid_seconds", services.extend_attempt, attempt_id=attempt.pk,
-            seconds=seconds, by=proctor)
+    _raises(
+        ServiceError,
+        400,
+        "invalid_seconds",
+        services.extend_attempt,
+        attempt_id=attempt.pk,
+        seconds=seconds,
+        by=proctor,
+    )
     assert Attempt.objects.get(pk=attempt.pk).deadline_at == attempt.deadline_at
 
 
@@ -451,8 +516,16 @@ def test_extend_past_the_deadline_is_409(student, proctor, exam):
 def test_extend_checks_the_exam(student, proctor, exam, make_exam):
     attempt = _start(student, exam)
     other = make_exam()
-    _raises(ServiceError, 400, "attempt_not_in_exam", services.extend_attempt, attempt_id=attempt.pk, seconds=5,
-            by=proctor, exam_id=other.pk)
+    _raises(
+        ServiceError,
+        400,
+        "attempt_not_in_exam",
+        services.extend_attempt,
+        attempt_id=attempt.pk,
+        seconds=5,
+        by=proctor,
+        exam_id=other.pk,
+    )
     _raises(NotFound, 404, "not_found", services.extend_attempt, attempt_id=999_999, seconds=5, by=proctor)
 
 
@@ -480,6 +553,7 @@ def test_force_submit_is_for_staff_only(student, exam):
 
 
 # --- Expiry ---------------------------------------------------------------------------
+
 
 def test_expire_attempts_flips_only_due_ones(make_user, exam, clean_redis, on_commit):
     due = [_start(make_user(), exam) for _ in range(3)]
@@ -548,6 +622,7 @@ def test_reconcile_times_out_overdue_and_rearms_lost_timers(make_user, exam, cle
 
 
 # --- The answer grace -----------------------------------------------------------------
+
 
 def test_grace_accepts_answers_just_after_the_deadline(student, exam, clean_redis):
     with override_settings(EXAM=exam_settings(ANSWER_GRACE_SECONDS=5.0)):

@@ -183,6 +183,7 @@ def test_two_concurrent_claimers_never_take_the_same_member(clean_redis):
 
 # --- Claims are leases -----------------------------------------------------------------
 
+
 def leases(client) -> dict[int, int]:
     """Leased attempt id -> the deadline its lease keeps."""
     assert client.zcard(timers.CLAIMS_KEY) == client.hlen(timers.CLAIMED_DEADLINES_KEY)
@@ -214,7 +215,7 @@ async def test_giving_claims_back_makes_them_claimable_at_once_with_their_deadli
     try:
         claimed = await timers.aclaim_due(limit=10)
         assert await timers.aclaim_due(limit=10) == []
-        assert await timers.arelease(claimed + [52]) == 2  # 52 was never leased: nothing to give back
+        assert await timers.arelease([*claimed, 52]) == 2  # 52 was never leased: nothing to give back
         assert clean_redis.zscore(timers.DEADLINES_KEY, "50") == deadline
         assert leases(clean_redis) == {}
         assert sorted(await timers.aclaim_due(limit=10)) == [50, 51]

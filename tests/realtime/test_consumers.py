@@ -143,6 +143,7 @@ def question_ids(exam) -> list[int]:
 
 # --- student socket: who may connect -----------------------------------------------------
 
+
 async def test_student_close_codes(student, make_user, exam):
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     other = await database_sync_to_async(make_user)()
@@ -167,13 +168,16 @@ async def test_inactive_user_is_unauthenticated(student, exam):
 async def test_foreign_origin_is_refused(student, exam):
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = WebsocketCommunicator(
-        application, f"{attempt_path(attempt.pk)}?token={token_for(student)}", headers=[(b"origin", b"http://evil.example")]
+        application,
+        f"{attempt_path(attempt.pk)}?token={token_for(student)}",
+        headers=[(b"origin", b"http://evil.example")],
     )
     connected, _ = await comm.connect(timeout=WAIT)
     assert not connected
 
 
 # --- student socket: snapshot, ticks, actions ---------------------------------------------
+
 
 async def test_snapshot_on_connect_then_ticks(student, exam):
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
@@ -207,20 +211,23 @@ async def test_answer_and_submit_echo_request_id(student, exam, question_ids):
     comm = await open_socket(attempt_path(attempt.pk), student)
     await next_frame(comm, skip_ticks=False)  # snapshot
 
-    reply = await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A",
-                                 "request_id": "r-1"})
+    reply = await request(
+        comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A", "request_id": "r-1"}
+    )
     assert reply["type"] == "answer_saved"
     assert reply["request_id"] == "r-1"
     assert reply["question_id"] == question_ids[0]
     assert reply["selected_option"] == "A"
     assert parse(reply["saved_at"])
     # Replacing an answer, with a numeric request id.
-    reply = await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "B",
-                                 "request_id": 7})
+    reply = await request(
+        comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "B", "request_id": 7}
+    )
     assert (reply["type"], reply["request_id"], reply["selected_option"]) == ("answer_saved", 7, "B")
     await request(comm, {"type": "answer", "question_id": question_ids[1], "selected_option": "A"})
-    saved = await database_sync_to_async(lambda: dict(Answer.objects.filter(attempt=attempt).values_list(
-        "question_id", "selected_option")))()
+    saved = await database_sync_to_async(
+        lambda: dict(Answer.objects.filter(attempt=attempt).values_list("question_id", "selected_option"))
+    )()
     assert saved == {question_ids[0]: "B", question_ids[1]: "A"}
     # The socket's own answers are not echoed a second time by the group broadcast.
     await nothing_but_ticks(comm, 0.5)
@@ -232,8 +239,9 @@ async def test_answer_and_submit_echo_request_id(student, exam, question_ids):
     # Submitting again gives the same result; answering now is a conflict.
     again = await request(comm, {"type": "submit", "request_id": "s2"})
     assert (again["type"], again["score"], again["request_id"]) == ("submitted", 1, "s2")
-    error = await request(comm, {"type": "answer", "question_id": question_ids[2], "selected_option": "A",
-                                 "request_id": "late"})
+    error = await request(
+        comm, {"type": "answer", "question_id": question_ids[2], "selected_option": "A", "request_id": "late"}
+    )
     assert (error["type"], error["code"], error["request_id"]) == ("error", "attempt_completed", "late")
     # Ended: no more ticks to this socket.
     await asyncio.sleep(0.1)
@@ -243,9 +251,9 @@ async def test_answer_and_submit_echo_request_id(student, exam, question_ids):
 
 BAD_MESSAGES = [
     ("not json", "malformed_json", None),
-    ("{\"type\": \"answer\",", "malformed_json", None),
+    ('{"type": "answer",', "malformed_json", None),
     ("[1, 2]", "invalid_message", None),
-    ("\"answer\"", "invalid_message", None),
+    ('"answer"', "invalid_message", None),
     ("{}", "unknown_type", None),
     ('{"type": "extend", "attempt_id": 1, "seconds": 5, "request_id": "x1"}', "unknown_type", "x1"),
     ('{"type": "dance", "request_id": 3}', "unknown_type", 3),
@@ -277,20 +285,28 @@ async def test_bad_messages_get_errors_and_the_socket_stays_open(student, exam, 
 
     await comm.send_to(bytes_data=b"\x00\x01binary")
     assert (await next_frame(comm))["code"] == "invalid_message"
-    too_large = json.dumps({"type": "answer", "question_id": question_ids[0], "selected_option": "A",
-                            "pad": "x" * settings.EXAM["WS_MAX_MESSAGE_BYTES"]})
+    too_large = json.dumps(
+        {
+            "type": "answer",
+            "question_id": question_ids[0],
+            "selected_option": "A",
+            "pad": "x" * settings.EXAM["WS_MAX_MESSAGE_BYTES"],
+        }
+    )
     assert (await request(comm, too_large))["code"] == "message_too_large"
     # Well-formed messages that the service refuses.
-    reply = await request(comm, {"type": "answer", "question_id": question_ids[0] + 10_000, "selected_option": "A",
-                                 "request_id": "q"})
+    reply = await request(
+        comm, {"type": "answer", "question_id": question_ids[0] + 10_000, "selected_option": "A", "request_id": "q"}
+    )
     assert (reply["code"], reply["request_id"]) == ("invalid_question", "q")
     reply = await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "Z"})
     assert reply["code"] == "invalid_option"
     assert await database_sync_to_async(Answer.objects.filter(attempt=attempt).count)() == 0
 
     # Still open and working: a valid answer is saved.
-    reply = await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A",
-                                 "request_id": "ok"})
+    reply = await request(
+        comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A", "request_id": "ok"}
+    )
     assert (reply["type"], reply["request_id"]) == ("answer_saved", "ok")
     assert await database_sync_to_async(Answer.objects.filter(attempt=attempt).count)() == 1
     await comm.disconnect()
@@ -308,8 +324,9 @@ async def test_deeply_nested_json_is_an_error_and_the_socket_keeps_working(stude
         reply = await request(comm, text)
         assert (reply["type"], reply["code"]) == ("error", "invalid_message"), reply
 
-    reply = await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A",
-                                 "request_id": "after"})
+    reply = await request(
+        comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A", "request_id": "after"}
+    )
     assert (reply["type"], reply["request_id"]) == ("answer_saved", "after")
     await comm.disconnect()
 
@@ -337,8 +354,9 @@ async def test_floods_are_throttled_then_recover(student, exam, question_ids):
     assert [r["request_id"] for r in replies] == list(range(flood))
 
     await asyncio.sleep(2 / rate)
-    reply = await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A",
-                                 "request_id": "after"})
+    reply = await request(
+        comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A", "request_id": "after"}
+    )
     assert (reply["type"], reply["request_id"]) == ("answer_saved", "after")
     await comm.disconnect()
 
@@ -353,7 +371,10 @@ async def test_pushes_from_elsewhere_reach_the_student(student, proctor, exam, q
     pushed = await next_frame(comm)
     assert pushed["type"] == "answer_saved"
     assert (pushed["question_id"], pushed["selected_option"], pushed["saved_at"]) == (
-        question_ids[1], "B", clock.iso(answer.saved_at))
+        question_ids[1],
+        "B",
+        clock.iso(answer.saved_at),
+    )
 
     extended = await extend_attempt(attempt_id=attempt.pk, seconds=120, by=proctor)
     pushed = await next_frame(comm)
@@ -367,13 +388,18 @@ async def test_pushes_from_elsewhere_reach_the_student(student, proctor, exam, q
     assert tick["remaining_seconds"] == clock.remaining_seconds(extended.deadline_at, parse(tick["server_time"]))
 
     # Time runs out (the deadline is moved into the past rather than waited for).
-    await database_sync_to_async(
-        Attempt.objects.filter(pk=attempt.pk).update)(deadline_at=clock.now() - timedelta(milliseconds=10))
+    await database_sync_to_async(Attempt.objects.filter(pk=attempt.pk).update)(
+        deadline_at=clock.now() - timedelta(milliseconds=10)
+    )
     assert [a.pk for a in await expire_attempts(attempt_ids=[attempt.pk], path=ExpiryPath.SWEEPER)] == [attempt.pk]
     pushed = await next_frame(comm)
     assert pushed["type"] == "timeout"
     assert (pushed["attempt_id"], pushed["status"], pushed["score"], pushed["max_score"]) == (
-        attempt.pk, "timeout", 0, 3)
+        attempt.pk,
+        "timeout",
+        0,
+        3,
+    )
     # No more ticks once it ended, and the socket stays open for a polite close.
     await silent(comm, 1.5)
     reply = await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A"})
@@ -413,8 +439,9 @@ async def test_connecting_to_an_ended_attempt_gets_its_result(student, exam, que
 async def test_past_deadline_on_connect_times_out_at_once(student, make_exam):
     exam = await database_sync_to_async(make_exam)(duration=60)
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
-    await database_sync_to_async(
-        Attempt.objects.filter(pk=attempt.pk).update)(deadline_at=clock.now() - timedelta(seconds=1))
+    await database_sync_to_async(Attempt.objects.filter(pk=attempt.pk).update)(
+        deadline_at=clock.now() - timedelta(seconds=1)
+    )
     comm = await open_socket(attempt_path(attempt.pk), student)
     timer = await next_frame(comm, skip_ticks=False)
     assert (timer["status"], timer["remaining_seconds"]) == ("timeout", 0)
@@ -440,6 +467,7 @@ async def test_reconnect_gets_current_state_at_once(student, proctor, exam):
 
 
 # --- proctor socket ------------------------------------------------------------------------
+
 
 async def test_proctor_close_codes(student, proctor, exam):
     assert await close_code(proctor_path(exam.pk), token="") == 4401
@@ -469,14 +497,30 @@ async def test_proctor_snapshot(student, make_user, proctor, exam, question_ids)
     rows = {row["attempt_id"]: row for row in snapshot["attempts"]}
     assert set(rows) == {first.pk, second.pk}
     row = rows[first.pk]
-    for field in ("attempt_id", "student", "status", "remaining_seconds", "deadline", "answered",
-                  "total_questions", "connected"):
+    for field in (
+        "attempt_id",
+        "student",
+        "status",
+        "remaining_seconds",
+        "deadline",
+        "answered",
+        "total_questions",
+        "connected",
+    ):
         assert field in row
     assert (row["student"], row["status"], row["answered"], row["total_questions"], row["connected"]) == (
-        student.username, "ongoing", 1, 3, True)
+        student.username,
+        "ongoing",
+        1,
+        3,
+        True,
+    )
     assert row["deadline"] == clock.iso(first.deadline_at)
     assert (rows[second.pk]["student"], rows[second.pk]["answered"], rows[second.pk]["connected"]) == (
-        other.username, 0, False)
+        other.username,
+        0,
+        False,
+    )
     await student_socket.disconnect()
     await comm.disconnect()
 
@@ -489,12 +533,18 @@ async def test_proctor_sees_live_events(student, proctor, exam, question_ids):
     event = await next_frame(comm)
     assert event["type"] == "attempt_started"
     assert (event["attempt"]["attempt_id"], event["attempt"]["student"], event["attempt"]["status"]) == (
-        attempt.pk, student.username, "ongoing")
+        attempt.pk,
+        student.username,
+        "ongoing",
+    )
 
     student_socket = await open_socket(attempt_path(attempt.pk), student)
     event = await next_frame(comm)
     assert (event["type"], event["attempt"]["attempt_id"], event["attempt"]["connected"]) == (
-        "student_connected", attempt.pk, True)
+        "student_connected",
+        attempt.pk,
+        True,
+    )
 
     await request(student_socket, {"type": "answer", "question_id": question_ids[0], "selected_option": "A"})
     event = await next_frame(comm)
@@ -507,12 +557,18 @@ async def test_proctor_sees_live_events(student, proctor, exam, question_ids):
     await student_socket.send_to(text_data=json.dumps({"type": "submit"}))
     event = await next_frame(comm)
     assert (event["type"], event["attempt"]["status"], event["attempt"]["score"]) == (
-        "attempt_submitted", "completed", 1)
+        "attempt_submitted",
+        "completed",
+        1,
+    )
 
     await student_socket.disconnect()
     event = await next_frame(comm)
     assert (event["type"], event["attempt"]["attempt_id"], event["attempt"]["connected"]) == (
-        "student_disconnected", attempt.pk, False)
+        "student_disconnected",
+        attempt.pk,
+        False,
+    )
     await comm.disconnect()
 
 
@@ -520,12 +576,16 @@ async def test_proctor_sees_timeouts(student, proctor, exam):
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = await open_socket(proctor_path(exam.pk), proctor)
     await next_frame(comm)
-    await database_sync_to_async(
-        Attempt.objects.filter(pk=attempt.pk).update)(deadline_at=clock.now() - timedelta(milliseconds=10))
+    await database_sync_to_async(Attempt.objects.filter(pk=attempt.pk).update)(
+        deadline_at=clock.now() - timedelta(milliseconds=10)
+    )
     await expire_attempts(attempt_ids=[attempt.pk], path=ExpiryPath.RECONCILER)
     event = await next_frame(comm)
     assert (event["type"], event["attempt"]["attempt_id"], event["attempt"]["status"]) == (
-        "attempt_timeout", attempt.pk, "timeout")
+        "attempt_timeout",
+        attempt.pk,
+        "timeout",
+    )
     await comm.disconnect()
 
 
@@ -545,9 +605,13 @@ async def test_presence_counts_sockets_not_connections(student, proctor, exam):
     event = await next_frame(comm)
     assert (event["type"], event["attempt"]["connected"]) == ("student_disconnected", False)
 
-    kinds = await database_sync_to_async(lambda: list(
-        AttemptEvent.objects.filter(attempt=attempt, kind__in=[EventKind.CONNECTED, EventKind.DISCONNECTED])
-        .values_list("kind", flat=True)))()
+    kinds = await database_sync_to_async(
+        lambda: list(
+            AttemptEvent.objects.filter(
+                attempt=attempt, kind__in=[EventKind.CONNECTED, EventKind.DISCONNECTED]
+            ).values_list("kind", flat=True)
+        )
+    )()
     assert kinds == [EventKind.CONNECTED, EventKind.DISCONNECTED]
     await comm.disconnect()
 
@@ -561,8 +625,9 @@ async def test_proctor_extend_reaches_the_student(student, proctor, exam):
     assert (await next_frame(comm))["type"] == "student_connected"
 
     started = time.monotonic()
-    await comm.send_to(text_data=json.dumps({"type": "extend", "attempt_id": attempt.pk, "seconds": 45,
-                                             "request_id": "e1"}))
+    await comm.send_to(
+        text_data=json.dumps({"type": "extend", "attempt_id": attempt.pk, "seconds": 45, "request_id": "e1"})
+    )
     pushed = await next_frame(student_socket, timeout=1)
     assert time.monotonic() - started < 1
     assert (pushed["type"], pushed["added_seconds"]) == ("extended", 45)
@@ -572,7 +637,12 @@ async def test_proctor_extend_reaches_the_student(student, proctor, exam):
     frames = [await next_frame(comm) for _ in range(2)]
     by_type = {f["type"]: f for f in frames}
     ack = by_type["ack"]
-    assert (ack["action"], ack["request_id"], ack["attempt_id"], ack["added_seconds"]) == ("extend", "e1", attempt.pk, 45)
+    assert (ack["action"], ack["request_id"], ack["attempt_id"], ack["added_seconds"]) == (
+        "extend",
+        "e1",
+        attempt.pk,
+        45,
+    )
     assert ack["deadline"] == clock.iso(new_deadline)
     assert by_type["attempt_extended"]["attempt"]["deadline"] == clock.iso(new_deadline)
     stored = await database_sync_to_async(Attempt.objects.get)(pk=attempt.pk)
@@ -595,10 +665,15 @@ async def test_proctor_force_submit(student, proctor, exam, question_ids):
     assert (pushed["type"], pushed["status"], pushed["score"], pushed["max_score"]) == ("submitted", "completed", 1, 3)
     frames = {f["type"]: f for f in [await next_frame(comm) for _ in range(2)]}
     assert (frames["ack"]["action"], frames["ack"]["request_id"], frames["ack"]["status"], frames["ack"]["score"]) == (
-        "force_submit", 9, "completed", 1)
+        "force_submit",
+        9,
+        "completed",
+        1,
+    )
     assert frames["attempt_submitted"]["attempt"]["status"] == "completed"
-    kinds = await database_sync_to_async(lambda: list(
-        AttemptEvent.objects.filter(attempt=attempt).values_list("kind", flat=True)))()
+    kinds = await database_sync_to_async(
+        lambda: list(AttemptEvent.objects.filter(attempt=attempt).values_list("kind", flat=True))
+    )()
     assert EventKind.FORCE_SUBMITTED in kinds
 
     # Extending an ended attempt is a conflict; the socket stays open.
@@ -649,10 +724,18 @@ async def test_proctor_only_hears_their_exam(student, proctor, make_exam, exam):
     await comm.disconnect()
 
 
-@pytest.mark.parametrize("left", [
-    timedelta(seconds=5), timedelta(seconds=5, microseconds=1), timedelta(seconds=4, microseconds=999_999),
-    timedelta(milliseconds=1), timedelta(0), -timedelta(seconds=3), timedelta(hours=30, milliseconds=123),
-])
+@pytest.mark.parametrize(
+    "left",
+    [
+        timedelta(seconds=5),
+        timedelta(seconds=5, microseconds=1),
+        timedelta(seconds=4, microseconds=999_999),
+        timedelta(milliseconds=1),
+        timedelta(0),
+        -timedelta(seconds=3),
+        timedelta(hours=30, milliseconds=123),
+    ],
+)
 def test_tick_frames_match_the_timer_message(left):
     """The ticker's pre-encoded frame is exactly the `timer` message of notifications (ties included)."""
     now = clock.now().replace(microsecond=3000)

@@ -51,8 +51,13 @@ class ProcessList:
 
         db = connection.settings_dict
         self.name = db["NAME"]
-        self.conn = MySQLdb.connect(host=db["HOST"] or "127.0.0.1", port=int(db["PORT"] or 3306),
-                                    user=db["USER"], password=db["PASSWORD"] or "", autocommit=True)
+        self.conn = MySQLdb.connect(
+            host=db["HOST"] or "127.0.0.1",
+            port=int(db["PORT"] or 3306),
+            user=db["USER"],
+            password=db["PASSWORD"] or "",
+            autocommit=True,
+        )
 
     def ids(self) -> set[int]:
         with self.conn.cursor() as cursor:
@@ -124,8 +129,9 @@ async def test_daphne_holds_a_bounded_set_of_connections(processlist, students, 
         assert len(after_rest) <= STRAGGLERS
 
         # Sockets: 20 on one student's attempt share the process's pool of POOL_SIZE threads.
-        status, attempt = await asyncio.to_thread(rest_call, base, "POST", f"/api/exam/timer/start/{exam.pk}/",
-                                                  token_for(students[0]))
+        status, attempt = await asyncio.to_thread(
+            rest_call, base, "POST", f"/api/exam/timer/start/{exam.pk}/", token_for(students[0])
+        )
         assert status == 200, attempt
         path, token = f"/ws/attempts/{attempt['attempt_id']}/", token_for(students[0])
         sockets = await asyncio.gather(*(first_frame(base, path, token) for _ in range(SOCKETS)))

@@ -35,13 +35,13 @@ CLOSE_INTERNAL_ERROR = 1011
 
 # --- helpers ----------------------------------------------------------------------------
 
+
 def make_attempts(exam, count: int, *, seconds: float) -> list[Attempt]:
     """`count` students, each with an ongoing attempt of `exam` due in `seconds`, timers armed
     (rows written directly, as bench/drills/data.py does: thousands of starts would be slow)."""
     User = get_user_model()
     prefix, password = f"f{secrets.token_hex(4)}_", make_password("pw")
-    User.objects.bulk_create([User(username=f"{prefix}{i}", password=password) for i in range(count)],
-                             batch_size=1000)
+    User.objects.bulk_create([User(username=f"{prefix}{i}", password=password) for i in range(count)], batch_size=1000)
     users = list(User.objects.filter(username__startswith=prefix).order_by("pk"))
     now = clock.now()
     deadline = now + timedelta(seconds=seconds)
@@ -161,8 +161,9 @@ async def test_every_socket_ends_right_through_a_redis_fault(fault, make_exam, p
             private_redis.client().flushall()
             # Extended over REST after the flush: the socket must show the new deadline.
             extended = attempts[0]
-            status, body = await rest(base, "POST", f"/api/exam/timer/extend/{extended.pk}/", token_for(proctor),
-                                      {"seconds": 60})
+            status, body = await rest(
+                base, "POST", f"/api/exam/timer/extend/{extended.pk}/", token_for(proctor), {"seconds": 60}
+            )
             assert status == 200, body
             new_deadline = body["deadline"]
         else:
@@ -186,17 +187,26 @@ async def test_every_socket_ends_right_through_a_redis_fault(fault, make_exam, p
             return bool(dated) and dated[-1]["deadline"] == new_deadline
 
         def settled() -> bool:
-            return (all(timed_out(s, a.pk) for s, a in zip(students, attempts) if a is not extended)
-                    and all(timed_out(tab, attempts[0].pk) for tab in tabs)
-                    and expected_timeouts <= timeouts_seen(desk)
-                    and (extended is None or shows_new_deadline()))
+            return (
+                all(timed_out(s, a.pk) for s, a in zip(students, attempts, strict=False) if a is not extended)
+                and all(timed_out(tab, attempts[0].pk) for tab in tabs)
+                and expected_timeouts <= timeouts_seen(desk)
+                and (extended is None or shows_new_deadline())
+            )
 
-        await until(settled, 25, lambda: {
-            "students without timeout": [a.pk for s, a in zip(students, attempts)
-                                         if a is not extended and not timed_out(s, a.pk)],
-            "proctor missing timeouts": sorted(expected_timeouts - timeouts_seen(desk)),
-            "closed": [s.closed_with for s in sockets if s.closed_with is not None],
-        })
+        await until(
+            settled,
+            25,
+            lambda: {
+                "students without timeout": [
+                    a.pk
+                    for s, a in zip(students, attempts, strict=True)
+                    if a is not extended and not timed_out(s, a.pk)
+                ],
+                "proctor missing timeouts": sorted(expected_timeouts - timeouts_seen(desk)),
+                "closed": [s.closed_with for s in sockets if s.closed_with is not None],
+            },
+        )
         # Nothing was closed on anyone (1011 or otherwise) through all of it.
         assert [s.closed_with for s in sockets] == [None] * len(sockets)
         if extended is not None:
@@ -205,12 +215,14 @@ async def test_every_socket_ends_right_through_a_redis_fault(fault, make_exam, p
         for socket in sockets:
             await socket.close()
 
-    statuses = dict(await asyncio.to_thread(lambda: list(
-        Attempt.objects.filter(exam=exam).values_list("pk", "status"))))
+    statuses = dict(
+        await asyncio.to_thread(lambda: list(Attempt.objects.filter(exam=exam).values_list("pk", "status")))
+    )
     assert {pk for pk, status in statuses.items() if status == "timeout"} == expected_timeouts
 
 
 # --- a daphne process killed (§6) ----------------------------------------------------------------
+
 
 async def test_students_of_a_killed_process_become_disconnected(make_exam, proctor):
     exam = await asyncio.to_thread(make_exam)
@@ -218,7 +230,7 @@ async def test_students_of_a_killed_process_become_disconnected(make_exam, proct
         base_a = process_a.base
         attempts = await asyncio.to_thread(make_attempts, exam, 3, seconds=120)
         desk = await Socket.open(base_b, proctor_path(exam.pk), token_for(proctor))
-        students = await open_all(base_a, [(attempt_path(a.pk), token_for(a.user)) for a in attempts])
+        await open_all(base_a, [(attempt_path(a.pk), token_for(a.user)) for a in attempts])
         ids = {a.pk for a in attempts}
 
         def presence_told(kind: str) -> set[int]:
@@ -233,18 +245,21 @@ async def test_students_of_a_killed_process_become_disconnected(make_exam, proct
         again = await Socket.open(base_b, attempt_path(back.pk), token_for(back.user))
         await until(lambda: again.frames, 10, lambda: "no snapshot after reconnecting")
 
-        await until(lambda: presence_told("student_disconnected") >= {a.pk for a in gone}, 15,
-                    lambda: f"disconnected: {presence_told('student_disconnected')}")
+        await until(
+            lambda: presence_told("student_disconnected") >= {a.pk for a in gone},
+            15,
+            lambda: f"disconnected: {presence_told('student_disconnected')}",
+        )
         assert time.monotonic() - killed_at < 15
         # A later event on the proctor's socket: anything said about the reconnected student came before it.
-        status, body = await rest(base_b, "POST", f"/api/exam/timer/extend/{back.pk}/", token_for(proctor),
-                                  {"seconds": 30})
+        status, body = await rest(
+            base_b, "POST", f"/api/exam/timer/extend/{back.pk}/", token_for(proctor), {"seconds": 30}
+        )
         assert status == 200, body
         await until(lambda: desk.of_type("attempt_extended"), 5, lambda: desk.frames)
         assert desk.of_type("attempt_extended")[0]["attempt"]["connected"] is True
         assert back.pk not in presence_told("student_disconnected")
-        assert await asyncio.to_thread(presence.connected_map, ids) == {
-            back.pk: True, **{a.pk: False for a in gone}}
+        assert await asyncio.to_thread(presence.connected_map, ids) == {back.pk: True, **{a.pk: False for a in gone}}
         assert [s.closed_with for s in (desk, again)] == [None, None]
         for socket in (desk, again):
             await socket.close()
@@ -276,8 +291,7 @@ async def test_thousands_of_sockets_with_one_deadline_all_time_out(make_exam, pr
         deadline = time.monotonic() + MANY_DEADLINE_IN - 1  # the rows took a moment to write
         desk = await Socket.open(base, proctor_path(exam.pk), token_for(proctor))
         started = time.monotonic()
-        students = await open_all(base, [(attempt_path(a.pk), token_for(a.user)) for a in attempts],
-                                  keep_ticks=False)
+        students = await open_all(base, [(attempt_path(a.pk), token_for(a.user)) for a in attempts], keep_ticks=False)
         await until(lambda: all(s.frames for s in students), 30, lambda: "snapshots missing")
         handshakes = time.monotonic() - started
         print(f"{MANY} handshakes and snapshots in {handshakes:.1f}s")
@@ -285,16 +299,21 @@ async def test_thousands_of_sockets_with_one_deadline_all_time_out(make_exam, pr
         assert all(s.frames[0]["type"] == "timer" and s.frames[0]["status"] == "ongoing" for s in students)
 
         ids = {a.pk for a in attempts}
-        waiting = lambda: [a.pk for s, a in zip(students, attempts) if not timed_out(s, a.pk)]  # noqa: E731
-        await until(lambda: not waiting() and timeouts_seen(desk) >= ids, MANY_DEADLINE_IN + 30, lambda: {
-            "students without timeout": len(waiting()), "proctor missing": len(ids - timeouts_seen(desk))})
+        waiting = lambda: [a.pk for s, a in zip(students, attempts, strict=False) if not timed_out(s, a.pk)]  # noqa: E731
+        await until(
+            lambda: not waiting() and timeouts_seen(desk) >= ids,
+            MANY_DEADLINE_IN + 30,
+            lambda: {"students without timeout": len(waiting()), "proctor missing": len(ids - timeouts_seen(desk))},
+        )
         print(f"last timeout {time.monotonic() - deadline - 1:.1f}s after the deadline")
         assert all(s.closed_with is None for s in [desk, *students])
         await asyncio.gather(*(s.close() for s in [desk, *students]))
 
 
-@pytest.mark.skipif(os.environ.get("DATABASE_URL", "").startswith("sqlite") or not os.environ.get("DATABASE_URL"),
-                    reason="cuts MySQL through a TCP proxy; SQLite is a file")
+@pytest.mark.skipif(
+    os.environ.get("DATABASE_URL", "").startswith("sqlite") or not os.environ.get("DATABASE_URL"),
+    reason="cuts MySQL through a TCP proxy; SQLite is a file",
+)
 async def test_an_answer_received_during_a_database_cut_counts_from_its_first_receipt(make_exam):
     """§4: the server had the answer in time; that the database was away then is ours, not the student's."""
     from tests.support.processes import database_address, database_url
@@ -327,8 +346,9 @@ async def test_an_answer_received_during_a_database_cut_counts_from_its_first_re
     assert (again["request_id"], again["saved_at"]) == ("again", saved["saved_at"])
     # saved_at carries milliseconds: compare at that precision.
     assert int(sent_at.timestamp() * 1000) / 1000 <= datetime_of(saved["saved_at"]) < attempt.deadline_at.timestamp()
-    stored = await asyncio.to_thread(lambda: list(Attempt.objects.get(pk=attempt.pk).answers.values_list(
-        "question_id", "selected_option")))
+    stored = await asyncio.to_thread(
+        lambda: list(Attempt.objects.get(pk=attempt.pk).answers.values_list("question_id", "selected_option"))
+    )
     assert stored == [(question_id, "A")]
 
 

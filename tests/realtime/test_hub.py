@@ -20,8 +20,17 @@ from realtime.ticker import get_ticker
 from tests.conftest import token_for
 
 from .test_consumers import (  # noqa: F401 (fresh_layer is an autouse fixture)
-    ORIGIN, WAIT, attempt_path, extend_attempt, frame_of, fresh_layer, next_frame, open_socket, parse,
-    proctor_path, start_attempt,
+    ORIGIN,
+    WAIT,
+    attempt_path,
+    extend_attempt,
+    frame_of,
+    fresh_layer,
+    next_frame,
+    open_socket,
+    parse,
+    proctor_path,
+    start_attempt,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,14 +81,21 @@ async def test_a_broadcast_to_a_closing_socket_leaves_no_ghost(student, proctor,
     assert (await next_frame(desk))["type"] == "attempt_extended"
     event = await next_frame(desk)
     assert (event["type"], event["attempt"]["attempt_id"], event["attempt"]["connected"]) == (
-        "student_disconnected", attempt.pk, False)
+        "student_disconnected",
+        attempt.pk,
+        False,
+    )
     assert app.refused >= 1
     assert attempt.pk not in get_hub().students
     assert attempt.pk not in get_ticker().frames
     assert await asyncio.to_thread(presence.connected_map, [attempt.pk]) == {attempt.pk: False}
-    kinds = await database_sync_to_async(lambda: list(
-        AttemptEvent.objects.filter(attempt=attempt, kind__in=[EventKind.CONNECTED, EventKind.DISCONNECTED])
-        .values_list("kind", flat=True)))()
+    kinds = await database_sync_to_async(
+        lambda: list(
+            AttemptEvent.objects.filter(
+                attempt=attempt, kind__in=[EventKind.CONNECTED, EventKind.DISCONNECTED]
+            ).values_list("kind", flat=True)
+        )
+    )()
     assert kinds == [EventKind.CONNECTED, EventKind.DISCONNECTED]
     # The browser's side of the close still ends the consumer cleanly.
     await comm.disconnect()

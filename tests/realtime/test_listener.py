@@ -5,6 +5,7 @@ the database for the `timed_out` event the listener writes (its path and latenes
 """
 
 import asyncio
+import itertools
 import re
 import signal
 import subprocess
@@ -32,6 +33,7 @@ LISTENER_PATHS = FAST_PATHS | {ExpiryPath.RECONCILER}
 
 
 # --- helpers --------------------------------------------------------------------------
+
 
 def wait_until(predicate: Callable, timeout: float, interval: float = 0.02):
     """Poll `predicate` until it is truthy or `timeout` passes; return its last value."""
@@ -109,9 +111,20 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             *self.args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *self.args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = self.client()
         assert wait_until(lambda: self._pings(client), 10), "own redis-server did not start"
@@ -162,6 +175,7 @@ def metric(text: str, name: str, **labels: str) -> float | None:
 
 
 # --- timing ---------------------------------------------------------------------------
+
 
 def test_an_attempt_times_out_within_a_second_of_its_deadline(student, make_exam):
     exam = make_exam(duration=2)
@@ -229,6 +243,7 @@ def test_five_hundred_attempts_with_one_deadline_each_time_out_once(student, mak
 
 # --- Redis losing state ---------------------------------------------------------------
 
+
 def test_flushdb_mid_attempt_is_repaired_with_the_true_remaining_time(student, make_exam, clean_redis):
     exam = make_exam(duration=4)
     with running_listener(RECONCILE_INTERVAL_SECONDS=0.5) as proc:
@@ -264,7 +279,7 @@ def test_the_listener_reconnects_and_reconciles_after_redis_comes_back(student, 
     # It backed off while Redis was gone (never for long: a second at most), then subscribed
     # again and re-enabled the events.
     delays = [float(d) for d in re.findall(r"keyspace listener: .*; retrying in ([\d.]+)s", log)]
-    assert len(delays) >= 2 and all(a <= b for a, b in zip(delays, delays[1:])), log
+    assert len(delays) >= 2 and all(a <= b for a, b in itertools.pairwise(delays)), log
     assert delays[0] < delays[-1] <= MAX_BACKOFF_SECONDS, log
     assert log.count(READY_LINE) >= 2
     assert "E" in flags and "x" in flags
@@ -283,6 +298,7 @@ def test_two_listeners_time_each_attempt_out_once(student, make_exam):
 
 
 # --- process life -----------------------------------------------------------------------
+
 
 def test_sigterm_stops_the_listener_cleanly():
     with listener() as proc:
@@ -308,6 +324,7 @@ def test_refused_config_gives_one_warning_and_the_sweeper_still_works(student, m
 
 
 # --- what the rest of the system sees ---------------------------------------------------
+
 
 async def test_the_timeout_reaches_every_process_in_one_fanout_message(student, make_exam):
     """The listener publishes a batch's ends once to the fan-out group, for each process's hub to deliver."""
@@ -363,7 +380,9 @@ def test_the_web_metrics_count_on_access_expiries(student, make_exam, client):
 
     before = on_access()
     late = Attempt.objects.create(
-        user=student, exam=make_exam(), started_at=clock.now() - timedelta(minutes=2),
+        user=student,
+        exam=make_exam(),
+        started_at=clock.now() - timedelta(minutes=2),
         deadline_at=clock.now() - timedelta(minutes=1),
     )
     assert services.current_attempt(user=student, attempt_id=late.pk).status == AttemptStatus.TIMEOUT

@@ -18,7 +18,13 @@ from django.db import connection
 from exams import clock, timers
 from exams.models import Attempt, AttemptStatus, ExpiryPath
 from tests.realtime.test_listener import (
-    LISTENER_PATHS, assert_each_timed_out_once, log_of, many_attempts, running_listener, sleep_until, wait_until,
+    LISTENER_PATHS,
+    assert_each_timed_out_once,
+    log_of,
+    many_attempts,
+    running_listener,
+    sleep_until,
+    wait_until,
 )
 from tests.support.processes import database_address, database_url, listener
 from tests.support.tcp_proxy import TcpProxy
@@ -52,7 +58,7 @@ def timed_out(ids: list[int]) -> bool:
 
 def in_index(client, ids: list[int]) -> list[int]:
     scores = client.zmscore(timers.DEADLINES_KEY, [str(i) for i in ids])
-    return [i for i, score in zip(ids, scores) if score is not None]
+    return [i for i, score in zip(ids, scores, strict=False) if score is not None]
 
 
 def index_only(client, ids: list[int], deadline) -> None:

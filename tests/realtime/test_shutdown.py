@@ -60,9 +60,12 @@ class Writer:
             after_signal = SIGNALLED.is_set()
             self.sending = True
             try:
-                conn.request("POST", "/api/exam/timer/submit-answer/", json.dumps(
-                    {"attempt_id": attempt_id, "question_id": question_id, "selected_option": option}),
-                    {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+                conn.request(
+                    "POST",
+                    "/api/exam/timer/submit-answer/",
+                    json.dumps({"attempt_id": attempt_id, "question_id": question_id, "selected_option": option}),
+                    {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                )
                 response = conn.getresponse()
                 body = response.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -104,12 +107,11 @@ async def test_sigterm_drains_sockets_and_requests_then_exits(make_user, proctor
     with daphne_process(SHUTDOWN_GRACE_SECONDS=GRACE) as server:
         base = server.base
         attempts = [(await start(base, token_for(s), exam.pk))["attempt_id"] for s in students]
-        status, questions = await rest(base, "GET", f"/api/exam/timer/questions/{attempts[0]}/",
-                                       token_for(students[0]))
+        status, questions = await rest(base, "GET", f"/api/exam/timer/questions/{attempts[0]}/", token_for(students[0]))
         question_ids = [q["id"] for q in questions["questions"]]
 
         sockets = []
-        for student, attempt_id in zip(students, attempts):
+        for student, attempt_id in zip(students, attempts, strict=False):
             ws = await open_ws(base, attempt_path(attempt_id), token_for(student))
             assert (await recv(ws))["type"] == "timer"
             sockets.append(ws)
@@ -119,7 +121,8 @@ async def test_sigterm_drains_sockets_and_requests_then_exits(make_user, proctor
         await wait_present(attempts, True)
 
         # Every (attempt, question) once, dealt round-robin to the writers.
-        jobs = [(token_for(s), a, q, "AB"[(a + q) % 2]) for q in question_ids for s, a in zip(students, attempts)]
+        pairs = list(zip(students, attempts, strict=True))
+        jobs = [(token_for(s), a, q, "AB"[(a + q) % 2]) for q in question_ids for s, a in pairs]
         writers = [Writer(base, jobs[i::WRITERS]) for i in range(WRITERS)]
         threads = [threading.Thread(target=w.run, daemon=True) for w in writers]
         for thread in threads:
@@ -145,8 +148,10 @@ async def test_sigterm_drains_sockets_and_requests_then_exits(make_user, proctor
         log = server.log_path.read_text()
 
     cut = [c for w in writers for c in w.cut]
-    print(f"\n{in_flight} answer requests in flight at SIGTERM, {len(cut)} cut off; sockets closed with "
-          f"{Counter(codes)} {closed_after:.2f}s after it; exit {exit_code} after {took:.2f}s")
+    print(
+        f"\n{in_flight} answer requests in flight at SIGTERM, {len(cut)} cut off; sockets closed with "
+        f"{Counter(codes)} {closed_after:.2f}s after it; exit {exit_code} after {took:.2f}s"
+    )
     assert cut == [], cut
     assert [o for w in writers for o in w.other] == []
     assert in_flight >= WRITERS // 2  # the signal did land among requests under way
@@ -156,11 +161,19 @@ async def test_sigterm_drains_sockets_and_requests_then_exits(make_user, proctor
     assert took < GRACE + 3, took
 
     ok = {(a, q): option for w in writers for a, q, option in w.ok}
-    stored = await asyncio.to_thread(lambda: {
-        (a.attempt_id, a.question_id): a.selected_option for a in Answer.objects.filter(attempt_id__in=attempts)})
+    stored = await asyncio.to_thread(
+        lambda: {
+            (a.attempt_id, a.question_id): a.selected_option for a in Answer.objects.filter(attempt_id__in=attempts)
+        }
+    )
     assert stored == ok
 
     assert set((await asyncio.to_thread(presence.connected_map, attempts)).values()) == {False}
-    disconnected = await asyncio.to_thread(lambda: set(AttemptEvent.objects.filter(
-        attempt_id__in=attempts, kind=EventKind.DISCONNECTED).values_list("attempt_id", flat=True)))
+    disconnected = await asyncio.to_thread(
+        lambda: set(
+            AttemptEvent.objects.filter(attempt_id__in=attempts, kind=EventKind.DISCONNECTED).values_list(
+                "attempt_id", flat=True
+            )
+        )
+    )
     assert disconnected == set(attempts)

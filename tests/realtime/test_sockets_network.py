@@ -5,6 +5,7 @@ server with `urllib`. Data is committed (transaction=True) so the server process
 """
 
 import asyncio
+import itertools
 import json
 import math
 import time
@@ -44,6 +45,7 @@ def hubs_beat_again(request, clean_redis):
 
 # --- helpers ----------------------------------------------------------------------------
 
+
 def ws_uri(base: str, path: str, token: str) -> str:
     return f"{base.replace('http://', 'ws://')}{path}?token={token}"
 
@@ -52,7 +54,9 @@ def open_ws(base: str, path: str, token: str):
     return connect(ws_uri(base, path, token), origin=base, open_timeout=WAIT)
 
 
-async def rest(base: str, method: str, path: str, token: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+async def rest(
+    base: str, method: str, path: str, token: str | None = None, body: dict | None = None
+) -> tuple[int, dict]:
     return await asyncio.to_thread(rest_call, base, method, path, token, body, timeout=WAIT)
 
 
@@ -110,6 +114,7 @@ def proctor_path(exam_id: int) -> str:
 
 # --- auth and close codes ---------------------------------------------------------------------
 
+
 async def test_close_codes_and_origin(server, student, make_user, exam):
     attempt = await start(server, token_for(student), exam.pk)
     path = attempt_path(attempt["attempt_id"])
@@ -131,6 +136,7 @@ async def test_close_codes_and_origin(server, student, make_user, exam):
 
 
 # --- the clock --------------------------------------------------------------------------------
+
 
 async def test_ticks_once_a_second_on_second_boundaries(server, student, exam):
     """Seven ticks in a row: also past the 5 s that channels-redis blocks in a receive, when a
@@ -155,7 +161,7 @@ async def test_ticks_once_a_second_on_second_boundaries(server, student, exam):
         assert server_time - math.floor(server_time) < 0.25, frame["server_time"]
         assert arrived - math.floor(server_time) < 0.25, (frame["server_time"], arrived)
     times = [ts(frame["server_time"]) for frame, _ in ticks]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(0.8 <= gap <= 1.2 for gap in gaps), gaps
     remaining = [frame["remaining_seconds"] for frame, _ in ticks]
     assert remaining == list(range(remaining[0], remaining[0] - 7, -1))
@@ -166,8 +172,9 @@ async def test_extend_over_rest_is_pushed_within_a_second(server, student, proct
     async with open_ws(server, attempt_path(attempt["attempt_id"]), token_for(student)) as ws:
         await recv(ws)
         started = time.monotonic()
-        status, body = await rest(server, "POST", f"/api/exam/timer/extend/{attempt['attempt_id']}/",
-                                  token_for(proctor), {"seconds": 90})
+        status, body = await rest(
+            server, "POST", f"/api/exam/timer/extend/{attempt['attempt_id']}/", token_for(proctor), {"seconds": 90}
+        )
         assert status == 200, body
         pushed = await recv_event(ws, timeout=1)
         took = time.monotonic() - started
@@ -198,15 +205,22 @@ async def test_timeout_is_pushed_soon_after_the_deadline(student, make_exam):
             # Ended: the ticker stops, the socket stays open.
             with pytest.raises(TimeoutError):
                 await recv(ws, 1.2)
-        status, body = await rest(base, "GET", f"/api/exam/timer/remaining/{attempt['attempt_id']}/", token_for(student))
+        status, body = await rest(
+            base, "GET", f"/api/exam/timer/remaining/{attempt['attempt_id']}/", token_for(student)
+        )
 
     assert (pushed["attempt_id"], pushed["status"], pushed["score"], pushed["max_score"]) == (
-        attempt["attempt_id"], "timeout", 0, 3)
+        attempt["attempt_id"],
+        "timeout",
+        0,
+        3,
+    )
     assert 0 <= arrived - deadline <= 1.5, arrived - deadline
     assert (status, body["status"], body["remaining_seconds"]) == (200, "timeout", 0)
 
 
 # --- answers and bad input ------------------------------------------------------------------
+
 
 async def test_socket_answer_is_visible_over_rest(server, student, exam):
     token = token_for(student)
@@ -215,8 +229,9 @@ async def test_socket_answer_is_visible_over_rest(server, student, exam):
     question_ids = [q["id"] for q in before["questions"]]
     async with open_ws(server, attempt_path(attempt["attempt_id"]), token) as ws:
         await recv(ws)
-        reply = await ask(ws, {"type": "answer", "question_id": question_ids[1], "selected_option": "B",
-                               "request_id": "a1"})
+        reply = await ask(
+            ws, {"type": "answer", "question_id": question_ids[1], "selected_option": "B", "request_id": "a1"}
+        )
         assert (reply["type"], reply["request_id"], reply["question_id"]) == ("answer_saved", "a1", question_ids[1])
         status, after = await rest(server, "GET", f"/api/exam/timer/questions/{attempt['attempt_id']}/", token)
 
@@ -241,9 +256,12 @@ async def test_bad_messages_keep_the_socket_open(server, student, exam):
         big = json.dumps({"type": "answer", "question_id": question_id, "selected_option": "A", "pad": "x" * 5000})
         assert (await ask(ws, big))["code"] == "message_too_large"
         assert (await ask(ws, {"type": "answer", "question_id": question_id, "selected_option": "Q"}))["code"] == (
-            "invalid_option")
+            "invalid_option"
+        )
         # Still open and served.
-        reply = await ask(ws, {"type": "answer", "question_id": question_id, "selected_option": "A", "request_id": "ok"})
+        reply = await ask(
+            ws, {"type": "answer", "question_id": question_id, "selected_option": "A", "request_id": "ok"}
+        )
         assert (reply["type"], reply["request_id"]) == ("answer_saved", "ok")
         # A flood is throttled without closing the socket.
         for i in range(60):
@@ -257,10 +275,12 @@ async def test_bad_messages_keep_the_socket_open(server, student, exam):
 
 # --- a token that expires during the exam -------------------------------------------------------
 
+
 async def test_token_expiry_does_not_cut_the_student_off(student, proctor, exam):
     with daphne(JWT_ACCESS_MINUTES=0.05) as base:  # 3-second access tokens
-        status, tokens = await rest(base, "POST", "/api/auth/login/", body={"username": student.username,
-                                                                          "password": "pw"})
+        status, tokens = await rest(
+            base, "POST", "/api/auth/login/", body={"username": student.username, "password": "pw"}
+        )
         assert status == 200, tokens
         issued = time.time()
         attempt = await start(base, tokens["access"], exam.pk)
@@ -276,12 +296,14 @@ async def test_token_expiry_does_not_cut_the_student_off(student, proctor, exam)
 
             # The browser reloads: the old token no longer opens a socket...
             assert await close_code(base, path, tokens["access"]) == 4401
-            status, body = await rest(base, "GET", f"/api/exam/timer/remaining/{attempt['attempt_id']}/",
-                                      tokens["access"])
+            status, body = await rest(
+                base, "GET", f"/api/exam/timer/remaining/{attempt['attempt_id']}/", tokens["access"]
+            )
             assert status == 401, body
             # ...meanwhile the proctor adds time (pushed to the socket that is still open)...
-            status, extended = await rest(base, "POST", f"/api/exam/timer/extend/{attempt['attempt_id']}/",
-                                          token_for(proctor), {"seconds": 120})
+            status, extended = await rest(
+                base, "POST", f"/api/exam/timer/extend/{attempt['attempt_id']}/", token_for(proctor), {"seconds": 120}
+            )
             assert status == 200, extended
             assert (await recv_event(ws, 1))["type"] == "extended"
 
@@ -302,6 +324,7 @@ async def test_token_expiry_does_not_cut_the_student_off(student, proctor, exam)
 
 # --- two server processes, one Redis ----------------------------------------------------------
 
+
 async def test_two_processes_share_everything(server, student, proctor, exam):
     with daphne() as other:
         async with open_ws(other, proctor_path(exam.pk), token_for(proctor)) as desk:
@@ -314,8 +337,9 @@ async def test_two_processes_share_everything(server, student, proctor, exam):
             event = await recv(desk)
             assert (event["type"], event["attempt"]["attempt_id"]) == ("attempt_started", attempt_id)
 
-            status, questions = await rest(server, "GET", f"/api/exam/timer/questions/{attempt_id}/",
-                                           token_for(student))
+            status, questions = await rest(
+                server, "GET", f"/api/exam/timer/questions/{attempt_id}/", token_for(student)
+            )
             question_id = questions["questions"][0]["id"]
             async with open_ws(server, attempt_path(attempt_id), token_for(student)) as ws:
                 await recv(ws)
@@ -327,8 +351,9 @@ async def test_two_processes_share_everything(server, student, proctor, exam):
                 assert (event["type"], event["attempt"]["answered"]) == ("answer_saved", 1)
 
                 started = time.monotonic()
-                await desk.send(json.dumps({"type": "extend", "attempt_id": attempt_id, "seconds": 60,
-                                            "request_id": "p1"}))
+                await desk.send(
+                    json.dumps({"type": "extend", "attempt_id": attempt_id, "seconds": 60, "request_id": "p1"})
+                )
                 pushed = await recv_event(ws, 1)
                 took = time.monotonic() - started
                 assert (pushed["type"], pushed["added_seconds"]) == ("extended", 60)
@@ -350,7 +375,9 @@ async def test_two_processes_share_everything(server, student, proctor, exam):
                     assert (await recv_event(tab))["type"] == "submitted"
                 event = await recv(desk)
                 assert (event["type"], event["attempt"]["status"], event["attempt"]["score"]) == (
-                    "attempt_submitted", "completed", 1)
+                    "attempt_submitted",
+                    "completed",
+                    1,
+                )
             event = await recv(desk)
             assert (event["type"], event["attempt"]["connected"]) == ("student_disconnected", False)
-

@@ -5,8 +5,9 @@ import urllib.error
 import urllib.request
 
 
-def rest_call(base: str, method: str, path: str, token: str | None = None, body: dict | None = None,
-              *, timeout: float = 10) -> tuple[int, dict]:
+def rest_call(
+    base: str, method: str, path: str, token: str | None = None, body: dict | None = None, *, timeout: float = 10
+) -> tuple[int, dict]:
     """(status, JSON body) of `method path` on the server at `base`."""
     headers = {"Content-Type": "application/json"}
     if token:

@@ -85,7 +85,10 @@ def daphne_process(**env):
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        cwd=ROOT, env=server_env(**env), stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=server_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     proc.base, proc.log_path = f"http://127.0.0.1:{port}", log_path
     try:
@@ -111,7 +114,10 @@ def listener(**env):
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "run_timer_listener"],
-        cwd=ROOT, env=server_env(**env), stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=server_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     proc.log_path = log_path  # tests read what the listener logged
     try:

@@ -12,18 +12,33 @@ DEMO_EXAM = {
     "published": True,
     "questions": [
         {"text": "What is 7 x 8?", "options": {"A": "54", "B": "56", "C": "58"}, "correct": "B", "points": 1},
-        {"text": "Which planet is closest to the Sun?", "options": {"A": "Venus", "B": "Earth", "C": "Mercury"},
-         "correct": "C", "points": 1},
-        {"text": "H2O is better known as...", "options": {"A": "Water", "B": "Salt", "C": "Hydrogen"},
-         "correct": "A", "points": 1},
-        {"text": "How many sides has a hexagon?", "options": {"A": "5", "B": "6", "C": "8"}, "correct": "B",
-         "points": 1},
-        {"text": "Which is a prime number?", "options": {"A": "21", "B": "27", "C": "29"}, "correct": "C",
-         "points": 2},
+        {
+            "text": "Which planet is closest to the Sun?",
+            "options": {"A": "Venus", "B": "Earth", "C": "Mercury"},
+            "correct": "C",
+            "points": 1,
+        },
+        {
+            "text": "H2O is better known as...",
+            "options": {"A": "Water", "B": "Salt", "C": "Hydrogen"},
+            "correct": "A",
+            "points": 1,
+        },
+        {
+            "text": "How many sides has a hexagon?",
+            "options": {"A": "5", "B": "6", "C": "8"},
+            "correct": "B",
+            "points": 1,
+        },
+        {"text": "Which is a prime number?", "options": {"A": "21", "B": "27", "C": "29"}, "correct": "C", "points": 2},
     ],
 }
-USERS = [("proctor", "proctor", True), ("student1", "student1", False), ("student2", "student2", False),
-         ("student3", "student3", False)]
+USERS = [
+    ("proctor", "proctor", True),
+    ("student1", "student1", False),
+    ("student2", "student2", False),
+    ("student3", "student3", False),
+]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The gates that keep the code as it is meant to be: lint, format, types, the browser modules' tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "ruff check"; .venv/bin/ruff check .
+echo "ruff format --check"; .venv/bin/ruff format --check .
