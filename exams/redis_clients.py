@@ -61,6 +61,16 @@ def get_async_redis() -> aioredis.Redis:
     return client
 
 
+def reset_clients() -> None:
+    """Forget every cached client: the next use connects to settings.REDIS_URL afresh (tests
+    point it at a server of their own). The sync pools are closed; an async client is dropped
+    unclosed, since its loop may be gone."""
+    for _, client in _sync_clients.values():
+        client.close()
+    _sync_clients.clear()
+    _async_clients.clear()
+
+
 async def close_async_redis() -> None:
     """Close the running loop's client (on shutdown)."""
     client = _async_clients.pop(asyncio.get_running_loop(), None)

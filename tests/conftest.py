@@ -1,16 +1,19 @@
 """Shared fixtures: a real Redis database flushed per test, the real test database, factories."""
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from exams.models import Exam, Question
-from exams.redis_clients import get_redis
+from exams.redis_clients import get_redis, reset_clients
+from tests.support.redis_server import RedisServer
 
 (Path(__file__).resolve().parents[1] / ".run").mkdir(exist_ok=True)
 _names = itertools.count(1)
@@ -23,6 +26,26 @@ def clean_redis():
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture
+def private_redis(request) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, and every Redis use of this process (timers, presence,
+    cache and throttling, channel layer) pointed at it. Extra server options by indirect
+    parametrization: `@pytest.mark.parametrize("private_redis", [("--opt", "value")], indirect=True)`."""
+    server = RedisServer(*getattr(request, "param", ()))
+    server.start()
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    host = {**layers["default"]["CONFIG"]["hosts"][0], "address": server.url}
+    layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "hosts": [host]}
+    try:
+        with override_settings(REDIS_URL=server.url, CACHES=caches, CHANNEL_LAYERS=layers):
+            reset_clients()
+            yield server
+    finally:
+        reset_clients()
+        server.stop()
 
 
 @pytest.fixture

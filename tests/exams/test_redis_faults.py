@@ -18,7 +18,6 @@ from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind
 from tests.conftest import token_for
 from tests.support.http import rest_call
 from tests.support.processes import daphne
-from tests.support.redis_server import private_redis  # noqa: F401 (fixture)
 
 from .conftest import ANSWER_URL, assert_error, questions_url, remaining_url, set_deadline, start_url, submit_url
 

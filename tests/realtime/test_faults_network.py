@@ -24,7 +24,6 @@ from exams import clock, presence, timers
 from exams.models import Attempt
 from tests.conftest import token_for
 from tests.support.processes import daphne, daphne_process, listener
-from tests.support.redis_server import PrivateRedis, private_redis  # noqa: F401 (fixture)
 
 from .test_sockets_network import attempt_path, proctor_path, rest, ws_uri
 

@@ -16,11 +16,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from exams import clock, notifications, redis_clients, services, timers
+from exams import clock, notifications, services, timers
 from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath
 from realtime.listener import MAX_BACKOFF_SECONDS
 from tests.support.processes import free_port, listener
@@ -100,70 +99,6 @@ def assert_each_timed_out_once(ids: list[int]) -> list[AttemptEvent]:
     return events
 
 
-class RedisServer:
-    """A redis-server of this test's own on a free port, which it may kill and restart."""
-
-    def __init__(self, *args: str) -> None:
-        self.port = free_port()
-        self.args = args
-        self.proc: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                *self.args,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = self.client()
-        assert wait_until(lambda: self._pings(client), 10), "own redis-server did not start"
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
-
-    @staticmethod
-    def _pings(client: redis.Redis) -> bool:
-        try:
-            return client.ping()
-        except redis.ConnectionError:
-            return False
-
-
-@pytest.fixture
-def own_redis(settings) -> Iterator[Callable[..., RedisServer]]:
-    """Start a private redis-server (extra args allowed) and point this process's services at it."""
-    servers: list[RedisServer] = []
-
-    def make(*args: str) -> RedisServer:
-        server = RedisServer(*args)
-        server.start()
-        servers.append(server)
-        settings.REDIS_URL = server.url
-        redis_clients._sync_client = None  # made anew from settings.REDIS_URL on next use
-        return server
-
-    yield make
-    redis_clients._sync_client = None
-    for server in servers:
-        if server.proc.poll() is None:
-            server.kill()
-
-
 def metric(text: str, name: str, **labels: str) -> float | None:
     """One sample's value from a Prometheus text exposition, or None when absent."""
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
@@ -201,8 +136,8 @@ def test_starting_the_listener_after_the_deadline_times_out_at_once(student, mak
     assert (event.at - ready).total_seconds() < 1.0
 
 
-def test_the_sweeper_catches_it_without_keyspace_events(student, make_exam, own_redis):
-    server = own_redis()
+def test_the_sweeper_catches_it_without_keyspace_events(student, make_exam, private_redis):
+    server = private_redis
     exam = make_exam(duration=2)
     with running_listener(TEST_REDIS_URL=server.url) as proc:
         server.client().config_set("notify-keyspace-events", "")  # e.g. an operator turned them off
@@ -261,8 +196,8 @@ def test_flushdb_mid_attempt_is_repaired_with_the_true_remaining_time(student, m
     assert 0 <= event.lateness_ms < 1000
 
 
-def test_the_listener_reconnects_and_reconciles_after_redis_comes_back(student, make_exam, own_redis):
-    server = own_redis()
+def test_the_listener_reconnects_and_reconciles_after_redis_comes_back(student, make_exam, private_redis):
+    server = private_redis
     exam = make_exam(duration=2)
     with running_listener(TEST_REDIS_URL=server.url) as proc:
         attempt = start(student, exam)
@@ -310,8 +245,9 @@ def test_sigterm_stops_the_listener_cleanly():
     assert "Traceback" not in log_of(proc)
 
 
-def test_refused_config_gives_one_warning_and_the_sweeper_still_works(student, make_exam, own_redis):
-    server = own_redis("--rename-command", "CONFIG", "")
+@pytest.mark.parametrize("private_redis", [("--rename-command", "CONFIG", "")], indirect=True)
+def test_refused_config_gives_one_warning_and_the_sweeper_still_works(student, make_exam, private_redis):
+    server = private_redis
     exam = make_exam(duration=2)
     with running_listener(TEST_REDIS_URL=server.url) as proc:
         attempt = start(student, exam)
@@ -391,8 +327,8 @@ def test_the_web_metrics_count_on_access_expiries(student, make_exam, client):
     assert event.path == ExpiryPath.ON_ACCESS and event.lateness_ms >= 60_000
 
 
-def test_a_dropped_subscription_reconnects_and_reconciles(student, make_exam, own_redis):
-    server = own_redis()
+def test_a_dropped_subscription_reconnects_and_reconciles(student, make_exam, private_redis):
+    server = private_redis
     exam = make_exam(duration=1)
     # Only a reconcile on reconnect can catch the attempt: the periodic one is far off.
     with running_listener(TEST_REDIS_URL=server.url, RECONCILE_INTERVAL_SECONDS=60) as proc:
@@ -410,8 +346,8 @@ def test_a_dropped_subscription_reconnects_and_reconciles(student, make_exam, ow
     assert log.count(READY_LINE) == 2, log
 
 
-def test_redis_losing_its_data_is_reconciled_at_once(student, make_exam, own_redis):
-    server = own_redis()
+def test_redis_losing_its_data_is_reconciled_at_once(student, make_exam, private_redis):
+    server = private_redis
     exam = make_exam(duration=3)
     # Neither a reconnect nor the periodic reconcile (60 s) comes: only noticing the loss can rebuild the timer.
     with running_listener(TEST_REDIS_URL=server.url, RECONCILE_INTERVAL_SECONDS=60) as proc:
