@@ -4,3 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "ruff check"; .venv/bin/ruff check .
 echo "ruff format --check"; .venv/bin/ruff format --check .
+echo "node --test tests/js/"; node --test --test-reporter=spec tests/js/
+echo "tsc -p tsconfig.json"; node_modules/.bin/tsc -p tsconfig.json

@@ -11,6 +11,8 @@ case "${DATABASE_URL:-}" in
   mysql*) dpkg -s default-libmysqlclient-dev pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config default-libmysqlclient-dev) ;;
 esac
 if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then need_pkgs+=(chromium); fi
+# Node and npm for the browser modules' checks (node --test, tsc); Debian's npm brings nodejs.
+if [ "$mode" = test ] && ! command -v npm >/dev/null; then need_pkgs+=(npm); fi
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=(python3-venv)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -35,3 +37,11 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 mkdir -p .run
+# The browser modules' dev tools (TypeScript), again only when the lock file changes.
+if [ "$mode" = test ]; then
+  npm_stamp=node_modules/.installed-$(sha1sum package-lock.json | cut -c1-12)
+  if [ ! -f "$npm_stamp" ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+    touch "$npm_stamp"
+  fi
+fi

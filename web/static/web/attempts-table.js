@@ -1,7 +1,7 @@
 // The proctor's table of attempts: one row per attempt, kept up to date in place (so focus
 // and open dialogs survive), sorted and filtered, with each time left counting down.
 
-import { parseTime } from "./clock.js";
+import { parseTime, remainingSeconds } from "./clock.js";
 import { $, ago, el, formatDuration, timeOfDay } from "./dom.js";
 
 export const STATUS_TEXT = { ongoing: "In progress", completed: "Submitted", timeout: "Timed out" };
@@ -60,7 +60,7 @@ export class AttemptsTable {
   /** Whole seconds left of an ongoing attempt on the server's clock; null once it has ended. */
   secondsLeft(row) {
     if (row.status !== "ongoing") return null;
-    return Math.max(0, Math.ceil((parseTime(row.deadline) - this.clock.now()) / 1000));
+    return remainingSeconds(parseTime(row.deadline), this.clock.now());
   }
 
   counts() {

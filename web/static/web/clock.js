@@ -1,4 +1,5 @@
-// The server's clock as seen from this page, and a countdown driven by it.
+// @ts-check
+// The server's clock as seen from this page, the one rule for the time left, and a countdown.
 //
 // Each message with a `server_time` bounds the offset between the server's clock and the
 // page's monotonic clock (`performance.now()`): the server can't have made a message after
@@ -7,36 +8,71 @@
 // most half the shortest round trip. Counting on the monotonic clock means a wrong or
 // changed system clock, or a throttled background tab, does not make the countdown drift.
 
+import { browserHost } from "./host.js";
+
+/** @typedef {import("./host.js").Host} Host */
+/** @typedef {{low: number, high: number, received: number}} Sample  bounds of the offset, and when it arrived */
+
 const MAX_AGE_MS = 5 * 60_000;
 const MAX_ONE_SIDED = 32; // socket frames: arrival time only
 const MAX_TWO_SIDED = 8; // REST samples: send and arrival time
 
+/**
+ * Epoch milliseconds of one of the contract's ISO 8601 timestamps.
+ * @param {string} iso
+ * @returns {number}
+ */
 export function parseTime(iso) {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) throw new Error(`Not a timestamp: ${iso}`);
   return ms;
 }
 
+/**
+ * Whole seconds left until `deadlineMs` at `nowMs` (both epoch milliseconds), never below 0.
+ * Rounded up like the server's `clock.remaining_seconds`, so a running clock never shows 0 early.
+ * @param {number} deadlineMs
+ * @param {number} nowMs
+ * @returns {number}
+ */
+export function remainingSeconds(deadlineMs, nowMs) {
+  return Math.max(0, Math.ceil((deadlineMs - nowMs) / 1000));
+}
+
 export class ServerClock {
+  /** @type {Sample[]} */
   #oneSided = [];
+  /** @type {Sample[]} */
   #twoSided = [];
-  #base = null; // server epoch ms minus performance.now()
-  #error = Infinity;
+  /** @type {number | null} server epoch ms minus the monotonic clock */
+  #base = null;
+
+  /** @param {Pick<Host, "monotonic" | "wall">} host */
+  constructor(host = browserHost) {
+    this.host = host;
+  }
 
   /**
    * The server said `serverTime` in a reply that arrived at monotonic time `received`;
    * `sent` is when its request left, when known (a REST call), so the round trip bounds the error.
+   * @param {string | number} serverTime an ISO timestamp or epoch milliseconds
+   * @param {number} received
+   * @param {number | null} [sent]
+   * @returns {void}
    */
   addSample(serverTime, received, sent = null) {
     const at = typeof serverTime === "number" ? serverTime : parseTime(serverTime);
     // The contract's timestamps are truncated to the millisecond: the true time is in [at, at + 1).
+    /** @type {Sample} */
     const sample = { low: at - received, high: sent === null ? Infinity : at + 1 - sent, received };
+    /** @type {(list: Sample[], max: number) => Sample[]} */
     const fresh = (list, max) => list.filter((s) => received - s.received < MAX_AGE_MS).slice(-(max - 1));
     if (sent === null) this.#oneSided = [...fresh(this.#oneSided, MAX_ONE_SIDED), sample];
     else this.#twoSided = [...fresh(this.#twoSided, MAX_TWO_SIDED), sample];
     this.#estimate(sample);
   }
 
+  /** @param {Sample} newest */
   #estimate(newest) {
     const all = [...this.#oneSided, ...this.#twoSided];
     let low = Math.max(...all.map((s) => s.low));
@@ -49,74 +85,76 @@ export class ServerClock {
       ({ low, high } = newest);
     }
     this.#base = Number.isFinite(high) ? (low + high) / 2 : low;
-    this.#error = (high - low) / 2;
   }
 
-  get synced() {
-    return this.#base !== null;
-  }
-
-  /** The server's time now, in epoch milliseconds (the system clock until the first sample). */
+  /**
+   * The server's time now, in epoch milliseconds (the system clock until the first sample).
+   * @returns {number}
+   */
   now() {
-    return this.#base === null ? Date.now() : this.#base + performance.now();
+    return this.#base === null ? this.host.wall() : this.#base + this.host.monotonic();
   }
 
   /** How far the system clock is behind the server's (negative when ahead), in milliseconds. */
   get skewMs() {
-    return this.#base === null ? 0 : Math.round(this.now() - Date.now());
-  }
-
-  /** The largest error of the estimate, in milliseconds (Infinity with socket frames alone). */
-  get errorMs() {
-    return this.#error;
+    return this.#base === null ? 0 : Math.round(this.now() - this.host.wall());
   }
 }
 
 /**
- * Calls `render(remainingMs)` whenever the whole seconds left change, on the server's clock.
+ * Calls `render(seconds)` with `remainingSeconds` whenever the whole seconds left change, on
+ * the server's clock (`null` until a deadline is set), and each second once they reach 0.
  * Timers in a background tab may fire late; each render recomputes from the clock, and the
  * page is redrawn the moment it becomes visible again.
  */
 export class Countdown {
+  /** @type {number | null} */
   #timer = null;
+  /** @type {number | null} */
   #deadline = null;
   #onVisible = () => this.#tick();
 
-  constructor(clock, render) {
+  /**
+   * @param {{now(): number}} clock the server's clock (a ServerClock)
+   * @param {(seconds: number | null) => void} render
+   * @param {Pick<Host, "setTimeout" | "clearTimeout" | "document">} host
+   */
+  constructor(clock, render, host = browserHost) {
     this.clock = clock;
     this.render = render;
+    this.host = host;
   }
 
-  set deadline(ms) {
+  /**
+   * The deadline in the server's epoch milliseconds; a running countdown redraws at once.
+   * @param {number} ms
+   * @returns {void}
+   */
+  setDeadline(ms) {
     this.#deadline = ms;
     if (this.#timer !== null) this.#tick();
   }
 
-  get deadline() {
-    return this.#deadline;
-  }
-
-  remainingMs() {
-    return this.#deadline === null ? null : Math.max(0, this.#deadline - this.clock.now());
-  }
-
+  /** @returns {void} */
   start() {
-    document.addEventListener("visibilitychange", this.#onVisible);
+    this.host.document.addEventListener("visibilitychange", this.#onVisible);
     this.#tick();
   }
 
+  /** @returns {void} */
   stop() {
-    clearTimeout(this.#timer);
+    this.host.clearTimeout(this.#timer);
     this.#timer = null;
-    document.removeEventListener("visibilitychange", this.#onVisible);
+    this.host.document.removeEventListener("visibilitychange", this.#onVisible);
   }
 
   #tick() {
-    clearTimeout(this.#timer);
-    const left = this.remainingMs();
-    this.render(left);
+    this.host.clearTimeout(this.#timer);
+    const now = this.clock.now();
+    this.render(this.#deadline === null ? null : remainingSeconds(this.#deadline, now));
     // Wake just after the displayed whole second changes (the display rounds up).
-    const delay = left === null || left <= 0 ? 1000 : (left % 1000 || 1000) + 15;
-    this.#timer = setTimeout(() => this.#tick(), delay);
+    const left = this.#deadline === null ? 0 : this.#deadline - now;
+    const delay = left <= 0 ? 1000 : (left % 1000 || 1000) + 15;
+    this.#timer = this.host.setTimeout(() => this.#tick(), delay);
   }
 }

@@ -120,8 +120,8 @@ async function openAttempt(id) {
   $("#exam-title").textContent = data.exam_title;
   Object.assign($("#submit-button"), { disabled: false, textContent: "Submit exam…" });
   renderQuestions(attempt);
-  attempt.countdown = new Countdown(clock, (ms) => renderCountdown(attempt, ms));
-  attempt.countdown.deadline = parseTime(data.deadline);
+  attempt.countdown = new Countdown(clock, (seconds) => renderCountdown(attempt, seconds));
+  attempt.countdown.setDeadline(parseTime(data.deadline));
   attempt.socket = new LiveSocket({
     path: `/ws/attempts/${id}/`,
     session,
@@ -172,7 +172,7 @@ async function sampleClock(attempt) {
   if (attempt.ended) return;
   clock.addSample(reply.data.server_time, reply.received, reply.sent);
   if (reply.data.status !== "ongoing") return finish(attempt);
-  attempt.countdown.deadline = parseTime(reply.data.deadline);
+  attempt.countdown.setDeadline(parseTime(reply.data.deadline));
   renderSkew();
 }
 
@@ -183,11 +183,11 @@ function onMessage(attempt, message, receivedAt) {
       clock.addSample(message.server_time, receivedAt);
       noteTick(attempt, receivedAt);
       if (message.status !== "ongoing") return finish(attempt);
-      attempt.countdown.deadline = parseTime(message.deadline);
+      attempt.countdown.setDeadline(parseTime(message.deadline));
       break;
     case "extended": {
       clock.addSample(message.server_time, receivedAt);
-      attempt.countdown.deadline = parseTime(message.deadline);
+      attempt.countdown.setDeadline(parseTime(message.deadline));
       unlock(attempt);
       const text = `A proctor gave you ${describeSeconds(message.added_seconds)} more. ` +
         `Time left: ${formatDuration(message.remaining_seconds)}.`;
@@ -244,8 +244,8 @@ function unlock(attempt) {
 
 // --- The countdown ---------------------------------------------------------------------------
 
-function renderCountdown(attempt, ms) {
-  const seconds = Math.ceil(ms / 1000);
+function renderCountdown(attempt, seconds) {
+  if (seconds === null) return;
   $("#countdown").textContent = formatDuration(seconds);
   $("#timer-box").dataset.level = seconds <= 60 ? "danger" : seconds <= 300 ? "warn" : "";
   for (const limit of WARNINGS) if (seconds > limit) attempt.warned.delete(limit); // re-armed by extra time
@@ -260,11 +260,11 @@ function renderCountdown(attempt, ms) {
       announce(text);
     }
   }
-  if (ms <= 0 && !attempt.ended && !attempt.timeUp) {
+  if (seconds === 0 && !attempt.ended && !attempt.timeUp) {
     attempt.timeUp = true;
     lock(attempt, "Time is up — collecting your result…");
     checkEnd(attempt);
-  } else if (ms > 0 && attempt.timeUp) {
+  } else if (seconds > 0 && attempt.timeUp) {
     attempt.timeUp = false; // our clock was early, or extra time arrived
     unlock(attempt);
   }
@@ -286,7 +286,7 @@ async function checkEnd(attempt) {
     const reply = await session.get(`/api/exam/timer/remaining/${attempt.id}/`, { timed: true });
     clock.addSample(reply.data.server_time, reply.received, reply.sent);
     if (reply.data.status !== "ongoing") return finish(attempt);
-    attempt.countdown.deadline = parseTime(reply.data.deadline);
+    attempt.countdown.setDeadline(parseTime(reply.data.deadline));
     if (reply.data.remaining_seconds === 0) attempt.timers.push(setTimeout(() => checkEnd(attempt), 1000));
   } catch (error) {
     if (error.status !== 401) attempt.timers.push(setTimeout(() => checkEnd(attempt), 2000));
