@@ -164,6 +164,11 @@ CHANNEL_LAYERS = {
 }
 
 # --- REST framework and JWT. ---
+# Proxies in front of daphne that append to X-Forwarded-For. 0: the header is ignored and the
+# TCP peer is the client (project/client_address.py); set it when behind a proxy, or every
+# client has the proxy's address (one rate limit for all, /metrics open to all).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -171,6 +176,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "exams.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN", default="20/min"),
         "answers": env.str("THROTTLE_ANSWERS", default="120/min"),
