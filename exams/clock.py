@@ -1,8 +1,11 @@
 """The server's clock and the contract's time formats."""
 
-import math
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_US = timedelta(microseconds=1)
 
 
 def now() -> datetime:
@@ -14,7 +17,13 @@ def now_ms() -> int:
 
 
 def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    """Epoch milliseconds, floored exactly (a float timestamp can round up to the next millisecond)."""
+    return (moment - _EPOCH) // _MS
+
+
+def to_us(moment: datetime) -> int:
+    """Exact epoch microseconds."""
+    return (moment - _EPOCH) // _US
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -22,9 +31,3 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def remaining_seconds(deadline: datetime, at: datetime | None = None) -> int:
-    """Whole seconds left, rounded up so a running clock never shows 0 early."""
-    left = (deadline - (at or now())).total_seconds()
-    return max(0, math.ceil(left))

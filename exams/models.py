@@ -1,9 +1,13 @@
 """Exams, their questions, students' attempts, answers and each attempt's event log."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+from . import deadlines
 
 
 class Exam(models.Model):
@@ -48,6 +52,21 @@ class AttemptStatus(models.TextChoices):
     TIMEOUT = "timeout", "Timeout"
 
 
+class AttemptQuerySet(models.QuerySet):
+    """Attempts filtered by the deadline rule (exams/deadlines.py): `.due(now)` and `.live(now)` split `.ongoing()`."""
+
+    def ongoing(self) -> "AttemptQuerySet":
+        return self.filter(status=AttemptStatus.ONGOING)
+
+    def due(self, now: datetime) -> "AttemptQuerySet":
+        """Ongoing and past deadline + grace at `now`: to be timed out."""
+        return self.ongoing().filter(deadline_at__lt=deadlines.due_cutoff(now))
+
+    def live(self, now: datetime) -> "AttemptQuerySet":
+        """Ongoing and not due at `now`: answers count, it can be submitted or extended."""
+        return self.ongoing().filter(deadline_at__gte=deadlines.due_cutoff(now))
+
+
 class Attempt(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="attempts")
@@ -63,6 +82,8 @@ class Attempt(models.Model):
     max_score = models.PositiveIntegerField(null=True, blank=True)
     # Written by the UPDATE that ends the attempt, so that writer can tell it won.
     end_token = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+
+    objects = AttemptQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -81,6 +102,10 @@ class Attempt(models.Model):
     @property
     def is_ongoing(self) -> bool:
         return self.status == AttemptStatus.ONGOING
+
+    def is_due(self, at: datetime) -> bool:
+        """Ongoing and past deadline + grace at `at` (exams/deadlines.py)."""
+        return self.is_ongoing and deadlines.is_due(self.deadline_at, at)
 
 
 class Answer(models.Model):

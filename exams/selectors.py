@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db.models import Count, Max, Q, Sum
 
-from . import clock
+from . import clock, deadlines
 from .errors import Forbidden, NotFound
 from .models import Answer, Attempt, AttemptStatus, Exam, Question
 from .presence import connected_map
@@ -41,7 +41,7 @@ def timer_fields(attempt_id: int, status: str, deadline: datetime, at: datetime)
     return {
         "attempt_id": attempt_id,
         "status": status,
-        "remaining_seconds": clock.remaining_seconds(deadline, at) if status == AttemptStatus.ONGOING else 0,
+        "remaining_seconds": deadlines.remaining_seconds(deadline, at) if status == AttemptStatus.ONGOING else 0,
         "deadline": clock.iso(deadline),
         "server_time": clock.iso(at),
     }

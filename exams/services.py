@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from . import clock, metrics, notifications, timers
+from . import clock, deadlines, metrics, notifications, timers
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
 from .models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, ExpiryPath, Question
 from .redis_clients import get_optional_redis
@@ -33,18 +32,6 @@ MAX_EXTEND_SECONDS = 24 * 3600
 class StartResult:
     attempt: Attempt
     created: bool
-
-
-def grace_seconds() -> float:
-    return settings.EXAM["ANSWER_GRACE_SECONDS"]
-
-
-def _grace() -> timedelta:
-    return timedelta(seconds=grace_seconds())
-
-
-def _past_deadline(attempt: Attempt, at: datetime) -> bool:
-    return at > attempt.deadline_at + _grace()
 
 
 def _on_commit(func) -> None:
@@ -86,9 +73,9 @@ class _StartRaced(Exception):
 
 def _start_or_resume(*, user, exam: Exam) -> StartResult:
     now = clock.now()
-    ongoing = Attempt.objects.filter(user=user, exam=exam, status=AttemptStatus.ONGOING).order_by("-number").first()
+    ongoing = Attempt.objects.filter(user=user, exam=exam).ongoing().order_by("-number").first()
     if ongoing is not None:
-        if not _past_deadline(ongoing, now):
+        if not deadlines.is_due(ongoing.deadline_at, now):
             _best_effort_redis(
                 "restoring a timer", timers.restore_timers, [(ongoing.pk, clock.to_ms(ongoing.deadline_at))]
             )
@@ -105,7 +92,7 @@ def _start_or_resume(*, user, exam: Exam) -> StartResult:
         # One start at a time per student: without the lock, a start that read "no ongoing
         # attempt" before a racing one committed would count it and create attempt n + 1.
         list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        if Attempt.objects.filter(user=user, exam=exam, status=AttemptStatus.ONGOING).exists():
+        if Attempt.objects.filter(user=user, exam=exam).ongoing().exists():
             raise _StartRaced
         used = Attempt.objects.filter(user=user, exam=exam).count()
         if used >= exam.max_attempts:
@@ -149,7 +136,7 @@ def save_answer(
             raise Forbidden("This attempt belongs to another user.", code="not_owner")
         if attempt.status == AttemptStatus.COMPLETED and not received_at < attempt.ended_at:
             raise Conflict("This attempt has been submitted; the answer was not saved.", code="attempt_completed")
-        if not _past_deadline(attempt, received_at):
+        if not deadlines.is_due(attempt.deadline_at, received_at):
             question = Question.objects.filter(pk=question_id, exam_id=attempt.exam_id).first()
             if question is None:
                 raise ServiceError(f"Question {question_id} is not part of this exam.", code="invalid_question")
@@ -223,11 +210,8 @@ def _end_attempts(*, ids: Iterable[int], status: str, now: datetime, due_only: b
     call won (MySQL has no UPDATE ... RETURNING).
     """
     token = uuid.uuid4().hex
-    qs = Attempt.objects.filter(pk__in=list(ids), status=AttemptStatus.ONGOING)
-    if due_only:
-        qs = qs.filter(deadline_at__lte=now - _grace())
-    else:
-        qs = qs.filter(deadline_at__gte=now - _grace())
+    attempts = Attempt.objects.filter(pk__in=list(ids))
+    qs = attempts.due(now) if due_only else attempts.live(now)
     if not qs.update(status=status, ended_at=now, end_token=token, **_score_expressions()):
         return []
     return list(Attempt.objects.filter(end_token=token))
@@ -321,7 +305,7 @@ def current_attempt(*, user, attempt_id: int) -> Attempt:
     """The student's attempt as it stands now: timed out on access once past its deadline."""
     attempt = get_own_attempt(user=user, attempt_id=attempt_id)
     if attempt.is_ongoing:
-        if _past_deadline(attempt, clock.now()):
+        if attempt.is_due(clock.now()):
             expire_attempt(attempt_id=attempt.pk, path=ExpiryPath.ON_ACCESS)
             attempt.refresh_from_db()
         else:
@@ -344,7 +328,7 @@ def open_attempt(*, user_id: int, attempt_id: int) -> Attempt:
         raise Forbidden("This attempt belongs to another user.", code="not_owner")
     if not attempt.user.is_active:
         raise NotAuthenticated("The token's user is unknown or inactive.")
-    if attempt.is_ongoing and _past_deadline(attempt, clock.now()):
+    if attempt.is_due(clock.now()):
         return settle_attempt(attempt_id=attempt.pk)
     return attempt
 
@@ -369,9 +353,7 @@ def settle_attempt(*, attempt_id: int) -> Attempt:
 
 def student_exams(*, user) -> list[dict]:
     """Published exams with the student's attempts, any overdue one timed out first."""
-    overdue = Attempt.objects.filter(
-        user=user, status=AttemptStatus.ONGOING, deadline_at__lte=clock.now() - _grace()
-    ).values_list("pk", flat=True)
+    overdue = Attempt.objects.filter(user=user).due(clock.now()).values_list("pk", flat=True)
     expire_attempts(attempt_ids=list(overdue), path=ExpiryPath.ON_ACCESS)
     return exams_for_student(user)
 
@@ -383,9 +365,13 @@ def extend_attempt(*, attempt_id: int, seconds: int, by, exam_id: int | None = N
         raise ServiceError(f"seconds must be a whole number from 1 to {MAX_EXTEND_SECONDS}.", code="invalid_seconds")
     with transaction.atomic():
         now = clock.now()
-        extended = Attempt.objects.filter(
-            pk=attempt_id, status=AttemptStatus.ONGOING, deadline_at__gte=now - _grace()
-        ).update(deadline_at=F("deadline_at") + timedelta(seconds=seconds), extra_seconds=F("extra_seconds") + seconds)
+        extended = (
+            Attempt.objects.filter(pk=attempt_id)
+            .live(now)
+            .update(
+                deadline_at=F("deadline_at") + timedelta(seconds=seconds), extra_seconds=F("extra_seconds") + seconds
+            )
+        )
         if not extended:
             raise Conflict("This attempt has already ended.", code="attempt_ended")
         attempt.refresh_from_db()
@@ -409,26 +395,18 @@ def reconcile(*, batch_size: int = 1000) -> tuple[int, int]:
     Returns (timed out, timers recreated).
     """
     now = clock.now()
-    overdue = list(
-        Attempt.objects.filter(status=AttemptStatus.ONGOING, deadline_at__lte=now - _grace())
-        .order_by("deadline_at")
-        .values_list("pk", flat=True)[: batch_size * 10]
-    )
+    overdue = list(Attempt.objects.due(now).order_by("deadline_at").values_list("pk", flat=True)[: batch_size * 10])
     flipped = 0
     for start in range(0, len(overdue), batch_size):
         flipped += len(expire_attempts(attempt_ids=overdue[start : start + batch_size], path=ExpiryPath.RECONCILER))
-    live = Attempt.objects.filter(status=AttemptStatus.ONGOING, deadline_at__gt=now - _grace()).values_list(
-        "pk", "deadline_at"
-    )
+    live = Attempt.objects.live(now).values_list("pk", "deadline_at")
     restored = timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live.iterator(chunk_size=2000))
     return flipped, restored
 
 
 def rearm(*, attempt_ids: Iterable[int]) -> int:
     """Put claimed-but-not-due attempts back in the deadline index (e.g. extended meanwhile)."""
-    live = Attempt.objects.filter(pk__in=list(attempt_ids), status=AttemptStatus.ONGOING).values_list(
-        "pk", "deadline_at"
-    )
+    live = Attempt.objects.filter(pk__in=list(attempt_ids)).ongoing().values_list("pk", "deadline_at")
     return timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live)
 
 

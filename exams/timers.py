@@ -1,7 +1,7 @@
 """The Redis mirror of each attempt's clock.
 
 Two structures per ongoing attempt, both written together in one MULTI:
-- `exam:timer:{id}`: a key whose TTL (ms) runs out at the deadline (+ grace); its
+- `exam:timer:{id}`: a key whose TTL (ms) runs out when the attempt falls due (exams/deadlines.py); its
   keyspace `expired` event is the fast path to a timeout.
 - `exam:deadlines`: a sorted set of attempt ids scored by deadline in epoch ms, which the
   listener's sweeper claims from, since keyspace events can lag or be lost.
@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import redis
 from django.conf import settings
 
+from . import deadlines
 from .clock import now_ms
 from .redis_clients import get_async_redis, get_redis
 
@@ -106,13 +107,9 @@ def attempt_id_from_key(key: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def grace_ms() -> int:
-    return int(settings.EXAM["ANSWER_GRACE_SECONDS"] * 1000)
-
-
 def _ttl_ms(deadline_ms: int) -> int:
-    # SET PX needs a positive TTL; a deadline already past expires at once.
-    return max(1, deadline_ms + grace_ms() - now_ms())
+    # The key runs out when the attempt falls due. SET PX needs a positive TTL: a due one expires at once.
+    return max(1, deadlines.due_at_ms(deadline_ms) - now_ms())
 
 
 def create_timer(attempt_id: int, *, deadline_ms: int) -> None:
@@ -144,23 +141,8 @@ def restore_timers(deadlines: Iterable[tuple[int, int]], *, client: redis.Redis 
     return sum(1 for created in results[0::2] if created)
 
 
-def get_remaining_time(attempt_id: int) -> int | None:
-    """Milliseconds left on the timer key, or None when the key is missing."""
-    ttl = get_redis().pttl(timer_key(attempt_id))
-    return None if ttl < 0 else int(ttl)
-
-
-def is_expired(attempt_id: int) -> bool:
-    """True when the timer key is gone (expired, deleted, or lost with Redis)."""
-    return get_remaining_time(attempt_id) is None
-
-
-def delete_timer(attempt_id: int) -> None:
-    """Drop the timer key and the deadline-index member (on submit or timeout)."""
-    delete_timers([attempt_id])
-
-
 def delete_timers(attempt_ids: Iterable[int], *, client: redis.Redis | None = None) -> None:
+    """Drop the timer keys and deadline-index members of ended attempts."""
     ids = [str(i) for i in attempt_ids]
     if not ids:
         return
@@ -180,13 +162,14 @@ async def aseconds_to_next_due() -> float | None:
     first = await get_async_redis().zrange(DEADLINES_KEY, 0, 0, withscores=True)
     if not first:
         return None
-    return (first[0][1] + grace_ms() - now_ms()) / 1000
+    return (deadlines.due_at_ms(int(first[0][1])) - now_ms()) / 1000
 
 
 async def aclaim_due(*, limit: int) -> list[int]:
     """Lease up to `limit` attempt ids whose deadline (+ grace) has passed; run-out leases count again first."""
     now = now_ms()
-    due = await get_async_redis().eval(_CLAIM_DUE, len(_KEYS), *_KEYS, now - grace_ms(), limit, now, now + lease_ms())
+    due_up_to = deadlines.latest_due_ms(now)
+    due = await get_async_redis().eval(_CLAIM_DUE, len(_KEYS), *_KEYS, due_up_to, limit, now, now + lease_ms())
     return [int(member) for member in due]
 
 

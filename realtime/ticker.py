@@ -22,12 +22,12 @@ import logging
 import math
 import time
 import weakref
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from prometheus_client import Gauge, Histogram
 
-from exams import clock, notifications, services
+from exams import clock, deadlines, notifications, services
 
 from .db import db_call
 from .hub import get_hub
@@ -44,15 +44,8 @@ TICK_DURATION = Histogram(
 )
 TICK_FRAMES = Gauge("exam_tick_frames", "`timer` frames sent by the last tick (this process's student sockets)")
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 # Stand-ins for the two fields a tick changes, found again in the encoded JSON.
 _REMAINING, _SERVER_TIME = "\u0001remaining", "\u0001server_time"
-
-
-def _micros(moment: datetime) -> int:
-    """Exact integer microseconds since the epoch (floats would round at whole seconds)."""
-    return (moment - _EPOCH) // _US
 
 
 class _Frame:
@@ -67,11 +60,10 @@ class _Frame:
         text = json.dumps(fields)
         self.head, rest = text.split(json.dumps(_REMAINING))
         self.middle, self.tail = rest.split(json.dumps(_SERVER_TIME))
-        self.deadline, self.deadline_us = deadline, _micros(deadline)
+        self.deadline, self.deadline_us = deadline, clock.to_us(deadline)
 
     def text(self, now_us: int, server_time_json: str) -> str:
-        # clock.remaining_seconds: whole seconds left, rounded up, never below 0.
-        remaining = max(0, -((now_us - self.deadline_us) // 1_000_000))
+        remaining = deadlines.remaining_seconds_us(self.deadline_us, now_us)
         return f"{self.head}{remaining}{self.middle}{server_time_json}{self.tail}"
 
 
@@ -117,8 +109,8 @@ class Ticker:
     async def tick(self) -> int:
         """Send every socket its `timer` frame; returns how many were sent."""
         now = clock.now()
-        now_us, server_time_json = _micros(now), json.dumps(clock.iso(now))
-        settle_after_us = int((services.grace_seconds() + settings.EXAM["ON_ACCESS_SLACK_SECONDS"]) * 1_000_000)
+        now_us, server_time_json = clock.to_us(now), json.dumps(clock.iso(now))
+        settle_before_us = deadlines.settle_cutoff_us(now_us)
         sent = total = 0
         # A list of ids, not of (id, group) tuples: ints aren't tracked by the garbage
         # collector, 5,000 tuples alive across the tick's yields would be promoted.
@@ -129,14 +121,13 @@ class Ticker:
             if not group:
                 self.frames.pop(attempt_id, None)
                 continue
-            late_us = now_us - frame.deadline_us
-            if late_us > settle_after_us:
+            if frame.deadline_us < settle_before_us:
                 # No end reached us (a lost message, Redis away): find out and tell our sockets.
                 if attempt_id not in self._settling:
                     self._settling.add(attempt_id)
                     asyncio.get_running_loop().create_task(self._settle(attempt_id))
                 continue
-            if late_us > 0:
+            if frame.deadline_us < now_us:
                 continue  # past the deadline: no "ongoing, 0 s left" frames while the end commits
             message = {"type": "websocket.send", "text": frame.text(now_us, server_time_json)}
             for consumer in list(group):
