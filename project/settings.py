@@ -178,7 +178,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
-        "login": env.str("THROTTLE_LOGIN", default="20/min"),
+        # Per client address: a class behind one NAT signs in within the same minute.
+        "login": env.str("THROTTLE_LOGIN", default="300/min"),
+        # Per account name, from any address: guessing one account's password is slow.
+        "login_account": env.str("THROTTLE_LOGIN_ACCOUNT", default="10/min"),
+        # Per client address, apart from logins: a refresh proves a signed token, not a password.
+        "refresh": env.str("THROTTLE_REFRESH", default="600/min"),
         "answers": env.str("THROTTLE_ANSWERS", default="120/min"),
     },
 }

@@ -1,5 +1,6 @@
 """Rate limits counted in the cache (Redis) that let requests through while Redis is down."""
 
+import hashlib
 import logging
 
 import redis
@@ -27,3 +28,22 @@ class FailOpenScopedRateThrottle(ScopedRateThrottle):
 
     def get_ident(self, request) -> str:
         return client_ip(request)
+
+
+class LoginAccountThrottle(FailOpenScopedRateThrottle):
+    """Logins per account name, from any address (the view's `account_throttle_scope`).
+
+    Names are folded to one case: MySQL's collation matches `Ann` and `ann` to one account,
+    so each spelling must not be a fresh allowance. A body without a name is left to the
+    serializer to refuse.
+    """
+
+    scope_attr = "account_throttle_scope"
+
+    def get_cache_key(self, request, view) -> str | None:
+        data = request.data
+        username = data.get("username") if isinstance(data, dict) else None
+        if not isinstance(username, str) or not username:
+            return None
+        ident = hashlib.sha256(username.casefold().encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -11,7 +11,7 @@ from exams import clock, selectors, services
 from exams.errors import ServiceError
 
 from . import serializers as s
-from .throttling import FailOpenScopedRateThrottle
+from .throttling import FailOpenScopedRateThrottle, LoginAccountThrottle
 
 
 class IsProctor(BasePermission):
@@ -26,13 +26,14 @@ ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 4
 
 
 class LoginView(TokenObtainPairView):
-    throttle_classes = [FailOpenScopedRateThrottle]
+    throttle_classes = [FailOpenScopedRateThrottle, LoginAccountThrottle]
     throttle_scope = "login"
+    account_throttle_scope = "login_account"
 
 
 class RefreshView(TokenRefreshView):
     throttle_classes = [FailOpenScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_scope = "refresh"
 
 
 class MeView(APIView):

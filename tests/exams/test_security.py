@@ -49,3 +49,38 @@ def test_behind_one_proxy_each_client_counts_apart(rates):
     # A client can prepend what it likes; the proxy's own entry (the last) is the one trusted.
     assert_error(login(proxy, "nobody3", HTTP_X_FORWARDED_FOR="198.51.100.7, 203.0.113.1"), 429, "throttled")
     assert_error(login(proxy, "nobody4", HTTP_X_FORWARDED_FOR="203.0.113.2"), 401)
+
+
+# --- A classroom behind one address ------------------------------------------------------------
+
+
+def test_a_classroom_behind_one_address_logs_in_with_the_default_limits(make_user):
+    client = APIClient()  # one address for all
+    students = [make_user() for _ in range(40)]
+    for student in students:
+        response = login(client, student.username)
+        assert response.status_code == 200, response.content
+        refreshed = client.post(REFRESH, {"refresh": response.json()["refresh"]}, format="json")
+        assert refreshed.status_code == 200, refreshed.content
+
+
+def test_refresh_has_a_limit_of_its_own(rates, student):
+    rates(login="2/min")
+    client = APIClient()
+    tokens = login(client, student.username).json()
+    assert_error(login(client, "nobody"), 401)
+    assert_error(login(client, student.username), 429, "throttled")
+    assert client.post(REFRESH, {"refresh": tokens["refresh"]}, format="json").status_code == 200
+
+
+def test_logins_per_account_are_limited_across_addresses(rates, make_user):
+    rates(login_account="3/min")
+    student, classmate = make_user(), make_user()
+    for n in range(3):
+        assert login(APIClient(REMOTE_ADDR=f"198.51.100.{n}"), student.username).status_code == 200
+    response = login(APIClient(REMOTE_ADDR="198.51.100.9"), student.username)
+    assert_error(response, 429, "throttled")
+    assert int(response["Retry-After"]) > 0
+    # Counted per account (case-insensitively: MySQL matches names that way), not per address.
+    assert_error(login(APIClient(REMOTE_ADDR="198.51.100.9"), student.username.upper()), 429, "throttled")
+    assert login(APIClient(REMOTE_ADDR="198.51.100.9"), classmate.username).status_code == 200
