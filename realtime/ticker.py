@@ -76,7 +76,8 @@ class Ticker:
     def __init__(self, sockets: dict[int, set]) -> None:
         self.sockets = sockets
         self.frames: dict[int, _Frame] = {}
-        self._settling: set[int] = set()
+        # Settles under way, by attempt: held so the loop (which keeps only weak references) can't drop one.
+        self._settling: dict[int, asyncio.Task] = {}
         self._task: asyncio.Task | None = None
 
     def follow(self, attempt_id: int, deadline: datetime) -> None:
@@ -122,10 +123,10 @@ class Ticker:
                 self.frames.pop(attempt_id, None)
                 continue
             if frame.deadline_us < settle_before_us:
-                # No end reached us (a lost message, Redis away): find out and tell our sockets.
+                # Due, and no end reached us (a lost message, Redis away): find out and tell our sockets.
+                # Once settled (or failed) it is free to settle again at a later tick.
                 if attempt_id not in self._settling:
-                    self._settling.add(attempt_id)
-                    asyncio.get_running_loop().create_task(self._settle(attempt_id))
+                    self._settling[attempt_id] = asyncio.get_running_loop().create_task(self._settle(attempt_id))
                 continue
             if frame.deadline_us < now_us:
                 continue  # past the deadline: no "ongoing, 0 s left" frames while the end commits
@@ -150,7 +151,11 @@ class Ticker:
         except Exception:
             logger.exception("settling attempt %s failed; retrying at the next tick", attempt_id)
         finally:
-            self._settling.discard(attempt_id)
+            del self._settling[attempt_id]
+
+    async def settled(self) -> None:
+        """Wait until the settles under way are done."""
+        await asyncio.gather(*self._settling.values(), return_exceptions=True)
 
 
 _tickers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Ticker]" = weakref.WeakKeyDictionary()

@@ -17,10 +17,9 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
-from exams import clock, deadlines, notifications, services
+from exams import clock, deadlines, services
 from exams.models import Answer, Attempt, AttemptEvent, EventKind, ExpiryPath
 from project.asgi import application
-from realtime import ticker
 from tests.conftest import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -724,24 +723,3 @@ async def test_proctor_only_hears_their_exam(student, proctor, make_exam, exam):
     await start_attempt(user=student, exam_id=other_exam.pk)
     await silent(comm, 0.7)
     await comm.disconnect()
-
-
-@pytest.mark.parametrize(
-    "left",
-    [
-        timedelta(seconds=5),
-        timedelta(seconds=5, microseconds=1),
-        timedelta(seconds=4, microseconds=999_999),
-        timedelta(milliseconds=1),
-        timedelta(0),
-        -timedelta(seconds=3),
-        timedelta(hours=30, milliseconds=123),
-    ],
-)
-def test_tick_frames_match_the_timer_message(left):
-    """The ticker's pre-encoded frame is exactly the `timer` message of notifications (ties included)."""
-    now = clock.now().replace(microsecond=3000)
-    frame = ticker._Frame(42, now + left)
-    text = frame.text(clock.to_us(now), json.dumps(clock.iso(now)))
-    assert json.loads(text) == notifications.tick_message(42, now + left, now)
-    assert json.loads(text)["remaining_seconds"] == deadlines.remaining_seconds(now + left, now)
