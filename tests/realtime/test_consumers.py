@@ -6,13 +6,14 @@ something else.
 """
 
 import asyncio
+import itertools
 import json
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
@@ -22,21 +23,10 @@ from exams.models import Answer, Attempt, AttemptEvent, EventKind, ExpiryPath
 from project.asgi import application
 from tests.conftest import token_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layer")]
 
 ORIGIN = [(b"origin", b"http://testserver")]
 WAIT = 5  # seconds any single expected frame may take
-
-
-@pytest.fixture(autouse=True)
-async def fresh_layer():
-    """A channel layer per test: its receive state belongs to one event loop."""
-    channel_layers.backends.clear()
-    yield
-    layer = channel_layers.backends.get("default")
-    if layer is not None:
-        await layer.close_pools()
-    channel_layers.backends.clear()
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -102,25 +92,55 @@ async def request(comm: WebsocketCommunicator, message: dict | str) -> dict:
     return await next_frame(comm)
 
 
-async def nothing_but_ticks(comm: WebsocketCommunicator, seconds: float) -> int:
-    """Assert only `timer` ticks arrive for `seconds`; returns how many did."""
-    end, ticks = time.monotonic() + seconds, 0
-    while (left := end - time.monotonic()) > 0:
-        try:
-            message = await output(comm, left)
-        except TimeoutError:
-            break
-        frame = json.loads(message["text"])
-        assert frame["type"] == "timer", frame
-        ticks += 1
-    return ticks
+def nothing_queued(comm: WebsocketCommunicator) -> None:
+    """Assert the app has handed `comm` nothing that was not read yet."""
+    if comm.future.done():
+        comm.future.result()
+    assert comm.output_queue.empty(), comm.output_queue.get_nowait()
 
 
-async def silent(comm: WebsocketCommunicator, seconds: float) -> None:
-    """Assert nothing at all (not even a tick) arrives for `seconds`."""
-    with pytest.raises(TimeoutError):
-        message = await output(comm, seconds)
-        pytest.fail(f"unexpected frame {message}")
+class Witness:
+    """Another student's socket, on an ongoing attempt of its own in this process: what reaches
+    it proves what did not reach the socket under test, without waiting out a silence."""
+
+    def __init__(self, comm: WebsocketCommunicator, user, attempt_id: int, question_id: int) -> None:
+        self.comm, self.user, self.attempt_id, self.question_id = comm, user, attempt_id, question_id
+        self.options = itertools.cycle("BA")
+
+    async def fanned_out(self) -> None:
+        """Publish an event to the witness and wait for it: every fan-out message published
+        before it has been handed to this process's sockets (one channel, first in first out)."""
+        answer = await save_answer(
+            user=self.user, attempt_id=self.attempt_id, question_id=self.question_id, selected_option=next(self.options)
+        )
+        pushed = await frame_of(self.comm, "answer_saved")
+        assert pushed["saved_at"] == clock.iso(answer.saved_at)
+
+    async def ticked_twice(self) -> None:
+        """Wait for the ticks of two passes that began from now on: the first ticked every attempt
+        still followed, the second shows the first has finished."""
+        since, passes = clock.now(), 0
+        while passes < 2:
+            tick = await frame_of(self.comm, "timer", timeout=WAIT + 2)
+            passes += parse(tick["server_time"]) > since
+
+
+@pytest.fixture
+async def witness(make_user, exam) -> AsyncIterator[Witness]:
+    user = await database_sync_to_async(make_user)()
+    attempt = (await start_attempt(user=user, exam_id=exam.pk)).attempt
+    question_id = await database_sync_to_async(lambda: exam.questions.values_list("pk", flat=True).first())()
+    comm = await open_socket(attempt_path(attempt.pk), user)
+    await next_frame(comm, skip_ticks=False)  # snapshot
+    yield Witness(comm, user, attempt.pk, question_id)
+    await comm.disconnect()
+
+
+async def hears_nothing_more(comm: WebsocketCommunicator, witness: Witness) -> None:
+    """`comm`'s attempt has ended and its end frame was read: no later event and no tick reaches it."""
+    await witness.fanned_out()
+    await witness.ticked_twice()
+    nothing_queued(comm)
 
 
 def attempt_path(attempt_id: int) -> str:
@@ -192,22 +212,32 @@ async def test_snapshot_on_connect_then_ticks(student, exam):
     )
     assert 58 <= snapshot["remaining_seconds"] <= 60
 
-    first = await next_frame(comm, skip_ticks=False, timeout=2)
-    second = await next_frame(comm, skip_ticks=False, timeout=2)
+    first = await next_frame(comm, skip_ticks=False)
+    second = await next_frame(comm, skip_ticks=False)
     for tick in (first, second):
         assert tick["type"] == "timer"
         assert tick["deadline"] == snapshot["deadline"]
-        at = parse(tick["server_time"])
-        assert tick["remaining_seconds"] == deadlines.remaining_seconds(attempt.deadline_at, at)
-        # Ticks are aligned to second boundaries.
-        assert at.microsecond < 250_000, tick["server_time"]
+        assert tick["remaining_seconds"] == deadlines.remaining_seconds(attempt.deadline_at, parse(tick["server_time"]))
+    assert parse(first["server_time"]) < parse(second["server_time"])
+    await comm.disconnect()
+
+
+@pytest.mark.timing
+async def test_ticks_come_on_second_boundaries(student, exam):
+    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    await next_frame(comm, skip_ticks=False)  # snapshot
+    first = await next_frame(comm, skip_ticks=False, timeout=2)
+    second = await next_frame(comm, skip_ticks=False, timeout=2)
+    for tick in (first, second):
+        assert parse(tick["server_time"]).microsecond < 250_000, tick["server_time"]
     gap = (parse(second["server_time"]) - parse(first["server_time"])).total_seconds()
     assert 0.8 <= gap <= 1.2
     assert second["remaining_seconds"] == first["remaining_seconds"] - 1
     await comm.disconnect()
 
 
-async def test_answer_and_submit_echo_request_id(student, exam, question_ids):
+async def test_answer_and_submit_echo_request_id(student, exam, question_ids, witness):
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = await open_socket(attempt_path(attempt.pk), student)
     await next_frame(comm, skip_ticks=False)  # snapshot
@@ -230,8 +260,15 @@ async def test_answer_and_submit_echo_request_id(student, exam, question_ids):
         lambda: dict(Answer.objects.filter(attempt=attempt).values_list("question_id", "selected_option"))
     )()
     assert saved == {question_ids[0]: "B", question_ids[1]: "A"}
-    # The socket's own answers are not echoed a second time by the group broadcast.
-    await nothing_but_ticks(comm, 0.5)
+    # The socket's own answers are not echoed a second time by the broadcast: an answer saved
+    # elsewhere, published after theirs, is the next event.
+    answer = await save_answer(user=student, attempt_id=attempt.pk, question_id=question_ids[2], selected_option="B")
+    pushed = await next_frame(comm)
+    assert (pushed["type"], pushed["question_id"], pushed["saved_at"]) == (
+        "answer_saved",
+        question_ids[2],
+        clock.iso(answer.saved_at),
+    )
 
     reply = await request(comm, {"type": "submit", "request_id": "s"})
     assert reply["type"] == "submitted"
@@ -244,9 +281,8 @@ async def test_answer_and_submit_echo_request_id(student, exam, question_ids):
         comm, {"type": "answer", "question_id": question_ids[2], "selected_option": "A", "request_id": "late"}
     )
     assert (error["type"], error["code"], error["request_id"]) == ("error", "attempt_completed", "late")
-    # Ended: no more ticks to this socket.
-    await asyncio.sleep(0.1)
-    await silent(comm, 1.3)
+    # Ended: no more ticks to this socket, nor the broadcast of its own submit.
+    await hears_nothing_more(comm, witness)
     await comm.disconnect()
 
 
@@ -271,7 +307,9 @@ BAD_MESSAGES = [
 ]
 
 
-async def test_bad_messages_get_errors_and_the_socket_stays_open(student, exam, question_ids):
+async def test_bad_messages_get_errors_and_the_socket_stays_open(student, exam, question_ids, settings):
+    # Not about throttling: a bucket large enough for every message here.
+    settings.EXAM = {**settings.EXAM, "WS_MESSAGE_BURST": 10 * len(BAD_MESSAGES)}
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = await open_socket(attempt_path(attempt.pk), student)
     await next_frame(comm, skip_ticks=False)
@@ -282,7 +320,6 @@ async def test_bad_messages_get_errors_and_the_socket_stays_open(student, exam, 
         assert reply["code"] == code, (text, reply)
         assert reply["message"]
         assert reply.get("request_id") == request_id, (text, reply)
-    await asyncio.sleep(1)  # let the flood bucket refill a little; this test is not about throttling
 
     await comm.send_to(bytes_data=b"\x00\x01binary")
     assert (await next_frame(comm))["code"] == "invalid_message"
@@ -354,7 +391,7 @@ async def test_floods_are_throttled_then_recover(student, exam, question_ids):
     # Refused or served, each reply says which message it answers.
     assert [r["request_id"] for r in replies] == list(range(flood))
 
-    await asyncio.sleep(2 / rate)
+    await asyncio.sleep(2 / rate)  # the bucket refills with time: that it does is what is tested
     reply = await request(
         comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A", "request_id": "after"}
     )
@@ -362,7 +399,7 @@ async def test_floods_are_throttled_then_recover(student, exam, question_ids):
     await comm.disconnect()
 
 
-async def test_pushes_from_elsewhere_reach_the_student(student, proctor, exam, question_ids):
+async def test_pushes_from_elsewhere_reach_the_student(student, proctor, exam, question_ids, witness):
     """`answer_saved` (REST or another socket), `extended` and `timeout` caused outside this socket."""
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = await open_socket(attempt_path(attempt.pk), student)
@@ -402,28 +439,39 @@ async def test_pushes_from_elsewhere_reach_the_student(student, proctor, exam, q
         3,
     )
     # No more ticks once it ended, and the socket stays open for a polite close.
-    await silent(comm, 1.5)
+    await hears_nothing_more(comm, witness)
     reply = await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A"})
     assert (reply["type"], reply["code"]) == ("error", "time_up")
     await comm.disconnect()
 
 
-async def test_on_access_expiry_without_listener(student, make_exam, settings):
-    """No listener runs here: the socket's ticker times the attempt out once past the slack."""
+async def time_out_on_access(student, make_exam, settings) -> tuple[dict, Attempt]:
+    """No listener runs here: the socket's ticker times the attempt out once past the slack (none here).
+    Returns the `timeout` frame and the attempt."""
     settings.EXAM = {**settings.EXAM, "ON_ACCESS_SLACK_SECONDS": 0.0}
     exam = await database_sync_to_async(make_exam)(duration=1)
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = await open_socket(attempt_path(attempt.pk), student)
     await next_frame(comm, skip_ticks=False)
-    pushed = await frame_of(comm, "timeout", timeout=4)
-    assert pushed["status"] == "timeout"
-    assert parse(pushed["server_time"]) - attempt.deadline_at < timedelta(seconds=2.5)
+    pushed = await frame_of(comm, "timeout", timeout=WAIT + 1)
+    await comm.disconnect()
+    return pushed, attempt
+
+
+async def test_on_access_expiry_without_listener(student, make_exam, settings):
+    pushed, attempt = await time_out_on_access(student, make_exam, settings)
+    assert (pushed["attempt_id"], pushed["status"]) == (attempt.pk, "timeout")
     event = await database_sync_to_async(AttemptEvent.objects.get)(attempt=attempt, kind=EventKind.TIMED_OUT)
     assert event.path == ExpiryPath.ON_ACCESS
-    await comm.disconnect()
 
 
-async def test_connecting_to_an_ended_attempt_gets_its_result(student, exam, question_ids):
+@pytest.mark.timing
+async def test_on_access_expiry_comes_soon_after_the_deadline(student, make_exam, settings):
+    pushed, attempt = await time_out_on_access(student, make_exam, settings)
+    assert parse(pushed["server_time"]) - attempt.deadline_at < timedelta(seconds=2.5)
+
+
+async def test_connecting_to_an_ended_attempt_gets_its_result(student, exam, question_ids, witness):
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     await save_answer(user=student, attempt_id=attempt.pk, question_id=question_ids[0], selected_option="A")
     await database_sync_to_async(services.submit_attempt)(user=student, attempt_id=attempt.pk)
@@ -433,7 +481,7 @@ async def test_connecting_to_an_ended_attempt_gets_its_result(student, exam, que
     assert (timer["type"], timer["status"], timer["remaining_seconds"]) == ("timer", "completed", 0)
     ended = await next_frame(comm, skip_ticks=False)
     assert (ended["type"], ended["score"], ended["max_score"]) == ("submitted", 1, 3)
-    await silent(comm, 1.3)
+    await hears_nothing_more(comm, witness)
     await comm.disconnect()
 
 
@@ -450,7 +498,8 @@ async def test_past_deadline_on_connect_times_out_at_once(student, make_exam):
     await comm.disconnect()
 
 
-async def test_reconnect_gets_current_state_at_once(student, proctor, exam):
+async def reconnect_after_an_extension(student, proctor, exam) -> tuple[dict, Attempt, float]:
+    """Connect, disconnect, get 30 s more, reconnect: the first frame, the attempt, and how long it took."""
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = await open_socket(attempt_path(attempt.pk), student)
     await next_frame(comm, skip_ticks=False)
@@ -459,12 +508,23 @@ async def test_reconnect_gets_current_state_at_once(student, proctor, exam):
     extended = await extend_attempt(attempt_id=attempt.pk, seconds=30, by=proctor)
     started = time.monotonic()
     comm = await open_socket(attempt_path(attempt.pk), student)
-    snapshot = await next_frame(comm, skip_ticks=False, timeout=1)
-    assert time.monotonic() - started < 1
+    snapshot = await next_frame(comm, skip_ticks=False)
+    took = time.monotonic() - started
+    await comm.disconnect()
+    return snapshot, extended, took
+
+
+async def test_reconnect_gets_current_state(student, proctor, exam):
+    snapshot, extended, _ = await reconnect_after_an_extension(student, proctor, exam)
     assert snapshot["type"] == "timer"
     assert snapshot["deadline"] == clock.iso(extended.deadline_at)
     assert 85 <= snapshot["remaining_seconds"] <= 90
-    await comm.disconnect()
+
+
+@pytest.mark.timing
+async def test_reconnect_gets_current_state_at_once(student, proctor, exam):
+    _, _, took = await reconnect_after_an_extension(student, proctor, exam)
+    assert took < 1
 
 
 # --- proctor socket ------------------------------------------------------------------------
@@ -590,7 +650,7 @@ async def test_proctor_sees_timeouts(student, proctor, exam):
     await comm.disconnect()
 
 
-async def test_presence_counts_sockets_not_connections(student, proctor, exam):
+async def test_presence_counts_sockets_not_connections(student, proctor, make_user, exam, question_ids):
     """Two tabs: connected on the first, disconnected only when the last one closes."""
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = await open_socket(proctor_path(exam.pk), proctor)
@@ -601,10 +661,30 @@ async def test_presence_counts_sockets_not_connections(student, proctor, exam):
     tab2 = await open_socket(attempt_path(attempt.pk), student)
     await next_frame(tab2, skip_ticks=False)
     await tab1.disconnect()
-    await silent(comm, 0.7)
+    # Another student connecting makes the hub report presence: tab1's close is in that batch
+    # or an earlier one. An answer on tab2, published after, must be the next event, with
+    # the attempt still connected (a wrong `student_disconnected` would come first).
+    other = await database_sync_to_async(make_user)()
+    elsewhere = (await start_attempt(user=other, exam_id=exam.pk)).attempt
+    assert (await next_frame(comm))["type"] == "attempt_started"
+    witness = await open_socket(attempt_path(elsewhere.pk), other)
+    event = await next_frame(comm)
+    assert (event["type"], event["attempt"]["attempt_id"]) == ("student_connected", elsewhere.pk)
+    await request(tab2, {"type": "answer", "question_id": question_ids[0], "selected_option": "A"})
+    event = await next_frame(comm)
+    assert (event["type"], event["attempt"]["attempt_id"], event["attempt"]["connected"]) == (
+        "answer_saved",
+        attempt.pk,
+        True,
+    )
     await tab2.disconnect()
     event = await next_frame(comm)
-    assert (event["type"], event["attempt"]["connected"]) == ("student_disconnected", False)
+    assert (event["type"], event["attempt"]["attempt_id"], event["attempt"]["connected"]) == (
+        "student_disconnected",
+        attempt.pk,
+        False,
+    )
+    await witness.disconnect()
 
     kinds = await database_sync_to_async(
         lambda: list(
@@ -617,20 +697,23 @@ async def test_presence_counts_sockets_not_connections(student, proctor, exam):
     await comm.disconnect()
 
 
-async def test_proctor_extend_reaches_the_student(student, proctor, exam):
+async def proctor_and_student(student, proctor, exam) -> tuple[WebsocketCommunicator, WebsocketCommunicator, Attempt]:
+    """A proctor's socket and a student's on an ongoing attempt, each past its first frames."""
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     comm = await open_socket(proctor_path(exam.pk), proctor)
     await next_frame(comm)  # snapshot
     student_socket = await open_socket(attempt_path(attempt.pk), student)
     await next_frame(student_socket, skip_ticks=False)
     assert (await next_frame(comm))["type"] == "student_connected"
+    return comm, student_socket, attempt
 
-    started = time.monotonic()
+
+async def test_proctor_extend_reaches_the_student(student, proctor, exam):
+    comm, student_socket, attempt = await proctor_and_student(student, proctor, exam)
     await comm.send_to(
         text_data=json.dumps({"type": "extend", "attempt_id": attempt.pk, "seconds": 45, "request_id": "e1"})
     )
-    pushed = await next_frame(student_socket, timeout=1)
-    assert time.monotonic() - started < 1
+    pushed = await next_frame(student_socket)
     assert (pushed["type"], pushed["added_seconds"]) == ("extended", 45)
     new_deadline = attempt.deadline_at + timedelta(seconds=45)
     assert pushed["deadline"] == clock.iso(new_deadline)
@@ -648,6 +731,17 @@ async def test_proctor_extend_reaches_the_student(student, proctor, exam):
     assert by_type["attempt_extended"]["attempt"]["deadline"] == clock.iso(new_deadline)
     stored = await database_sync_to_async(Attempt.objects.get)(pk=attempt.pk)
     assert (stored.deadline_at, stored.extra_seconds) == (new_deadline, 45)
+    await student_socket.disconnect()
+    await comm.disconnect()
+
+
+@pytest.mark.timing
+async def test_proctor_extend_reaches_the_student_within_a_second(student, proctor, exam):
+    comm, student_socket, attempt = await proctor_and_student(student, proctor, exam)
+    started = time.monotonic()
+    await comm.send_to(text_data=json.dumps({"type": "extend", "attempt_id": attempt.pk, "seconds": 45}))
+    assert (await next_frame(student_socket))["type"] == "extended"
+    assert time.monotonic() - started < 1
     await student_socket.disconnect()
     await comm.disconnect()
 
@@ -721,5 +815,8 @@ async def test_proctor_only_hears_their_exam(student, proctor, make_exam, exam):
     comm = await open_socket(proctor_path(exam.pk), proctor)
     await next_frame(comm)
     await start_attempt(user=student, exam_id=other_exam.pk)
-    await silent(comm, 0.7)
+    # A start in this exam, published after that one, is the next event.
+    mine = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    event = await next_frame(comm)
+    assert (event["type"], event["attempt"]["attempt_id"]) == ("attempt_started", mine.pk)
     await comm.disconnect()

@@ -19,13 +19,12 @@ from realtime.hub import get_hub
 from realtime.ticker import get_ticker
 from tests.conftest import token_for
 
-from .test_consumers import (  # noqa: F401 (fresh_layer is an autouse fixture)
+from .test_consumers import (
     ORIGIN,
     WAIT,
     attempt_path,
     extend_attempt,
     frame_of,
-    fresh_layer,
     next_frame,
     open_socket,
     parse,
@@ -33,7 +32,7 @@ from .test_consumers import (  # noqa: F401 (fresh_layer is an autouse fixture)
     start_attempt,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layer")]
 
 
 class ClosingSend:
