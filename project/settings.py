@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -48,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a lockout flagged during authentication into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -98,6 +101,26 @@ DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=16)
 HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=24)
 
 AUTH_PASSWORD_VALIDATORS = []
+
+# --- Failed-login lockout (django-axes): the API's login and the admin's. ---
+# First: a locked account is refused before its password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Failures are counted per account name in the database (all processes agree; no Redis).
+# Not per address: a class behind one NAT shares one. A classmate who knows a name can lock
+# that account for the cool-off; a proctor can unlock it (admin, or `manage.py axes_reset_username`).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+# Failures this old are forgotten, and a lock ends this long after the failure that set it.
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+# A try while locked does not extend the lock (a guesser would keep the owner out for ever).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "project.client_address.client_ip"
+AXES_USERNAME_CALLABLE = "exams.api.lockout.attempted_username"
+AXES_LOCKOUT_CALLABLE = "exams.api.lockout.lockout_response"
+# Its advice, to lock per address too, would lock out a class behind one NAT; the address
+# has its own (generous) rate limit instead (REST_FRAMEWORK's "login" throttle).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,10 +1,16 @@
 """Abuse limits and bad input on the HTTP side: login throttles and lockout, proxy headers,
 refresh of a deleted user, CSRF on unknown API paths, who may read /metrics."""
 
+from datetime import timedelta
+
 import pytest
-from django.test import override_settings
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
+
+from exams import clock
 
 from .conftest import assert_error
 
@@ -84,3 +90,56 @@ def test_logins_per_account_are_limited_across_addresses(rates, make_user):
     # Counted per account (case-insensitively: MySQL matches names that way), not per address.
     assert_error(login(APIClient(REMOTE_ADDR="198.51.100.9"), student.username.upper()), 429, "throttled")
     assert login(APIClient(REMOTE_ADDR="198.51.100.9"), classmate.username).status_code == 200
+
+
+# --- Failed-login lockout ----------------------------------------------------------------------
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_failed_logins_lock_the_account_then_the_cool_off_ends_it(make_user):
+    student, classmate = make_user(), make_user()
+    for n in range(2):
+        assert_error(login(APIClient(REMOTE_ADDR=f"198.51.100.{n}"), student.username, "wrong"), 401)
+    # The failure that reaches the limit is told so.
+    assert_error(login(APIClient(REMOTE_ADDR="198.51.100.2"), student.username, "wrong"), 429, "account_locked")
+    # Locked: the right password does not get in, from any address.
+    response = login(APIClient(REMOTE_ADDR="192.0.2.1"), student.username)
+    error = assert_error(response, 429, "account_locked")
+    assert "minutes" in error["message"]
+    assert int(response["Retry-After"]) > 0
+    # The account is locked, not the address: a classmate there logs in.
+    assert login(APIClient(REMOTE_ADDR="198.51.100.2"), classmate.username).status_code == 200
+    # The cool-off passes (the lock is a database row: every process sees it).
+    AccessAttempt.objects.filter(username=student.username).update(
+        attempt_time=clock.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1)
+    )
+    assert login(APIClient(), student.username).status_code == 200
+
+
+def test_a_failed_login_with_a_very_long_name_is_401():
+    # The lockout stores the name tried (at most 255 characters there).
+    assert_error(login(APIClient(), "x" * 1000, "wrong"), 401)
+
+
+def test_admin_login_is_locked_out_after_failures(make_user):
+    admin = make_user(staff=True)
+    admin.is_superuser = True
+    admin.save()
+    client = Client()
+    for _ in range(40):
+        client.post("/admin/login/?next=/admin/", {"username": admin.username, "password": "wrong"})
+    response = client.post("/admin/login/?next=/admin/", {"username": admin.username, "password": "pw"})
+    assert response.status_code == 429
+    assert b"locked" in response.content.lower()
+    # Not signed in: the admin index still sends to the login page.
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_locked_account_is_locked_for_the_admin_too(make_user):
+    admin = make_user(staff=True)
+    admin.is_superuser = True
+    admin.save()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login(APIClient(), admin.username, "wrong")
+    response = Client().post("/admin/login/?next=/admin/", {"username": admin.username, "password": "pw"})
+    assert response.status_code == 429
