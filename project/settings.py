@@ -215,6 +215,7 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.float("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.float("JWT_REFRESH_HOURS", default=24)),
     "UPDATE_LAST_LOGIN": False,
+    "TOKEN_REFRESH_SERIALIZER": "exams.api.tokens.RefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -1,6 +1,7 @@
 """Abuse limits and bad input on the HTTP side: login throttles and lockout, proxy headers,
 refresh of a deleted user, CSRF on unknown API paths, who may read /metrics."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from exams import clock
 
@@ -143,3 +145,21 @@ def test_a_locked_account_is_locked_for_the_admin_too(make_user):
         login(APIClient(), admin.username, "wrong")
     response = Client().post("/admin/login/?next=/admin/", {"username": admin.username, "password": "pw"})
     assert response.status_code == 429
+
+
+# --- Bad input ---------------------------------------------------------------------------------
+
+
+def test_refresh_for_a_deleted_user_is_401(student):
+    refresh = str(RefreshToken.for_user(student))
+    student.delete()
+    response = APIClient().post(REFRESH, {"refresh": refresh}, format="json")
+    assert_error(response, 401)
+
+
+@pytest.mark.parametrize("path", ["/api/nope/", "/api/exam/timer/start/abc/"])
+def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(path):
+    # A browser-like client: Django's CSRF check is enforced, as it is outside the test client.
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(path, data=json.dumps({}), content_type="application/json")
+    assert_error(response, 404, "not_found")
