@@ -1,11 +1,31 @@
+// @ts-check
 // A WebSocket that stays connected: it reconnects with backoff, takes a fresh access token
 // before each connection, and follows the contract's close codes (1012 and 1001 reconnect now;
 // 4401 refresh and retry; 4403 and 4404 are final).
+
+import { browserHost } from "./host.js";
+
+/** @typedef {import("./host.js").Host} Host */
+/** @typedef {import("./host.js").SocketLike} SocketLike */
+/** @typedef {"idle" | "connecting" | "live" | "waiting" | "failed" | "stopped"} SocketState */
+/**
+ * @typedef {object} SocketOptions
+ * @property {string} path the socket's path (the access token is added)
+ * @property {{access(): Promise<string>, refresh(): Promise<string>}} session the REST client (a Session)
+ * @property {(message: any, receivedAt: number) => void} onMessage each message, parsed, with its monotonic arrival time
+ * @property {(state: "connecting" | "live" | "waiting" | "failed", detail: {retryInMs?: number, message?: string}) => void} onStatus
+ * @property {{forbidden?: string, notFound?: string}} [messages] what to say for 4403 and 4404
+ * @property {number | null} [silenceMs] reconnect when a socket that should talk regularly says nothing this long
+ * @property {Host} [host]
+ */
 
 const MAX_DELAY_MS = 10_000;
 const MAX_AUTH_RETRIES = 2;
 // A server shutting down closes a whole room at once: spread the reconnects over this long.
 const RESTART_JITTER_MS = 500;
+// WebSocket.readyState values (the same in every browser; a test's fake socket has no class constants).
+const CONNECTING = 0;
+const OPEN = 1;
 
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_SERVICE_RESTART = 1012;
@@ -15,76 +35,95 @@ export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_NOT_FOUND = 4404;
 
 export class LiveSocket {
+  /** @type {SocketLike | null} */
   #ws = null;
-  #state = "idle"; // idle | connecting | live | waiting | failed | stopped
+  /** @type {SocketState} */
+  #state = "idle";
   #failures = 0;
   #authRetries = 0;
-  #retryTimer = null;
-  #silenceTimer = null;
+  /** @type {number | undefined} */
+  #retryTimer;
+  /** @type {number | undefined} */
+  #silenceTimer;
   #wake = () => {
-    if (this.#state === "waiting" && document.visibilityState !== "hidden") {
+    if (this.#state === "waiting" && this.host.document.visibilityState !== "hidden") {
       this.#failures = 0;
       this.#connect();
     }
   };
 
-  /**
-   * `path`: the socket's path (the token is added); `onMessage(message, receivedAt)`;
-   * `onStatus(state, detail)` with state `connecting`, `live`, `waiting` ({retryInMs}) or
-   * `failed` ({message}); `messages`: what to say for 4403 and 4404; `silenceMs`: reconnect
-   * when a socket that should talk regularly says nothing for that long.
-   */
-  constructor({ path, session, onMessage, onStatus, messages = {}, silenceMs = null }) {
-    Object.assign(this, { path, session, onMessage, onStatus, messages, silenceMs });
+  /** @param {SocketOptions} options */
+  constructor({ path, session, onMessage, onStatus, messages = {}, silenceMs = null, host = browserHost }) {
+    this.path = path;
+    this.session = session;
+    this.onMessage = onMessage;
+    this.onStatus = onStatus;
+    this.messages = messages;
+    this.silenceMs = silenceMs;
+    this.host = host;
   }
 
+  /** True while connected and heard from. */
   get isLive() {
-    return this.#state === "live" && this.#ws !== null && this.#ws.readyState === WebSocket.OPEN;
+    return this.#state === "live" && this.#ws !== null && this.#ws.readyState === OPEN;
   }
 
+  /**
+   * Connect, and reconnect whenever the connection is lost, until `stop()`.
+   * @returns {void}
+   */
   start() {
-    window.addEventListener("online", this.#wake);
-    document.addEventListener("visibilitychange", this.#wake);
+    this.host.window.addEventListener("online", this.#wake);
+    this.host.document.addEventListener("visibilitychange", this.#wake);
     this.#connect();
   }
 
+  /** @returns {void} */
   stop() {
     this.#state = "stopped";
-    window.removeEventListener("online", this.#wake);
-    document.removeEventListener("visibilitychange", this.#wake);
-    clearTimeout(this.#retryTimer);
+    this.host.window.removeEventListener("online", this.#wake);
+    this.host.document.removeEventListener("visibilitychange", this.#wake);
+    this.host.clearTimeout(this.#retryTimer);
     this.#drop(1000);
   }
 
-  /** Send a message if the socket is live; false when it is not (the caller falls back). */
+  /**
+   * Send a message if the socket is live; false when it is not (the caller falls back).
+   * @param {object} message
+   * @returns {boolean}
+   */
   send(message) {
-    if (!this.isLive) return false;
+    if (!this.isLive || this.#ws === null) return false;
     this.#ws.send(JSON.stringify(message));
     return true;
   }
 
+  /**
+   * @param {"connecting" | "live" | "waiting" | "failed"} state
+   * @param {{retryInMs?: number, message?: string}} [detail]
+   */
   #setState(state, detail = {}) {
     this.#state = state;
     this.onStatus(state, detail);
   }
 
   async #connect() {
-    clearTimeout(this.#retryTimer);
+    this.host.clearTimeout(this.#retryTimer);
     this.#setState("connecting");
     let token;
     try {
       token = await this.session.access();
     } catch (error) {
       if (this.#state !== "connecting") return;
-      return error.status === 401 ? this.#fail(error.message) : this.#retry();
+      const failure = /** @type {{status?: number, message: string}} */ (error);
+      return failure.status === 401 ? this.#fail(failure.message) : this.#retry();
     }
     if (this.#state !== "connecting") return; // stopped meanwhile
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}${this.path}?token=${encodeURIComponent(token)}`);
+    const ws = this.host.openSocket(`${this.path}?token=${encodeURIComponent(token)}`);
     this.#ws = ws;
     ws.onmessage = (event) => {
       if (ws !== this.#ws) return;
-      const receivedAt = performance.now();
+      const receivedAt = this.host.monotonic();
       if (this.#state !== "live") {
         // Only a first message proves the server took us: an accepted-then-closed socket doesn't reset the backoff.
         this.#failures = 0;
@@ -103,18 +142,24 @@ export class LiveSocket {
     ws.onclose = (event) => {
       if (ws !== this.#ws) return;
       this.#ws = null;
-      clearTimeout(this.#silenceTimer);
+      this.host.clearTimeout(this.#silenceTimer);
       this.#closed(event.code, this.#state === "live");
     };
   }
 
+  /**
+   * @param {number} code
+   * @param {boolean} wasLive
+   */
   #closed(code, wasLive) {
     if (this.#state === "stopped" || this.#state === "failed") return;
     if (code === CLOSE_UNAUTHENTICATED) {
       if (++this.#authRetries > MAX_AUTH_RETRIES) return this.#fail("Your session has expired; please sign in again.");
       this.#setState("connecting");
       this.session.refresh().then(
-        () => this.#state === "connecting" && this.#connect(),
+        () => {
+          if (this.#state === "connecting") this.#connect();
+        },
         (error) => (error.status === 401 ? this.#fail(error.message) : this.#retry()),
       );
       return;
@@ -125,16 +170,18 @@ export class LiveSocket {
       // A deploy: this server is going, another one is up. Reconnect now, not after a backoff
       // (one that closes before saying anything is a failure like any other: no reconnect loop).
       this.#failures = 0;
-      return this.#retry(Math.random() * RESTART_JITTER_MS);
+      return this.#retry(this.host.random() * RESTART_JITTER_MS);
     }
     this.#retry();
   }
 
-  #retry(delay = Math.min(MAX_DELAY_MS, 500 * 2 ** this.#failures++) * (0.8 + 0.4 * Math.random())) {
+  /** Wait, then connect again: exponential backoff from 0.5 s to 10 s, ±20 % jitter, unless told how long. */
+  #retry(delay = Math.min(MAX_DELAY_MS, 500 * 2 ** this.#failures++) * (0.8 + 0.4 * this.host.random())) {
     this.#setState("waiting", { retryInMs: delay });
-    this.#retryTimer = setTimeout(() => this.#connect(), delay);
+    this.#retryTimer = this.host.setTimeout(() => this.#connect(), delay);
   }
 
+  /** @param {string} message */
   #fail(message) {
     this.#drop(1000);
     this.#setState("failed", { message });
@@ -143,21 +190,22 @@ export class LiveSocket {
   /** Restart the silence watchdog: a half-open connection shows up as no messages at all. */
   #listen() {
     if (!this.silenceMs) return;
-    clearTimeout(this.#silenceTimer);
-    this.#silenceTimer = setTimeout(() => {
+    this.host.clearTimeout(this.#silenceTimer);
+    this.#silenceTimer = this.host.setTimeout(() => {
       if (this.#state !== "live") return;
       this.#drop(4000);
       this.#retry();
     }, this.silenceMs);
   }
 
+  /** @param {number} code */
   #drop(code) {
-    clearTimeout(this.#silenceTimer);
+    this.host.clearTimeout(this.#silenceTimer);
     const ws = this.#ws;
     this.#ws = null;
     if (!ws) return;
     // Closing a socket that is still connecting makes the browser log an error: wait for it to open.
-    if (ws.readyState === WebSocket.CONNECTING) ws.onopen = () => ws.close(code);
-    else if (ws.readyState === WebSocket.OPEN) ws.close(code);
+    if (ws.readyState === CONNECTING) ws.onopen = () => ws.close(code);
+    else if (ws.readyState === OPEN) ws.close(code);
   }
 }
