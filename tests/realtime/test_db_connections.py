@@ -15,8 +15,8 @@ from django.db import connection
 from websockets.asyncio.client import connect
 
 from exams import services
+from exams.expiry.listener import BATCHES_IN_FLIGHT, NOTIFY_THREADS
 from exams.models import Attempt, AttemptStatus
-from realtime.listener import BATCHES_IN_FLIGHT, NOTIFY_THREADS
 from tests.conftest import token_for
 from tests.support.http import rest_call
 from tests.support.processes import daphne, listener

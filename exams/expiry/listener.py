@@ -31,8 +31,7 @@ from redis.connection import parse_url
 from exams import clock, notifications, presence, services, timers
 from exams.models import ExpiryPath
 from exams.redis_clients import close_async_redis
-
-from .db import in_pool
+from realtime.db import in_pool
 
 logger = logging.getLogger(__name__)
 

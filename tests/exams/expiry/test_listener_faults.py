@@ -17,7 +17,7 @@ from django.db import connection
 
 from exams import clock, timers
 from exams.models import Attempt, AttemptStatus, ExpiryPath
-from tests.realtime.test_listener import (
+from tests.exams.expiry.test_listener import (
     LISTENER_PATHS,
     assert_each_timed_out_once,
     log_of,

@@ -20,8 +20,8 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from exams import clock, notifications, services, timers
+from exams.expiry.listener import MAX_BACKOFF_SECONDS
 from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath
-from realtime.listener import MAX_BACKOFF_SECONDS
 from tests.support.processes import free_port, listener
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.network]

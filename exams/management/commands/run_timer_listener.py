@@ -6,10 +6,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from prometheus_client import start_http_server
 
+from exams.expiry.listener import ExpiryListener
 from project.safety import refuse_default_secret_key
-from realtime.listener import ExpiryListener
 
-logger = logging.getLogger("realtime.listener")
+logger = logging.getLogger("exams.expiry.listener")
 
 
 class Command(BaseCommand):
