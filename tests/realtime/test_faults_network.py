@@ -174,6 +174,7 @@ async def test_every_socket_ends_right_through_a_redis_fault(fault, make_exam, p
             sockets.append(tab)
             await until(lambda: tab.frames, 10, lambda: "no snapshot on a socket opened during the outage")
             assert tab.frames[0]["type"] == "timer"
+            # The outage lasts past the deadlines: that is the case under test.
             await asyncio.sleep(OUTAGE_SECONDS - (time.monotonic() - outage_began))
             assert all(s.closed_with is None for s in sockets), [s.closed_with for s in sockets]
             private_redis.start() if fault == "restart_empty" else private_redis.resume()
@@ -238,7 +239,6 @@ async def test_students_of_a_killed_process_become_disconnected(make_exam, proct
         await until(lambda: presence_told("student_connected") == ids, 10, lambda: desk.frames)
 
         process_a.send_signal(signal.SIGKILL)
-        killed_at = time.monotonic()
         # One student reconnects at once, to process B.
         back, *gone = attempts
         again = await Socket.open(base_b, attempt_path(back.pk), token_for(back.user))
@@ -249,7 +249,6 @@ async def test_students_of_a_killed_process_become_disconnected(make_exam, proct
             15,
             lambda: f"disconnected: {presence_told('student_disconnected')}",
         )
-        assert time.monotonic() - killed_at < 15
         # A later event on the proctor's socket: anything said about the reconnected student came before it.
         status, body = await rest(
             base_b, "POST", f"/api/exam/timer/extend/{back.pk}/", token_for(proctor), {"seconds": 30}
@@ -330,6 +329,7 @@ async def test_an_answer_received_during_a_database_cut_counts_from_its_first_re
         await student.ws.send(json.dumps(answer))
         await until(lambda: student.of_type("error"), 10, lambda: student.frames)
         assert student.of_type("error")[0]["code"] == "service_unavailable"
+        # The database comes back only after the deadline: that is the case under test.
         await asyncio.sleep(max(0.0, (attempt.deadline_at - clock.now()).total_seconds()) + 0.5)
         proxy.restore()
         # Past the deadline, the client need not send it again: the server stores what it had in

@@ -138,25 +138,39 @@ async def test_close_codes_and_origin(server, student, make_user, exam):
 # --- the clock --------------------------------------------------------------------------------
 
 
-async def test_ticks_once_a_second_on_second_boundaries(server, student, exam):
-    """Seven ticks in a row: also past the 5 s that channels-redis blocks in a receive, when a
-    Redis read timeout of 5 s used to cut an idle socket off."""
-    attempt = await start(server, token_for(student), exam.pk)
-    deadline = ts(attempt["deadline"])
-    async with open_ws(server, attempt_path(attempt["attempt_id"]), token_for(student)) as ws:
+async def ticks_of_a_new_attempt(
+    base: str, token: str, exam_id: int, count: int
+) -> tuple[dict, list[tuple[dict, float]]]:
+    """Start an attempt, open its socket: the attempt, and its next `count` ticks with their arrival times."""
+    attempt = await start(base, token, exam_id)
+    async with open_ws(base, attempt_path(attempt["attempt_id"]), token) as ws:
         snapshot = await recv(ws)
         assert snapshot["type"] == "timer"
         assert snapshot["deadline"] == attempt["deadline"]
-        ticks = []
-        for _ in range(7):
-            frame = await recv(ws, 2)
-            ticks.append((frame, time.time()))
+        received = []
+        for _ in range(count):
+            frame = await recv(ws)
+            received.append((frame, time.time()))
+    return attempt, received
 
+
+async def test_an_idle_socket_keeps_getting_ticks(server, student, exam):
+    """Seven ticks in a row: past the 5 s that channels-redis blocks in a receive, when a Redis
+    read timeout of 5 s used to cut an idle socket off."""
+    attempt, received = await ticks_of_a_new_attempt(server, token_for(student), exam.pk, 7)
+    deadline = ts(attempt["deadline"])
+    for frame, _ in received:
+        assert (frame["type"], frame["status"], frame["deadline"]) == ("timer", "ongoing", attempt["deadline"])
+        assert frame["remaining_seconds"] == math.ceil(deadline - ts(frame["server_time"]))
+    times = [ts(frame["server_time"]) for frame, _ in received]
+    assert times == sorted(times) and times[-1] - times[0] >= 5
+
+
+@pytest.mark.timing
+async def test_ticks_once_a_second_on_second_boundaries(server, student, exam):
+    _, ticks = await ticks_of_a_new_attempt(server, token_for(student), exam.pk, 4)
     for frame, arrived in ticks:
-        assert frame["type"] == "timer"
-        assert frame["deadline"] == attempt["deadline"]
         server_time = ts(frame["server_time"])
-        assert frame["remaining_seconds"] == math.ceil(deadline - server_time)
         # Made just after a second boundary, and received soon after it.
         assert server_time - math.floor(server_time) < 0.25, frame["server_time"]
         assert arrived - math.floor(server_time) < 0.25, (frame["server_time"], arrived)
@@ -164,29 +178,47 @@ async def test_ticks_once_a_second_on_second_boundaries(server, student, exam):
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(0.8 <= gap <= 1.2 for gap in gaps), gaps
     remaining = [frame["remaining_seconds"] for frame, _ in ticks]
-    assert remaining == list(range(remaining[0], remaining[0] - 7, -1))
+    assert remaining == list(range(remaining[0], remaining[0] - 4, -1))
 
 
-async def test_extend_over_rest_is_pushed_within_a_second(server, student, proctor, exam):
+async def test_extend_over_rest_is_pushed(server, student, proctor, exam):
     attempt = await start(server, token_for(student), exam.pk)
     async with open_ws(server, attempt_path(attempt["attempt_id"]), token_for(student)) as ws:
         await recv(ws)
-        started = time.monotonic()
         status, body = await rest(
             server, "POST", f"/api/exam/timer/extend/{attempt['attempt_id']}/", token_for(proctor), {"seconds": 90}
         )
         assert status == 200, body
-        pushed = await recv_event(ws, timeout=1)
-        took = time.monotonic() - started
+        pushed = await recv_event(ws)
     assert pushed["type"] == "extended"
-    assert took < 1, took
     assert pushed["added_seconds"] == 90
     assert pushed["deadline"] == body["deadline"]
     assert ts(pushed["deadline"]) - ts(attempt["deadline"]) == pytest.approx(90, abs=0.002)
     assert pushed["remaining_seconds"] == math.ceil(ts(pushed["deadline"]) - ts(pushed["server_time"]))
 
 
-async def test_timeout_is_pushed_soon_after_the_deadline(student, make_exam):
+@pytest.mark.timing
+async def test_a_proctor_s_extend_on_one_process_reaches_a_student_on_another_within_a_second(
+    server, student, proctor, exam
+):
+    attempt = await start(server, token_for(student), exam.pk)
+    with daphne() as other:
+        async with (
+            open_ws(server, attempt_path(attempt["attempt_id"]), token_for(student)) as ws,
+            open_ws(other, proctor_path(exam.pk), token_for(proctor)) as desk,
+        ):
+            await recv(ws)
+            assert (await recv(desk))["type"] == "snapshot"
+            started = time.monotonic()
+            await desk.send(json.dumps({"type": "extend", "attempt_id": attempt["attempt_id"], "seconds": 60}))
+            pushed = await recv_event(ws)
+            took = time.monotonic() - started
+    assert pushed["type"] == "extended"
+    assert took < 1, took
+
+
+@pytest.mark.timing
+async def test_timeout_is_pushed_soon_after_the_deadline(student, make_user, make_exam):
     exam = await asyncio.to_thread(make_exam, duration=2)
     with daphne() as base, listener():
         # Ready when it listens for expired keys on our Redis database.
@@ -198,13 +230,25 @@ async def test_timeout_is_pushed_soon_after_the_deadline(student, make_exam):
 
         attempt = await start(base, token_for(student), exam.pk)
         deadline = ts(attempt["deadline"])
-        async with open_ws(base, attempt_path(attempt["attempt_id"]), token_for(student)) as ws:
+        # Another student, with time left, on the same process: its ticks show the ticker's passes.
+        other = await asyncio.to_thread(make_user)
+        witness_attempt = await start(base, token_for(other), (await asyncio.to_thread(make_exam)).pk)
+        async with (
+            open_ws(base, attempt_path(attempt["attempt_id"]), token_for(student)) as ws,
+            open_ws(base, attempt_path(witness_attempt["attempt_id"]), token_for(other)) as witness,
+        ):
             assert (await recv(ws))["type"] == "timer"
             pushed = await recv_type(ws, "timeout", timeout=5)
             arrived = time.time()
-            # Ended: the ticker stops, the socket stays open.
-            with pytest.raises(TimeoutError):
-                await recv(ws, 1.2)
+            # Ended: the ticker stops, the socket stays open. Two passes begin after the end
+            # arrived (the first would tick this socket, the second shows the first is over);
+            # then the reply to a message must be the socket's next frame.
+            passes = 0
+            while passes < 2:
+                passes += ts((await recv_type(witness, "timer"))["server_time"]) > arrived
+            await ws.send(json.dumps({"type": "submit", "request_id": "after"}))
+            reply = await recv(ws)
+            assert (reply["type"], reply.get("request_id")) == ("timeout", "after"), reply
         status, body = await rest(
             base, "GET", f"/api/exam/timer/remaining/{attempt['attempt_id']}/", token_for(student)
         )
@@ -268,7 +312,7 @@ async def test_bad_messages_keep_the_socket_open(server, student, exam):
             await ws.send(json.dumps({"type": "nope", "request_id": i}))
         codes = [(await recv_event(ws))["code"] for _ in range(60)]
         assert codes.count("throttled") >= 30, codes
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # the bucket refills with time (3 messages' worth): the submit is served
         reply = await ask(ws, {"type": "submit", "request_id": "end"})
         assert (reply["type"], reply["request_id"], reply["score"]) == ("submitted", "end", 1)
 
@@ -290,7 +334,7 @@ async def test_token_expiry_does_not_cut_the_student_off(student, proctor, exam)
             assert (await recv(ws))["type"] == "timer"
             # Keep listening well past the token's expiry: the ticks keep coming.
             while time.time() < issued + 4:
-                frame = await recv(ws, 2)
+                frame = await recv(ws)
             assert frame["type"] == "timer" and frame["status"] == "ongoing"
             assert ts(frame["server_time"]) > issued + 3
 
@@ -305,15 +349,15 @@ async def test_token_expiry_does_not_cut_the_student_off(student, proctor, exam)
                 base, "POST", f"/api/exam/timer/extend/{attempt['attempt_id']}/", token_for(proctor), {"seconds": 120}
             )
             assert status == 200, extended
-            assert (await recv_event(ws, 1))["type"] == "extended"
+            assert (await recv_event(ws))["type"] == "extended"
 
             # ...so it refreshes and reconnects, and gets the current state at once.
             status, fresh = await rest(base, "POST", "/api/auth/refresh/", body={"refresh": tokens["refresh"]})
             assert status == 200, fresh
             async with open_ws(base, path, fresh["access"]) as again:
-                snapshot = await recv(again, 1)
+                snapshot = await recv(again)
             # The first socket was never cut off.
-            assert (await recv(ws, 2))["type"] == "timer"
+            assert (await recv_type(ws, "timer"))["type"] == "timer"
 
     assert snapshot["type"] == "timer"
     assert snapshot["status"] == "ongoing"
@@ -350,24 +394,21 @@ async def test_two_processes_share_everything(server, student, proctor, exam):
                 event = await recv(desk)
                 assert (event["type"], event["attempt"]["answered"]) == ("answer_saved", 1)
 
-                started = time.monotonic()
                 await desk.send(
                     json.dumps({"type": "extend", "attempt_id": attempt_id, "seconds": 60, "request_id": "p1"})
                 )
-                pushed = await recv_event(ws, 1)
-                took = time.monotonic() - started
+                pushed = await recv_event(ws)
                 assert (pushed["type"], pushed["added_seconds"]) == ("extended", 60)
-                assert took < 1, took
                 frames = {f["type"]: f for f in [await recv(desk), await recv(desk)]}
                 assert (frames["ack"]["request_id"], frames["ack"]["deadline"]) == ("p1", pushed["deadline"])
                 assert frames["attempt_extended"]["attempt"]["deadline"] == pushed["deadline"]
                 # Ticks on A count down from the deadline set on B.
-                tick = await recv_type(ws, "timer", 2)
+                tick = await recv_type(ws, "timer")
                 assert tick["deadline"] == pushed["deadline"]
 
                 # The same student on process B too (a second tab): current state at once.
                 async with open_ws(other, attempt_path(attempt_id), token_for(student)) as tab:
-                    state = await recv(tab, 1)
+                    state = await recv(tab)
                     assert (state["type"], state["deadline"]) == ("timer", pushed["deadline"])
                     # Submitting on A ends it for the tab on B as well.
                     result = await ask(ws, {"type": "submit"})
