@@ -243,11 +243,20 @@ EXAM = {
     # A socket process expires an attempt itself when no timeout arrived this long after its deadline.
     "ON_ACCESS_SLACK_SECONDS": env.float("ON_ACCESS_SLACK_SECONDS", default=2.0),
     "LISTENER_METRICS_PORT": env.int("LISTENER_METRICS_PORT", default=9108),
+    # Loopback: the metrics need no password, so only this host reads them unless this says otherwise.
+    "LISTENER_METRICS_ADDR": env.str("LISTENER_METRICS_ADDR", default="127.0.0.1"),
     # WebSocket input limits.
     "WS_MAX_MESSAGE_BYTES": env.int("WS_MAX_MESSAGE_BYTES", default=4096),
     "WS_MESSAGES_PER_SECOND": env.float("WS_MESSAGES_PER_SECOND", default=10.0),
     "WS_MESSAGE_BURST": env.int("WS_MESSAGE_BURST", default=20),
 }
+
+# --- Who may read /metrics on the web port (exams/api/metrics_view.py): clients in these
+# networks (by project.client_address, so NUM_PROXIES must be right behind a proxy, or the
+# proxy's own loopback address would let everyone in), or anyone with METRICS_TOKEN as a
+# bearer token. Empty token: no token opens it.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Logging: keep existing loggers (daphne's tracebacks) visible. ---
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -163,3 +163,39 @@ def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(path):
     client = Client(enforce_csrf_checks=True)
     response = client.post(path, data=json.dumps({}), content_type="application/json")
     assert_error(response, 404, "not_found")
+
+
+# --- /metrics on the web port -----------------------------------------------------------------
+
+
+def test_metrics_are_served_to_loopback():
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 200
+    assert Client(REMOTE_ADDR="::1").get("/metrics").status_code == 200
+
+
+def test_metrics_are_refused_to_other_addresses():
+    assert_error(Client(REMOTE_ADDR="203.0.113.5").get("/metrics"), 403, "forbidden")
+    # A header can't make a remote client look local.
+    response = Client(REMOTE_ADDR="203.0.113.5").get("/metrics", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert_error(response, 403, "forbidden")
+
+
+@override_settings(NUM_PROXIES=1)
+def test_behind_a_local_proxy_metrics_judge_the_client_not_the_proxy():
+    proxy = Client(REMOTE_ADDR="127.0.0.1")
+    assert_error(proxy.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.5"), 403, "forbidden")
+    assert proxy.get("/metrics", HTTP_X_FORWARDED_FOR="127.0.0.1").status_code == 200
+
+
+@override_settings(METRICS_ALLOWED_NETWORKS=["10.1.0.0/16"])
+def test_metrics_networks_are_a_setting():
+    assert Client(REMOTE_ADDR="10.1.2.3").get("/metrics").status_code == 200
+    assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 403
+
+
+@override_settings(METRICS_TOKEN="s3cret-token")
+def test_metrics_with_the_token_from_anywhere():
+    remote = Client(REMOTE_ADDR="203.0.113.5")
+    assert remote.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
+    assert_error(remote.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong"), 403, "forbidden")
+    assert_error(remote.get("/metrics"), 403, "forbidden")

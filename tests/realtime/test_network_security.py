@@ -1,15 +1,18 @@
-"""Limits that only a real process shows: the login lockout through daphne's async handler."""
+"""Limits that only a real process shows: the login lockout through daphne's async handler, and
+the address the listener's metrics port listens on."""
 
 import http.cookiejar
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
+import psutil
 import pytest
 
 from tests.support.http import rest_call
-from tests.support.processes import daphne
+from tests.support.processes import daphne, free_port, listener
 
 pytestmark = [pytest.mark.network, pytest.mark.django_db(transaction=True)]
 
@@ -60,3 +63,29 @@ def test_a_locked_account_is_refused_through_daphne_over_the_api_and_the_admin(s
     other.save()
     status, landed = admin_login(server, other.username, "pw")
     assert status == 200 and landed.endswith("/admin/")  # the form works: signed in, sent on
+
+
+# --- The listener's metrics port --------------------------------------------------------------
+
+
+def listening_address(pid: int, port: int, timeout: float = 20) -> str:
+    """The address process `pid` listens on at `port` (polled until it listens)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for conn in psutil.Process(pid).net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port:
+                return conn.laddr.ip
+        time.sleep(0.05)
+    raise TimeoutError(f"process {pid} never listened on {port}")
+
+
+def test_the_listener_metrics_listen_on_loopback_by_default():
+    port = free_port()
+    with listener(LISTENER_METRICS_PORT=port) as proc:
+        assert listening_address(proc.pid, port) == "127.0.0.1"
+
+
+def test_the_listener_metrics_address_is_a_setting():
+    port = free_port()
+    with listener(LISTENER_METRICS_PORT=port, LISTENER_METRICS_ADDR="0.0.0.0") as proc:
+        assert listening_address(proc.pid, port) == "0.0.0.0"

@@ -23,8 +23,9 @@ class Command(BaseCommand):
         port = settings.EXAM["LISTENER_METRICS_PORT"]
         if port:
             try:
-                start_http_server(port, addr="127.0.0.1" if settings.DEBUG else "0.0.0.0")
-                logger.info("listener metrics on :%s/metrics", port)
+                addr = settings.EXAM["LISTENER_METRICS_ADDR"]
+                start_http_server(port, addr=addr)
+                logger.info("listener metrics on %s:%s/metrics", addr, port)
             except OSError as exc:
                 logger.warning("metrics port %s unavailable (%s); running without it", port, exc)
         asyncio.run(self._run())
