@@ -1,5 +1,6 @@
 // A fake of web/static/web/host.js's Host: time moves only when a test says so, timers fire in
-// order as it advances, storage is a Map and sockets are FakeSockets the test drives.
+// order as it advances, storage is a Map, `fetch` asks the test's `server`, and sockets are
+// FakeSockets the test drives.
 
 export class FakeHost {
   /** Monotonic milliseconds (performance.now()). */
@@ -8,6 +9,12 @@ export class FakeHost {
   wallBase = Date.UTC(2030, 0, 1);
   randomValue = 0.5;
   storage = new MemoryStorage();
+  sessionStorage = new MemoryStorage();
+  /** `(path, init) => Response`: the server behind `fetch`; every request is kept in `requests`. */
+  server = () => {
+    throw new TypeError("Failed to fetch");
+  };
+  requests = [];
   /** Every socket opened, in order. */
   sockets = [];
   window = new EventTarget();
@@ -27,6 +34,12 @@ export class FakeHost {
 
   clearTimeout = (id) => {
     this.#timers.delete(id);
+  };
+
+  fetch = async (path, init) => {
+    const request = { path, ...init, body: init.body === undefined ? undefined : JSON.parse(init.body) };
+    this.requests.push(request);
+    return this.server(request);
   };
 
   openSocket = (path) => {

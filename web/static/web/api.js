@@ -1,35 +1,47 @@
+// @ts-check
 // The REST client: JSON in and out, a signed-in session whose access token is refreshed
 // before it expires and on a 401, and every failure turned into an ApiError that carries
 // the contract's error code and a message for a person.
 
+import { browserHost } from "./host.js";
+
+/** @typedef {import("./host.js").Host} Host */
+/** @typedef {{access: string, refresh: string}} Tokens */
+/** @typedef {{status: number, data: any, sent: number, received: number}} Reply  a response, with monotonic send and arrival times */
+
 const TIMEOUT_MS = 10_000;
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status; 0 when the server could not be reached
+   * @param {string} code the contract's error code
+   * @param {string} message for a person
+   */
   constructor(status, code, message) {
     super(message);
-    this.status = status; // 0 when the server could not be reached
+    this.status = status;
     this.code = code;
-  }
-
-  get offline() {
-    return this.status === 0;
-  }
-
-  /** Worth retrying later as it is: the network, throttling or a backing service failed. */
-  get transient() {
-    return this.status === 0 || this.status === 429 || this.status >= 500;
   }
 }
 
-/** One HTTP exchange; resolves to `{status, data, sent, received}` (monotonic times). */
-async function exchange(method, path, body, token) {
+/**
+ * One HTTP exchange; resolves to its Reply, rejects with an ApiError (status 0) when there is none.
+ * @param {Pick<Host, "fetch" | "monotonic">} host
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} body
+ * @param {string} [token]
+ * @returns {Promise<Reply>}
+ */
+async function exchange(host, method, path, body, token) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
-  const sent = performance.now();
+  const sent = host.monotonic();
   let response;
   try {
-    response = await fetch(path, {
+    response = await host.fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -37,10 +49,10 @@ async function exchange(method, path, body, token) {
       cache: "no-store",
     });
   } catch (error) {
-    const late = error.name === "TimeoutError";
+    const late = error instanceof Error && error.name === "TimeoutError";
     throw new ApiError(0, "offline", late ? "The server did not answer in time." : "Can't reach the server; check your connection.");
   }
-  const received = performance.now();
+  const received = host.monotonic();
   let data = null;
   try {
     data = await response.json();
@@ -50,13 +62,22 @@ async function exchange(method, path, body, token) {
   return { status: response.status, data, sent, received };
 }
 
+/**
+ * The ApiError of a failed reply: the contract's error body, or a description of the status.
+ * @param {Reply} reply
+ * @returns {ApiError}
+ */
 function errorFrom({ status, data }) {
   const error = data && data.error;
   if (error && error.code) return new ApiError(status, error.code, error.message || error.code);
   return new ApiError(status, "server_error", `The server answered with an unexpected error (HTTP ${status}).`);
 }
 
-/** The claims of a JWT (unverified: only to know when it expires). */
+/**
+ * The claims of a JWT (unverified: only to know when it expires).
+ * @param {string} token
+ * @returns {{exp?: number, iat?: number}}
+ */
 function claims(token) {
   try {
     const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
@@ -67,15 +88,25 @@ function claims(token) {
 }
 
 export class Session {
+  /** @type {Promise<string> | null} */
   #refreshing = null;
+  /** @type {Tokens | null} */
+  tokens = null;
 
-  /** Tokens live in sessionStorage under `key`: they survive a reload, not the closing of the tab. */
-  constructor(key) {
+  /**
+   * Tokens live in sessionStorage under `key`: they survive a reload, not the closing of the tab.
+   * @param {string} key
+   * @param {Pick<Host, "fetch" | "monotonic" | "wall" | "sessionStorage">} host
+   */
+  constructor(key, host = browserHost) {
     this.key = key;
-    this.now = () => Date.now(); // replaced by the server clock's estimate once known
-    this.onExpired = () => {};
+    this.host = host;
+    /** The server's time in epoch milliseconds: the system clock until the page sets its ServerClock's. */
+    this.now = () => host.wall();
+    /** Called when the session can't go on (the refresh token was refused): sign in again. */
+    this.onExpired = (/** @type {ApiError} */ _error) => {};
     try {
-      this.tokens = JSON.parse(sessionStorage.getItem(key));
+      this.tokens = JSON.parse(host.sessionStorage.getItem(key) || "null");
     } catch {
       this.tokens = null;
     }
@@ -85,19 +116,29 @@ export class Session {
     return Boolean(this.tokens && this.tokens.access && this.tokens.refresh);
   }
 
+  /**
+   * Sign in; rejects with an ApiError (`bad_credentials` for a wrong name or password).
+   * @param {string} username
+   * @param {string} password
+   * @returns {Promise<void>}
+   */
   async login(username, password) {
-    const reply = await exchange("POST", "/api/auth/login/", { username, password });
+    const reply = await exchange(this.host, "POST", "/api/auth/login/", { username, password });
     if (reply.status === 401) throw new ApiError(401, "bad_credentials", "Wrong username or password.");
     if (reply.status !== 200) throw errorFrom(reply);
     this.#store({ access: reply.data.access, refresh: reply.data.refresh });
   }
 
+  /** @returns {void} */
   signOut() {
     this.tokens = null;
-    sessionStorage.removeItem(this.key);
+    this.host.sessionStorage.removeItem(this.key);
   }
 
-  /** A new access token (one request however many callers ask at once). */
+  /**
+   * A new access token (one request however many callers ask at once).
+   * @returns {Promise<string>}
+   */
   refresh() {
     if (!this.#refreshing) {
       this.#refreshing = this.#refresh().finally(() => {
@@ -107,13 +148,15 @@ export class Session {
     return this.#refreshing;
   }
 
+  /** @returns {Promise<string>} */
   async #refresh() {
-    if (!this.signedIn) throw this.#expired();
-    const reply = await exchange("POST", "/api/auth/refresh/", { refresh: this.tokens.refresh });
+    if (!this.tokens || !this.signedIn) throw this.#expired();
+    const refresh = this.tokens.refresh;
+    const reply = await exchange(this.host, "POST", "/api/auth/refresh/", { refresh });
     if (reply.status === 401) throw this.#expired();
     if (reply.status !== 200) throw errorFrom(reply);
-    this.#store({ access: reply.data.access, refresh: reply.data.refresh || this.tokens.refresh });
-    return this.tokens.access;
+    this.#store({ access: reply.data.access, refresh: reply.data.refresh || refresh });
+    return reply.data.access;
   }
 
   #expired() {
@@ -123,14 +166,18 @@ export class Session {
     return error;
   }
 
+  /** @param {Tokens} tokens */
   #store(tokens) {
     this.tokens = tokens;
-    sessionStorage.setItem(this.key, JSON.stringify(tokens));
+    this.host.sessionStorage.setItem(this.key, JSON.stringify(tokens));
   }
 
-  /** An access token with some life left: refreshed first when it is about to expire. */
+  /**
+   * An access token with some life left: refreshed first when it is about to expire.
+   * @returns {Promise<string>}
+   */
   async access() {
-    if (!this.signedIn) throw this.#expired();
+    if (!this.tokens || !this.signedIn) throw this.#expired();
     const { exp, iat } = claims(this.tokens.access);
     if (exp) {
       const lifetime = iat ? exp - iat : 300;
@@ -140,22 +187,40 @@ export class Session {
     return this.tokens.access;
   }
 
-  /** An authenticated call; resolves to the body, or `{data, sent, received}` when `timed`. */
+  /**
+   * An authenticated call; resolves to the body, or to the whole Reply when `timed`.
+   * @param {string} method
+   * @param {string} path
+   * @param {unknown} [body]
+   * @param {{timed?: boolean}} [options]
+   * @returns {Promise<any>}
+   */
   async request(method, path, body = undefined, { timed = false } = {}) {
-    let reply = await exchange(method, path, body, await this.access());
+    let reply = await exchange(this.host, method, path, body, await this.access());
     if (reply.status === 401) {
       // Expired early or revoked: one fresh token, one retry.
-      reply = await exchange(method, path, body, await this.refresh());
+      reply = await exchange(this.host, method, path, body, await this.refresh());
       if (reply.status === 401) throw this.#expired();
     }
     if (reply.status < 200 || reply.status >= 300) throw errorFrom(reply);
     return timed ? reply : reply.data;
   }
 
+  /**
+   * @param {string} path
+   * @param {{timed?: boolean}} [options]
+   * @returns {Promise<any>}
+   */
   get(path, options) {
     return this.request("GET", path, undefined, options);
   }
 
+  /**
+   * @param {string} path
+   * @param {object} [body]
+   * @param {{timed?: boolean}} [options]
+   * @returns {Promise<any>}
+   */
   post(path, body = {}, options) {
     return this.request("POST", path, body, options);
   }

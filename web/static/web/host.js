@@ -17,6 +17,8 @@
  * @property {(id: number | null | undefined) => void} clearTimeout
  * @property {() => number} random a number in [0, 1)
  * @property {Pick<Storage, "getItem" | "setItem" | "removeItem">} storage the page's `localStorage`
+ * @property {Pick<Storage, "getItem" | "setItem" | "removeItem">} sessionStorage the tab's `sessionStorage`
+ * @property {(path: string, init: RequestInit) => Promise<Response>} fetch
  * @property {(path: string) => SocketLike} openSocket a WebSocket to `path` on the page's own server
  * @property {EventTarget} window fires `online`
  * @property {EventTarget & { readonly visibilityState: DocumentVisibilityState }} document fires `visibilitychange`
@@ -32,6 +34,10 @@ export const browserHost = {
   get storage() {
     return localStorage;
   },
+  get sessionStorage() {
+    return sessionStorage;
+  },
+  fetch: (path, init) => fetch(path, init),
   openSocket: (path) => new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`),
   get window() {
     return window;
