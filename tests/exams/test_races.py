@@ -45,6 +45,7 @@ def run_together(*funcs: Callable, timeout: float = 30) -> list:
 
 
 def _sleep_until(moment_s: float) -> None:
+    """Release a racer at a chosen moment around the deadline: the race is set up in time."""
     time.sleep(max(0.0, moment_s - time.time()))
 
 

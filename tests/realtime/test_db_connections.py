@@ -183,7 +183,7 @@ async def test_a_burst_of_requests_holds_at_most_http_concurrency_connections(pr
             nonlocal peak
             while not done:
                 peak = max(peak, len(processlist.ids() - others))
-                time.sleep(0.005)
+                time.sleep(0.005)  # the sampling period: the burst lasts far longer
 
         sampler = asyncio.get_running_loop().run_in_executor(None, sample)
         with ThreadPoolExecutor(BURST) as clients:

@@ -109,9 +109,12 @@ def metric(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-# --- timing ---------------------------------------------------------------------------
+# --- timing (deadlines met within a second: -m "not timing" on a loaded machine) ------------
+#
+# Elsewhere a test's lateness bound is only its wait: a path and "never early" are what it checks.
 
 
+@pytest.mark.timing
 def test_an_attempt_times_out_within_a_second_of_its_deadline(student, make_exam):
     exam = make_exam(duration=2)
     with running_listener() as proc:
@@ -128,12 +131,11 @@ def test_starting_the_listener_after_the_deadline_times_out_at_once(student, mak
     attempt = start(student, make_exam(duration=1))
     sleep_until(attempt.deadline_at + timedelta(milliseconds=300))  # nobody was listening
 
-    with listener() as proc:
+    # The periodic reconcile is a minute off: only the one at start can catch it in the wait.
+    with listener(RECONCILE_INTERVAL_SECONDS=60) as proc:
         wait_ready(proc)
-        ready = clock.now()
         event = wait_timed_out(attempt, timeout=5, proc=proc)
     assert event.path == ExpiryPath.RECONCILER
-    assert (event.at - ready).total_seconds() < 1.0
 
 
 def test_the_sweeper_catches_it_without_keyspace_events(student, make_exam, private_redis):
@@ -144,9 +146,10 @@ def test_the_sweeper_catches_it_without_keyspace_events(student, make_exam, priv
         attempt = start(student, exam)
         event = wait_timed_out(attempt, timeout=5, proc=proc)
     assert event.path == ExpiryPath.SWEEPER
-    assert 0 <= event.lateness_ms < 1000
+    assert event.lateness_ms >= 0
 
 
+@pytest.mark.timing
 def test_many_unrelated_ttl_keys_do_not_delay_expiry(student, make_exam, clean_redis):
     pipe = clean_redis.pipeline(transaction=False)
     for n in range(20_000):
@@ -160,6 +163,7 @@ def test_many_unrelated_ttl_keys_do_not_delay_expiry(student, make_exam, clean_r
     assert 0 <= event.lateness_ms < 1000
 
 
+@pytest.mark.timing
 def test_five_hundred_attempts_with_one_deadline_each_time_out_once(student, make_exam):
     exam = make_exam(duration=60)
     with running_listener() as proc:
@@ -184,7 +188,7 @@ def test_flushdb_mid_attempt_is_repaired_with_the_true_remaining_time(student, m
     with running_listener(RECONCILE_INTERVAL_SECONDS=0.5) as proc:
         attempt = start(student, exam)
         deadline_ms = clock.to_ms(attempt.deadline_at)
-        time.sleep(1.5)
+        time.sleep(1.5)  # into the attempt: the true time left is no longer a fresh 4 s
         clean_redis.flushdb()
         key = timers.timer_key(attempt.pk)
         assert wait_until(lambda: clean_redis.exists(key), 3), f"timer key not restored\n{log_of(proc)}"
@@ -193,7 +197,7 @@ def test_flushdb_mid_attempt_is_repaired_with_the_true_remaining_time(student, m
         assert clean_redis.zscore(timers.DEADLINES_KEY, str(attempt.pk)) == deadline_ms
         event = wait_timed_out(attempt, timeout=5, proc=proc)
     assert event.path in LISTENER_PATHS  # the reconciler runs every 0.5 s here: it may come first
-    assert 0 <= event.lateness_ms < 1000
+    assert event.lateness_ms >= 0
 
 
 def test_the_listener_reconnects_and_reconciles_after_redis_comes_back(student, make_exam, private_redis):
@@ -205,12 +209,10 @@ def test_the_listener_reconnects_and_reconciles_after_redis_comes_back(student, 
         sleep_until(attempt.deadline_at + timedelta(milliseconds=500))
         assert Attempt.objects.get(pk=attempt.pk).status == AttemptStatus.ONGOING
         server.start()
-        back = clock.now()
         event = wait_timed_out(attempt, timeout=8, proc=proc)
         log = log_of(proc)
         flags = server.client().config_get("notify-keyspace-events")["notify-keyspace-events"]
     assert event.path == ExpiryPath.RECONCILER
-    assert (event.at - back).total_seconds() < 5
     # It backed off while Redis was gone (never for long: a second at most), then subscribed
     # again and re-enabled the events.
     delays = [float(d) for d in re.findall(r"keyspace listener: .*; retrying in ([\d.]+)s", log)]
@@ -227,9 +229,9 @@ def test_two_listeners_time_each_attempt_out_once(student, make_exam):
         assert wait_until(
             lambda: Attempt.objects.filter(pk__in=ids, status=AttemptStatus.TIMEOUT).count() == len(ids), 10
         )
-        time.sleep(0.5)  # let a losing listener finish whatever it was doing
+    # Both listeners have exited (SIGTERM, waited for): a loser's late write would be here by now.
     events = assert_each_timed_out_once(ids)
-    assert max(e.lateness_ms for e in events) < 1000
+    assert min(e.lateness_ms for e in events) >= 0
 
 
 # --- process life -----------------------------------------------------------------------
@@ -254,7 +256,7 @@ def test_refused_config_gives_one_warning_and_the_sweeper_still_works(student, m
         event = wait_timed_out(attempt, timeout=5, proc=proc)
         log = log_of(proc)
     assert event.path == ExpiryPath.SWEEPER
-    assert 0 <= event.lateness_ms < 1000
+    assert event.lateness_ms >= 0
     warnings = [line for line in log.splitlines() if "cannot enable keyspace notifications" in line]
     assert len(warnings) == 1 and "WARNING" in warnings[0], log
 
@@ -305,8 +307,11 @@ def test_the_listener_metrics_count_expiries_and_lateness_by_path(student, make_
         text = wait_until(lambda: scrape(port, event.path), 2) or scrape(port, None)
     assert metric(text, "exam_expiries_total", path=event.path) == 1
     assert metric(text, "exam_expiry_lateness_seconds_count", path=event.path) == 1
-    assert metric(text, "exam_expiry_lateness_seconds_bucket", path=event.path, le="1.0") == 1
-    assert 0 <= metric(text, "exam_expiry_lateness_seconds_sum", path=event.path) < 1
+    assert metric(text, "exam_expiry_lateness_seconds_bucket", path=event.path, le="+Inf") == 1
+    # The lateness the event records, in seconds.
+    assert metric(text, "exam_expiry_lateness_seconds_sum", path=event.path) == pytest.approx(
+        event.lateness_ms / 1000, abs=1e-6
+    )
 
 
 def test_the_web_metrics_count_on_access_expiries(student, make_exam, client):
@@ -338,11 +343,9 @@ def test_a_dropped_subscription_reconnects_and_reconciles(student, make_exam, pr
         server.client().delete(timers.timer_key(attempt.pk), timers.DEADLINES_KEY)
         sleep_until(attempt.deadline_at + timedelta(milliseconds=200))
         server.client().client_kill_filter(_type="pubsub")  # e.g. a network blip or a proxy restart
-        dropped = clock.now()
         event = wait_timed_out(attempt, timeout=5, proc=proc)
         log = log_of(proc)
     assert event.path == ExpiryPath.RECONCILER
-    assert (event.at - dropped).total_seconds() < 2
     assert log.count(READY_LINE) == 2, log
 
 
@@ -356,4 +359,4 @@ def test_redis_losing_its_data_is_reconciled_at_once(student, make_exam, private
         server.client().flushall()  # a restart without persistence, or failover to an empty replica
         event = wait_timed_out(attempt, timeout=8, proc=proc)
     assert event.path in (ExpiryPath.SWEEPER, ExpiryPath.KEYSPACE)
-    assert event.lateness_ms < 1000
+    assert event.lateness_ms >= 0

@@ -121,10 +121,9 @@ def test_a_listener_down_across_the_deadlines_times_them_out_as_it_starts(studen
         proc.wait()
     sleep_until(deadline + timedelta(seconds=2))
     assert Attempt.objects.filter(pk__in=ids, status=AttemptStatus.ONGOING).count() == len(ids)
-    launched = clock.now()
     with listener(**FAST_LEASES) as proc:
         assert wait_until(lambda: timed_out(ids), 8), log_of(proc)
     events = assert_each_timed_out_once(ids)
-    # All by the first thing it does, in one go (about 0.5 s after the launch here; a generous bound).
+    # All by the first thing it does, in one go: the periodic reconcile is a minute off, and any
+    # attempt the start left over would have fallen to the sweeper.
     assert {e.path for e in events} == {ExpiryPath.RECONCILER}
-    assert max((e.at - launched).total_seconds() for e in events) < 2.5
