@@ -227,7 +227,7 @@ async def test_a_lease_that_runs_out_is_claimed_again_by_the_next_sweep(clean_re
         with override_settings(EXAM=exam_settings(CLAIM_LEASE_MS=50)):
             assert await timers.aclaim_due(limit=10) == [70]
             assert await timers.aclaim_due(limit=10) == []  # still leased
-            await asyncio.sleep(0.1)  # the claimer died: nobody settles or gives back its lease
+            await asyncio.sleep(0.1)  # past the 50 ms lease: its claimer died, nobody settled or gave it back
             assert await timers.aclaim_due(limit=10) == [70]
     finally:
         await close_async_redis()

@@ -78,6 +78,7 @@ def wait_timed_out(attempt: Attempt, timeout: float, proc: subprocess.Popen | No
 
 
 def sleep_until(moment: datetime) -> None:
+    """Let a real deadline pass (these tests run real listeners on real time)."""
     time.sleep(max(0.0, (moment - clock.now()).total_seconds()))
 
 
