@@ -28,6 +28,7 @@ from django.conf import settings
 from twisted.internet import defer, reactor
 
 from project import inflight
+from project.ws_transport import limit_inbound
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class GracefulServer(Server):
 
     def run(self) -> None:
         reactor.callWhenRunning(self._install_signal_handlers)
+        # Before the first connection is accepted: Server.run makes the factory, then the reactor.
+        reactor.callWhenRunning(lambda: limit_inbound(self.ws_factory))
         super().run()
 
     def listen_success(self, port) -> None:

@@ -23,9 +23,10 @@ gc.set_threshold(50_000, 10, 10)
 
 from project.graceful import GracefulCommandLineInterface  # noqa: E402  (daphne.server makes its loop on import)
 
-# daphne's default 1 MiB limit applies to frames it SENDS too (autobahn raises
-# PayloadExceededError): a proctor's snapshot of 5,000 attempts is about 2 MB. Client
-# messages stay bounded by the consumers' own WS_MAX_MESSAGE_BYTES (`message_too_large`).
+# daphne's default 1 MiB limit applies to messages it SENDS too (autobahn raises
+# PayloadExceededError): a proctor's snapshot of 5,000 attempts is about 2 MB. What clients
+# send is bounded apart (project/ws_transport.py: 1 MiB, then a close 1009), and by the
+# consumers' own WS_MAX_MESSAGE_BYTES below that (`message_too_large`).
 WEBSOCKET_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 if __name__ == "__main__":

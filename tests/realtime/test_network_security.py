@@ -1,7 +1,9 @@
-"""Limits that only a real process shows: the login lockout through daphne's async handler, and
-the address the listener's metrics port listens on."""
+"""Limits that only a real process shows: the login lockout through daphne's async handler,
+oversized WebSocket frames, and the address the listener's metrics port listens on."""
 
+import asyncio
 import http.cookiejar
+import json
 import re
 import time
 import urllib.error
@@ -10,7 +12,10 @@ import urllib.request
 
 import psutil
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import token_for
 from tests.support.http import rest_call
 from tests.support.processes import daphne, free_port, listener
 
@@ -18,6 +23,8 @@ pytestmark = [pytest.mark.network, pytest.mark.django_db(transaction=True)]
 
 WAIT = 10
 FAILURE_LIMIT = 3
+KIB = 1024
+MIB = 1024 * KIB
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +70,67 @@ def test_a_locked_account_is_refused_through_daphne_over_the_api_and_the_admin(s
     other.save()
     status, landed = admin_login(server, other.username, "pw")
     assert status == 200 and landed.endswith("/admin/")  # the form works: signed in, sent on
+
+
+# --- Oversized WebSocket messages -------------------------------------------------------------
+
+
+async def open_attempt_socket(base: str, student, exam):
+    token = token_for(student)
+    status, body = await asyncio.to_thread(
+        rest_call, base, "POST", f"/api/exam/timer/start/{exam.pk}/", token, None, timeout=WAIT
+    )
+    assert status == 201, body
+    uri = f"{base.replace('http://', 'ws://')}/ws/attempts/{body['attempt_id']}/?token={token}"
+    ws = await connect(uri, origin=base, open_timeout=WAIT)
+    assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["type"] == "timer"
+    return ws
+
+
+async def next_answer(ws) -> dict:
+    """The first frame that is not a `timer` tick."""
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        if frame["type"] != "timer":
+            return frame
+
+
+def error_code(frame: dict) -> str:
+    assert frame["type"] == "error", frame
+    return frame["code"]
+
+
+def answer_of(size: int) -> str:
+    return json.dumps({"type": "answer", "question_id": 1, "selected_option": "A" * size})
+
+
+async def test_a_large_message_under_the_transport_limit_gets_message_too_large(server, student, exam):
+    async with await open_attempt_socket(server, student, exam) as ws:
+        await ws.send(answer_of(512 * KIB))
+        assert error_code(await next_answer(ws)) == "message_too_large"
+        # The socket carries on.
+        await ws.send(json.dumps({"type": "nope", "request_id": "r1"}))
+        assert error_code(await next_answer(ws)) == "unknown_type"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        pytest.param(answer_of(2 * MIB), id="one-2MiB-frame"),
+        pytest.param([answer_of(2 * MIB)[i : i + 256 * KIB] for i in range(0, 2 * MIB, 256 * KIB)], id="fragmented"),
+        pytest.param(answer_of(20 * MIB), id="one-20MiB-frame"),
+    ],
+)
+async def test_an_oversized_message_is_closed_with_1009_not_dropped(server, student, exam, message):
+    async with await open_attempt_socket(server, student, exam) as ws:
+        try:
+            await ws.send(message)
+        except ConnectionClosed:
+            pass  # closed while the client was still sending: the close frame is read below
+        with pytest.raises(ConnectionClosed) as closed:
+            await next_answer(ws)
+    assert closed.value.rcvd is not None, "the connection was dropped without a close frame"
+    assert closed.value.rcvd.code == 1009
 
 
 # --- The listener's metrics port --------------------------------------------------------------

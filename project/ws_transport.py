@@ -1,0 +1,40 @@
+"""What daphne's WebSocket transport takes from a client: a bounded message, or a close 1009.
+
+autobahn (under daphne) has one message limit for both directions, and ours is large
+(project/serve.py: 16 MiB, for the proctor's snapshot it sends), so a client could make a
+process buffer 16 MiB per socket. Past its limits autobahn dropped the TCP connection without
+a close frame: a client saw a reset, with no reason. Here a client's message is bounded apart
+from what the server sends: up to INBOUND_MAX_BYTES it reaches the consumer, which answers
+`message_too_large` past WS_MAX_MESSAGE_BYTES and keeps the socket; past it the transport
+closes with 1009 (message too big) in a closing handshake, before buffering it. Import after
+the event loop policy is set (daphne's modules make the reactor on import).
+"""
+
+from daphne.ws_protocol import WebSocketProtocol
+from django.conf import settings
+
+# Room for any valid message many times over; what the server reads before it can say no.
+INBOUND_FLOOR_BYTES = 1024 * 1024
+
+
+def inbound_max_bytes() -> int:
+    """The largest client message the transport passes to a consumer."""
+    return max(INBOUND_FLOOR_BYTES, settings.EXAM["WS_MAX_MESSAGE_BYTES"])
+
+
+class InboundLimitedProtocol(WebSocketProtocol):
+    """daphne's WebSocket protocol with a limit on the client's messages of its own."""
+
+    def onMessageFrameBegin(self, length: int) -> None:
+        super().onMessageFrameBegin(length)
+        # A fragmented message is counted as its frames begin, before their data is kept.
+        limit = inbound_max_bytes()
+        if not self.failedByMe and self.message_data_total_length > limit:
+            self._fail_connection(self.CLOSE_STATUS_CODE_MESSAGE_TOO_BIG, f"Messages are limited to {limit} bytes.")
+
+
+def limit_inbound(factory) -> None:
+    """Make `factory` (daphne's WebSocketFactory) build InboundLimitedProtocol and close, not drop,
+    a failing connection, so the client reads why (1009, or 1002/1007 for a protocol error)."""
+    factory.protocol = InboundLimitedProtocol
+    factory.setProtocolOptions(failByDrop=False, maxFramePayloadSize=inbound_max_bytes())
