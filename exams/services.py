@@ -386,30 +386,6 @@ def extend_attempt(*, attempt_id: int, seconds: int, by, exam_id: int | None = N
     return attempt
 
 
-# --- The listener's reconciler ----------------------------------------------------------
-
-
-def reconcile(*, batch_size: int = 1000) -> tuple[int, int]:
-    """Time out every ongoing attempt past its deadline and re-arm what Redis lost.
-
-    Returns (timed out, timers recreated).
-    """
-    now = clock.now()
-    overdue = list(Attempt.objects.due(now).order_by("deadline_at").values_list("pk", flat=True)[: batch_size * 10])
-    flipped = 0
-    for start in range(0, len(overdue), batch_size):
-        flipped += len(expire_attempts(attempt_ids=overdue[start : start + batch_size], path=ExpiryPath.RECONCILER))
-    live = Attempt.objects.live(now).values_list("pk", "deadline_at")
-    restored = timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live.iterator(chunk_size=2000))
-    return flipped, restored
-
-
-def rearm(*, attempt_ids: Iterable[int]) -> int:
-    """Put claimed-but-not-due attempts back in the deadline index (e.g. extended meanwhile)."""
-    live = Attempt.objects.filter(pk__in=list(attempt_ids)).ongoing().values_list("pk", "deadline_at")
-    return timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live)
-
-
 def record_presence(*, connected: list[int], disconnected: list[int]) -> None:
     """Log sockets' first opening / last closing per attempt (from presence's transitions) and tell the proctors."""
     ids = set(Attempt.objects.filter(pk__in=connected + disconnected).values_list("pk", flat=True))

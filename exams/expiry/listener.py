@@ -1,4 +1,4 @@
-"""The expiry engine: three paths that each time out due attempts through `services`.
+"""The expiry engine: three paths that each time out due attempts (through `batches`, which isolates failures).
 
 - keyspace: Redis `expired` events of `exam:timer:*` keys (fast, but may lag or be lost);
   every listener hears every event, so each claims the event's attempt from the index first;
@@ -25,13 +25,15 @@ from concurrent.futures import ThreadPoolExecutor
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from redis.connection import parse_url
 
 from exams import clock, notifications, presence, services, timers
 from exams.models import ExpiryPath
 from exams.redis_clients import close_async_redis
 from realtime.db import in_pool
+
+from . import batches
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +70,17 @@ async def enable_keyspace_events(client: aioredis.Redis) -> bool:
         return False
 
 
-def _summary(path: str, claimed: int, ended: list, started: float) -> None:
+def _summary(path: str, claimed: int, ended: list, aside: list[int], started: float) -> None:
     if not claimed:
         return
     # `ended` holds the attempts flipped; each ended_at is its timed_out event's time.
     late = sorted(clock.to_ms(a.ended_at) - clock.to_ms(a.deadline_at) for a in ended)
     logger.info(
-        "%s: %d claimed, %d timed out in %.0f ms%s",
+        "%s: %d claimed, %d timed out%s in %.0f ms%s",
         path,
         claimed,
         len(ended),
+        f", {len(aside)} set aside" if aside else "",
         (time.monotonic() - started) * 1000,
         f"; lateness ms p50={statistics.median(late):.0f} max={late[-1]}" if late else "",
     )
@@ -106,6 +109,7 @@ class ExpiryListener:
         self.executor = ThreadPoolExecutor(BATCHES_IN_FLIGHT + 1, thread_name_prefix="expiry-db")
         self.notifier = ThreadPoolExecutor(NOTIFY_THREADS, thread_name_prefix="expiry-notify")
         self.redis_answering_since: float | None = None
+        self.set_aside = batches.SetAside()  # attempts whose timeout fails on its own
         self.alive_checked = False  # the marker missing at the first check is no loss: the start reconciles anyway
 
     # --- shared ----------------------------------------------------------------------
@@ -114,11 +118,14 @@ class ExpiryListener:
         """`func` made awaitable, run in one of the listener's own threads (each keeps its connection)."""
         return in_pool(func, executor or self.executor)
 
-    async def expire(self, ids: list[int], path: str) -> list:
+    async def expire(self, ids: list[int], path: str) -> tuple[list, list[int]]:
+        """Time out the due of `ids`: (the attempts timed out, the ids set aside as failing on their own)."""
         started = time.monotonic()
-        ended = await self.db(services.expire_attempts)(attempt_ids=ids, path=path, notify=False)
-        _summary(path, len(ids), ended, started)
-        return ended
+        ended, aside = await self.db(batches.expire_batch)(
+            attempt_ids=ids, path=path, set_aside=self.set_aside, notify=False
+        )
+        _summary(path, len(ids), ended, aside, started)
+        return ended, aside
 
     def database_failed(self) -> None:
         """Stop claiming and probe the database until it answers."""
@@ -131,7 +138,7 @@ class ExpiryListener:
         was_down = False
         while not self.stopping.is_set():
             try:
-                await self.db(_ping_database)()
+                await self.db(batches.ping_database)()
                 break
             except asyncio.CancelledError:
                 raise
@@ -153,11 +160,12 @@ class ExpiryListener:
     async def _batch(self, ids: list[int], path: str) -> None:
         ended = []
         try:
-            ended = await self.expire(ids, path)
-            leftover = set(ids) - {a.pk for a in ended}
+            ended, aside = await self.expire(ids, path)
+            leftover = set(ids) - {a.pk for a in ended} - set(aside)
             if leftover:
                 # Claimed but not due in the database (extended meanwhile): back in the index.
-                await self.db(services.rearm)(attempt_ids=leftover)
+                await self.db(batches.rearm)(attempt_ids=leftover)
+            # Those set aside leave Redis too: the reconciler tries them again, the sweeper must not spin on them.
             await timers.acomplete(ids)
         except asyncio.CancelledError:
             raise
@@ -198,7 +206,7 @@ class ExpiryListener:
     async def reconcile(self) -> None:
         started = time.monotonic()
         try:
-            flipped, restored = await self.db(services.reconcile)(batch_size=self.batch_size)
+            flipped, restored = await self.db(batches.reconcile)(batch_size=self.batch_size, set_aside=self.set_aside)
         except DatabaseError:
             self.database_failed()
             raise
@@ -374,11 +382,6 @@ class ExpiryListener:
 
     def stop(self) -> None:
         self.stopping.set()
-
-
-def _ping_database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
 
 
 def _text(value) -> str:

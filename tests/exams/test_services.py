@@ -609,19 +609,6 @@ def test_current_attempt_of_someone_else_is_403(student, make_user, exam):
     _raises(Forbidden, 403, "not_owner", services.current_attempt, user=make_user(), attempt_id=attempt.pk)
 
 
-def test_reconcile_times_out_overdue_and_rearms_lost_timers(make_user, exam, clean_redis):
-    overdue = set_deadline(_start(make_user(), exam), seconds_from_now=-1)
-    live = set_deadline(_start(make_user(), exam), seconds_from_now=25)
-    clean_redis.flushdb()
-
-    assert services.reconcile() == (1, 1)
-
-    assert Attempt.objects.get(pk=overdue.pk).status == AttemptStatus.TIMEOUT
-    assert AttemptEvent.objects.get(attempt=overdue, kind=EventKind.TIMED_OUT).path == ExpiryPath.RECONCILER
-    assert 25_000 - SLACK_MS < clean_redis.pttl(timers.timer_key(live.pk)) <= 25_000 + 1
-    assert services.reconcile() == (0, 0)
-
-
 # --- The answer grace -----------------------------------------------------------------
 
 

@@ -1,0 +1,118 @@
+"""The expiry engine's database work: time out a batch of attempts, reconcile, re-arm.
+
+A failing attempt must not hold up the others (healthchecks' sendalerts moves a failing
+check's `alert_after` ahead, "otherwise sendalerts may end up in a crash loop"): a batch that
+fails is tried again one attempt at a time, and an attempt that fails on its own while the
+database answers (a row no UPDATE gets through) is logged once and set aside by the listener
+(`SetAside`, in its process's memory) for SET_ASIDE_SECONDS. The sweeper and keyspace paths
+then drop it from Redis; the reconciler, which reads the database, tries it again once that
+time is up.
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+
+from django.db import connection
+
+from exams import clock, services, timers
+from exams.models import Attempt, ExpiryPath
+
+logger = logging.getLogger(__name__)
+
+SET_ASIDE_SECONDS = 60.0
+
+
+class SetAside:
+    """Attempts whose timeout failed on their own, remembered by one listener (thread-safe under the GIL)."""
+
+    def __init__(self, seconds: float = SET_ASIDE_SECONDS) -> None:
+        self.seconds = seconds
+        # attempt id -> when (time.monotonic) it may be tried again. An entry outlives its rest,
+        # so that the attempt is logged once however often it fails, until it times out.
+        self._until: dict[int, float] = {}
+
+    def resting(self) -> set[int]:
+        """The attempts not to be tried yet."""
+        now = time.monotonic()
+        return {attempt_id for attempt_id, until in self._until.items() if until > now}
+
+    def add(self, attempt_id: int) -> bool:
+        """Set it aside (again); True the first time."""
+        first = attempt_id not in self._until
+        self._until[attempt_id] = time.monotonic() + self.seconds
+        return first
+
+    def discard(self, attempt_id: int) -> bool:
+        """It timed out after all; True if it was set aside."""
+        return self._until.pop(attempt_id, None) is not None
+
+
+def expire_batch(
+    *, attempt_ids: Iterable[int], path: str, set_aside: SetAside, notify: bool = True
+) -> tuple[list[Attempt], list[int]]:
+    """`services.expire_attempts`, isolating failures: (the attempts timed out, the ids set aside).
+
+    Raises only while the database is down (after a failure, `SELECT 1` fails too).
+    """
+    rest, claimed = set_aside.resting(), list(attempt_ids)
+    ids = [i for i in claimed if i not in rest]
+    aside = [i for i in claimed if i in rest]
+    try:
+        ended = services.expire_attempts(attempt_ids=ids, path=path, notify=notify)
+    except Exception as exc:
+        ping_database()  # raises while the database is down: an outage, not a bad attempt
+        if len(ids) > 1:
+            logger.warning("%s batch of %d failed (%s); trying its attempts one by one", path, len(ids), exc)
+        ended = []
+        for attempt_id in ids:
+            try:
+                ended += services.expire_attempts(attempt_ids=[attempt_id], path=path, notify=notify)
+            except Exception:
+                ping_database()
+                if set_aside.add(attempt_id):
+                    logger.exception(
+                        "attempt %s could not be timed out; set aside, tried again every %.0f s",
+                        attempt_id,
+                        set_aside.seconds,
+                    )
+                aside.append(attempt_id)
+    for attempt in ended:
+        if set_aside.discard(attempt.pk):
+            logger.info("attempt %s timed out after being set aside", attempt.pk)
+    return ended, aside
+
+
+def reconcile(*, batch_size: int = 1000, set_aside: SetAside | None = None) -> tuple[int, int]:
+    """Time out every ongoing attempt past its deadline and re-arm what Redis lost.
+
+    Returns (timed out, timers recreated). `set_aside`: the caller's memory of failing attempts.
+    """
+    set_aside = set_aside if set_aside is not None else SetAside()
+    now = clock.now()
+    overdue = list(
+        Attempt.objects.due(now)
+        .exclude(pk__in=set_aside.resting())
+        .order_by("deadline_at")
+        .values_list("pk", flat=True)[: batch_size * 10]
+    )
+    flipped = 0
+    for start in range(0, len(overdue), batch_size):
+        batch = overdue[start : start + batch_size]
+        ended, _ = expire_batch(attempt_ids=batch, path=ExpiryPath.RECONCILER, set_aside=set_aside)
+        flipped += len(ended)
+    live = Attempt.objects.live(now).values_list("pk", "deadline_at")
+    restored = timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live.iterator(chunk_size=2000))
+    return flipped, restored
+
+
+def rearm(*, attempt_ids: Iterable[int]) -> int:
+    """Put claimed-but-not-due attempts back in the deadline index (e.g. extended meanwhile)."""
+    ongoing = Attempt.objects.filter(pk__in=list(attempt_ids)).ongoing().values_list("pk", "deadline_at")
+    return timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in ongoing)
+
+
+def ping_database() -> None:
+    """`SELECT 1`: raises while the database is down."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")

@@ -1,0 +1,200 @@
+"""The listener's steps (sweep, drain the keyspace queue, reconcile) called in this process,
+against the real Redis and the real test database; test_listener*.py run the whole process.
+
+Includes a poison row (conftest.py): an attempt whose UPDATE always fails must not hold up the
+timeouts of the others, on any path.
+"""
+
+import asyncio
+import itertools
+import logging
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+
+from exams import clock, timers
+from exams.expiry.listener import ExpiryListener
+from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath
+from exams.redis_clients import close_async_redis
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BATCH_SIZE = 2
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+async def listener(settings) -> ExpiryListener:
+    """A listener whose steps the test calls; its loops never run."""
+    settings.EXAM = {**settings.EXAM, "SWEEP_BATCH_SIZE": BATCH_SIZE, "SWEEP_INTERVAL_MS": 50}
+    listener = ExpiryListener()
+    yield listener
+    listener.stop()
+    await finish_batches(listener)
+    if listener.probe is not None:
+        await listener.probe
+    listener.executor.shutdown()
+    listener.notifier.shutdown()
+    await close_async_redis()
+
+
+async def finish_batches(listener: ExpiryListener) -> None:
+    """Wait for the expiry batches the steps started in the background."""
+    await asyncio.gather(*listener.batches)
+
+
+@database_sync_to_async
+def make_attempts(user, exam, *seconds_from_now: float, armed: bool = True) -> list[int]:
+    """Ongoing attempts with these deadlines (in this order), armed in Redis like started ones."""
+    now = clock.now()
+    ids = [
+        Attempt.objects.create(
+            user=user,
+            exam=exam,
+            number=next(_numbers),
+            started_at=now - timedelta(minutes=5),
+            deadline_at=now + timedelta(seconds=seconds),
+        ).pk
+        for seconds in seconds_from_now
+    ]
+    if armed:
+        deadlines = dict(Attempt.objects.filter(pk__in=ids).values_list("pk", "deadline_at"))
+        timers.restore_timers((pk, clock.to_ms(deadlines[pk])) for pk in ids)
+    return ids
+
+
+@database_sync_to_async
+def outcome(ids: list[int]) -> dict[int, tuple[str, str | None]]:
+    """attempt id -> (status, the path of its one timed_out event or None)."""
+    paths = dict(
+        AttemptEvent.objects.filter(attempt_id__in=ids, kind=EventKind.TIMED_OUT).values_list("attempt_id", "path")
+    )
+    assert AttemptEvent.objects.filter(attempt_id__in=ids, kind=EventKind.TIMED_OUT).count() == len(paths)
+    return {
+        pk: (status, paths.get(pk)) for pk, status in Attempt.objects.filter(pk__in=ids).values_list("pk", "status")
+    }
+
+
+def in_redis(client) -> tuple[set[int], set[int]]:
+    """(ids in the deadline index, ids under a lease)."""
+    return (
+        {int(m) for m in client.zrange(timers.DEADLINES_KEY, 0, -1)},
+        {int(m) for m in client.zrange(timers.CLAIMS_KEY, 0, -1)},
+    )
+
+
+# --- The steps -----------------------------------------------------------------------------
+
+
+async def test_reconcile_times_out_the_overdue_and_rearms_the_live(listener, student, exam, clean_redis):
+    overdue = await make_attempts(student, exam, -3, -2, -1, armed=False)
+    [live] = await make_attempts(student, exam, 60, armed=False)  # Redis lost its timer
+
+    await listener.reconcile()
+
+    assert await outcome(overdue) == dict.fromkeys(overdue, (AttemptStatus.TIMEOUT, ExpiryPath.RECONCILER))
+    assert in_redis(clean_redis) == ({live}, set())
+    assert clean_redis.exists(timers.timer_key(live))
+    assert listener.reconciled.is_set()
+
+
+async def test_a_sweep_claims_the_due_and_times_them_out(listener, student, exam, clean_redis):
+    listener.reconciled.set()
+    due = await make_attempts(student, exam, -2, -1)
+    [live] = await make_attempts(student, exam, 60)
+
+    await listener.sweep_once()
+    await finish_batches(listener)
+
+    assert await outcome(due) == dict.fromkeys(due, (AttemptStatus.TIMEOUT, ExpiryPath.SWEEPER))
+    assert await outcome([live]) == {live: (AttemptStatus.ONGOING, None)}
+    assert in_redis(clean_redis) == ({live}, set())
+
+
+async def test_a_sweep_puts_back_an_attempt_extended_since_it_was_armed(listener, student, exam, clean_redis):
+    listener.reconciled.set()
+    [extended] = await make_attempts(student, exam, -1)
+    await database_sync_to_async(Attempt.objects.filter(pk=extended).update)(
+        deadline_at=clock.now() + timedelta(seconds=60)
+    )
+
+    await listener.sweep_once()
+    await finish_batches(listener)
+
+    assert await outcome([extended]) == {extended: (AttemptStatus.ONGOING, None)}
+    assert in_redis(clean_redis) == ({extended}, set())  # re-armed with the database's deadline
+    assert clean_redis.zscore(timers.DEADLINES_KEY, str(extended)) > clock.now_ms() + 50_000
+
+
+async def test_draining_keyspace_events_times_out_those_still_in_the_index(listener, student, exam, clean_redis):
+    listener.reconciled.set()
+    ids = await make_attempts(student, exam, -2, -1)
+    elsewhere = (await make_attempts(student, exam, -1, armed=False))[0]  # another listener took it
+    for attempt_id in [*ids, elsewhere]:
+        listener.events.put_nowait(attempt_id)
+
+    await listener.drain_events()  # one batch: the ids that arrived, up to the batch size
+    await finish_batches(listener)
+
+    assert await outcome(ids) == dict.fromkeys(ids, (AttemptStatus.TIMEOUT, ExpiryPath.KEYSPACE))
+    assert listener.events.qsize() == 1
+    await listener.drain_events()
+    await finish_batches(listener)
+    assert await outcome([elsewhere]) == {elsewhere: (AttemptStatus.ONGOING, None)}
+    assert in_redis(clean_redis) == (set(), set())
+
+
+# --- A poison row ----------------------------------------------------------------------------
+
+
+async def test_a_poison_attempt_does_not_block_reconciling_the_others(
+    listener, student, exam, poison, clean_redis, caplog
+):
+    # The oldest deadline: it shares the first batch, which goes first.
+    bad, *others = await make_attempts(student, exam, -5, -4, -3, -2, -1, armed=False)
+    [live] = await make_attempts(student, exam, 60, armed=False)
+    await database_sync_to_async(poison)(bad)
+
+    with caplog.at_level(logging.INFO):
+        await listener.reconcile()
+        assert await outcome(others) == dict.fromkeys(others, (AttemptStatus.TIMEOUT, ExpiryPath.RECONCILER))
+        assert await outcome([bad]) == {bad: (AttemptStatus.ONGOING, None)}
+        assert clean_redis.exists(timers.timer_key(live))  # timers are restored for the others too
+
+        await listener.reconcile()  # the next period: set aside, not tried nor logged again
+    assert await outcome([bad]) == {bad: (AttemptStatus.ONGOING, None)}
+    assert [r.levelno for r in caplog.records if f"attempt {bad}" in r.getMessage()] == [logging.ERROR]
+
+
+async def test_a_poison_attempt_does_not_block_the_sweeper(listener, student, exam, poison, clean_redis):
+    listener.reconciled.set()
+    bad, *others = await make_attempts(student, exam, -5, -4, -3)
+    await database_sync_to_async(poison)(bad)
+
+    # Before: every sweep claimed it first, with the others, failed and gave all back, forever.
+    for _ in range(3):
+        await listener.sweep_once()
+        await finish_batches(listener)
+
+    assert await outcome(others) == dict.fromkeys(others, (AttemptStatus.TIMEOUT, ExpiryPath.SWEEPER))
+    assert await outcome([bad]) == {bad: (AttemptStatus.ONGOING, None)}
+    # It left the index: the reconciler tries it again later, the sweeper doesn't spin on it.
+    assert in_redis(clean_redis) == (set(), set())
+
+
+async def test_a_poison_attempt_does_not_block_keyspace_batches(listener, student, exam, poison, clean_redis):
+    listener.reconciled.set()
+    bad, other = await make_attempts(student, exam, -2, -1)
+    await database_sync_to_async(poison)(bad)
+    listener.events.put_nowait(bad)
+    listener.events.put_nowait(other)
+
+    await listener.drain_events()
+    await finish_batches(listener)
+
+    assert await outcome([bad, other]) == {
+        bad: (AttemptStatus.ONGOING, None),
+        other: (AttemptStatus.TIMEOUT, ExpiryPath.KEYSPACE),
+    }
+    assert in_redis(clean_redis) == (set(), set())
