@@ -92,6 +92,10 @@ export class Session {
   #refreshing = null;
   /** @type {Tokens | null} */
   tokens = null;
+  /** @type {() => number} the server's time in epoch milliseconds, once the page has a ServerClock */
+  now;
+  /** @type {(error: ApiError) => void} the session can't go on (the refresh token was refused): sign in again */
+  onExpired = () => {};
 
   /**
    * Tokens live in sessionStorage under `key`: they survive a reload, not the closing of the tab.
@@ -101,10 +105,7 @@ export class Session {
   constructor(key, host = browserHost) {
     this.key = key;
     this.host = host;
-    /** The server's time in epoch milliseconds: the system clock until the page sets its ServerClock's. */
-    this.now = () => host.wall();
-    /** Called when the session can't go on (the refresh token was refused): sign in again. */
-    this.onExpired = (/** @type {ApiError} */ _error) => {};
+    this.now = () => host.wall(); // the system clock until the page sets its ServerClock's
     try {
       this.tokens = JSON.parse(host.sessionStorage.getItem(key) || "null");
     } catch {

@@ -1,19 +1,38 @@
+// @ts-check
 // The proctor's table of attempts: one row per attempt, kept up to date in place (so focus
 // and open dialogs survive), sorted and filtered, with each time left counting down.
 
 import { parseTime, remainingSeconds } from "./clock.js";
 import { $, ago, el, formatDuration, timeOfDay } from "./dom.js";
 
-export const STATUS_TEXT = { ongoing: "In progress", completed: "Submitted", timeout: "Timed out" };
+/** @typedef {import("./contract.js").AttemptRow} AttemptRow */
+/** @typedef {{key: string, direction: number}} Order  a column of #sorts, and 1 or -1 */
+/**
+ * A row's elements.
+ * @typedef {{tr: HTMLTableRowElement, cells: Record<string, HTMLElement>, extend: HTMLButtonElement, force: HTMLButtonElement}} RowNode
+ */
+
+/** @type {Record<string, string>} */
+const STATUS_TEXT = { ongoing: "In progress", completed: "Submitted", timeout: "Timed out" };
 
 export class AttemptsTable {
-  rows = new Map(); // attempt id -> the contract's attempt row
-  #nodes = new Map(); // attempt id -> {tr, cells, extend, force}
+  /** @type {Map<number, AttemptRow>} attempt id -> its row */
+  rows = new Map();
+  /** @type {Map<number, RowNode>} */
+  #nodes = new Map();
+  /** @type {Record<string, (a: AttemptRow, b: AttemptRow) => number>} */
   #sorts;
 
-  /** `onExtend(id)` and `onForce(id)`: the row's action buttons; `order` ({key, direction}) is updated in place. */
+  /**
+   * `onExtend(id)` and `onForce(id)`: the row's action buttons; `order` is updated in place.
+   * @param {{now(): number}} clock the server's clock (a ServerClock)
+   * @param {{onExtend: (id: number) => void, onForce: (id: number) => void, order?: Order}} options
+   */
   constructor(clock, { onExtend, onForce, order = { key: "student", direction: 1 } }) {
-    Object.assign(this, { clock, onExtend, onForce, order });
+    this.clock = clock;
+    this.onExtend = onExtend;
+    this.onForce = onForce;
+    this.order = order;
     this.#sorts = {
       student: (a, b) => a.student.localeCompare(b.student),
       status: (a, b) => (STATUS_TEXT[a.status] || "").localeCompare(STATUS_TEXT[b.status] || ""),
@@ -24,20 +43,28 @@ export class AttemptsTable {
     };
   }
 
-  /** Replace every row (a snapshot); rows no longer listed go away. */
+  /**
+   * Replace every row (a snapshot); rows no longer listed go away.
+   * @param {AttemptRow[]} attempts
+   * @returns {void}
+   */
   setRows(attempts) {
     const ids = new Set(attempts.map((a) => a.attempt_id));
     for (const id of [...this.rows.keys()]) {
       if (ids.has(id)) continue;
       this.rows.delete(id);
-      this.#nodes.get(id).tr.remove();
+      this.#node(id).tr.remove();
       this.#nodes.delete(id);
     }
     attempts.forEach((row) => this.upsert(row));
     this.render();
   }
 
-  /** Add or update one row; returns the row it replaced, if any. */
+  /**
+   * Add or update one row; returns the row it replaced, if any.
+   * @param {AttemptRow} row
+   * @returns {AttemptRow | undefined}
+   */
   upsert(row) {
     const before = this.rows.get(row.attempt_id);
     this.rows.set(row.attempt_id, row);
@@ -50,32 +77,45 @@ export class AttemptsTable {
     return before;
   }
 
-  /** Sort by `key`; the same key again flips the direction. */
+  /**
+   * Sort by `key`; the same key again flips the direction (unless `toggle` is false).
+   * @param {string} key
+   * @param {{toggle?: boolean}} [options]
+   * @returns {void}
+   */
   sortBy(key, { toggle = true } = {}) {
     this.order.direction = toggle && this.order.key === key ? -this.order.direction : 1;
     this.order.key = key;
     this.render();
   }
 
-  /** Whole seconds left of an ongoing attempt on the server's clock; null once it has ended. */
+  /**
+   * Whole seconds left of an ongoing attempt on the server's clock; null once it has ended.
+   * @param {AttemptRow} row
+   * @returns {number | null}
+   */
   secondsLeft(row) {
     if (row.status !== "ongoing") return null;
     return remainingSeconds(parseTime(row.deadline), this.clock.now());
   }
 
+  /** @returns {{total: number, ongoing: number, connected: number}} how many rows, ongoing, and connected among those */
   counts() {
     const all = [...this.rows.values()];
     const ongoing = all.filter((r) => r.status === "ongoing");
     return { total: all.length, ongoing: ongoing.length, connected: ongoing.filter((r) => r.connected).length };
   }
 
-  /** Order, filter and count the rows. */
+  /**
+   * Order, filter and count the rows.
+   * @returns {void}
+   */
   render() {
-    const text = $("#filter-text").value.trim().toLowerCase();
-    const status = $("#filter-status").value;
+    const text = $("#filter-text", HTMLInputElement).value.trim().toLowerCase();
+    const status = $("#filter-status", HTMLSelectElement).value;
     const sort = this.#sorts[this.order.key];
     const rows = [...this.rows.values()].sort((a, b) => this.order.direction * sort(a, b) || a.attempt_id - b.attempt_id);
-    const trs = rows.map((row) => this.#nodes.get(row.attempt_id).tr);
+    const trs = rows.map((row) => this.#node(row.attempt_id).tr);
     let shown = 0;
     rows.forEach((row, i) => {
       trs[i].hidden = Boolean((text && !row.student.toLowerCase().includes(text)) || (status && row.status !== status));
@@ -88,11 +128,11 @@ export class AttemptsTable {
     const empty = $("#no-rows");
     empty.hidden = shown > 0;
     empty.textContent = rows.length ? "No attempts match the filter." : "No attempts yet. They appear here as soon as students start.";
-    for (const th of document.querySelectorAll("th[data-sort]")) {
+    for (const th of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("th[data-sort]"))) {
       const sorted = th.dataset.sort === this.order.key;
       th.setAttribute("aria-sort", sorted ? (this.order.direction > 0 ? "ascending" : "descending") : "none");
     }
-    $("#sort-select").value = this.order.key;
+    $("#sort-select", HTMLSelectElement).value = this.order.key;
     const { total, ongoing, connected } = this.counts();
     $("#summary").textContent = [
       `${total} attempt${total === 1 ? "" : "s"}`,
@@ -102,13 +142,31 @@ export class AttemptsTable {
     ].join(" · ");
   }
 
-  /** Count every row's time down and age its last activity (called every second). */
+  /**
+   * Count every row's time down and age its last activity (called every second).
+   * @returns {void}
+   */
   tick() {
-    for (const [id, row] of this.rows) this.#fillTimes(this.#nodes.get(id), row);
+    for (const [id, row] of this.rows) this.#fillTimes(this.#node(id), row);
   }
 
+  /**
+   * The elements of a row that is in the table.
+   * @param {number} id
+   * @returns {RowNode}
+   */
+  #node(id) {
+    const node = this.#nodes.get(id);
+    if (!node) throw new Error(`No row for attempt ${id}`);
+    return node;
+  }
+
+  /**
+   * @param {number} id
+   * @returns {RowNode}
+   */
   #rowNode(id) {
-    const cell = (label) => el("td", { dataset: { label } });
+    const cell = (/** @type {string} */ label) => el("td", { dataset: { label } });
     const cells = {
       student: el("th", { scope: "row", dataset: { label: "Student" } }),
       status: cell("Status"),
@@ -124,6 +182,10 @@ export class AttemptsTable {
     return { tr: el("tr", { dataset: { attemptId: id } }, Object.values(cells)), cells, extend, force };
   }
 
+  /**
+   * @param {RowNode} node
+   * @param {AttemptRow} row
+   */
   #fill(node, row) {
     const { cells } = node;
     const ongoing = row.status === "ongoing";
@@ -140,6 +202,10 @@ export class AttemptsTable {
     this.#fillTimes(node, row);
   }
 
+  /**
+   * @param {RowNode} node
+   * @param {AttemptRow} row
+   */
   #fillTimes(node, row) {
     const left = this.secondsLeft(row);
     const { remaining, activity } = node.cells;
@@ -156,6 +222,7 @@ export class AttemptsTable {
   }
 }
 
+/** @param {AttemptRow} row */
 function isConnected(row) {
   return row.status === "ongoing" && row.connected;
 }

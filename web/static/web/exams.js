@@ -1,8 +1,21 @@
+// @ts-check
 // The student's list of published exams, one card each.
 
 import { describeSeconds, el, plural } from "./dom.js";
 
-/** One exam: its size, the student's past attempts and a start or resume button. */
+/** @typedef {import("./contract.js").StudentExam} StudentExam */
+/**
+ * What the card's button does: resume the attempt in progress, or start one (the button and the
+ * card's error line are given, to show progress and failure).
+ * @typedef {{onResume: (attemptId: number) => void, onStart: (exam: StudentExam, button: HTMLButtonElement, error: HTMLElement) => void}} CardActions
+ */
+
+/**
+ * One exam: its size, the student's past attempts and a start or resume button.
+ * @param {StudentExam} exam
+ * @param {CardActions} actions
+ * @returns {HTMLLIElement}
+ */
 export function examCard(exam, { onResume, onStart }) {
   const ongoing = exam.attempts.find((a) => a.status === "ongoing");
   const error = el("p", { class: "form-error", role: "alert", hidden: true });
@@ -18,7 +31,7 @@ export function examCard(exam, { onResume, onStart }) {
   if (ongoing) {
     action = el("button", { class: "primary", type: "button", onclick: () => onResume(ongoing.attempt_id) }, "Resume exam");
   } else if (exam.attempts.length < exam.max_attempts) {
-    action = el("button", { class: "primary", type: "button", onclick: (e) => onStart(exam, e.currentTarget, error) }, "Start exam");
+    action = el("button", { class: "primary", type: "button", onclick: (/** @type {MouseEvent} */ e) => onStart(exam, /** @type {HTMLButtonElement} */ (e.currentTarget), error) }, "Start exam");
   } else {
     action = el("p", { class: "muted" }, "No attempts left.");
   }
@@ -35,6 +48,12 @@ export function examCard(exam, { onResume, onStart }) {
   );
 }
 
+/**
+ * @param {string} status
+ * @returns {string}
+ */
 function statusText(status) {
-  return { ongoing: "in progress", completed: "submitted", timeout: "timed out" }[status] || status;
+  /** @type {Record<string, string>} */
+  const texts = { ongoing: "in progress", completed: "submitted", timeout: "timed out" };
+  return texts[status] || status;
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The proctor dashboard: a live table of one exam's attempts (the proctor socket's snapshot
 // and events), extra time and force submit per attempt, and a feed of what happened.
 
@@ -8,18 +9,36 @@ import { $, describeSeconds, el, formatDuration, showError, showView, timeOfDay 
 import { bindSignIn, loadUser, showSignIn } from "./signin.js";
 import { LiveSocket } from "./socket.js";
 
+/** @typedef {import("./contract.js").AttemptRow} AttemptRow */
+/** @typedef {import("./contract.js").ProctorExam} ProctorExam */
+/** @typedef {import("./contract.js").ProctorFrame} ProctorFrame */
+/** @typedef {{resolve: (reply: any) => void, reject: (error: any) => void}} PendingRequest */
+/**
+ * The watched exam: everything its dashboard runs, made at once in watchExam.
+ * @typedef {object} WatchedExam
+ * @property {number} id
+ * @property {AttemptsTable} table
+ * @property {LiveSocket} socket
+ * @property {Map<string, PendingRequest>} requests the proctor's actions waiting for the socket's reply, by request id
+ * @property {number} ticker the interval that counts the table's times down
+ * @property {boolean} snapshotSeen the socket has sent a snapshot (a later REST list must not overwrite it)
+ */
+
 const ACK_TIMEOUT_MS = 8000;
 const FEED_LIMIT = 200;
+// An action's dialog outlived its exam on the dashboard (the session ended meanwhile).
+const GONE = "This attempt is no longer on the dashboard.";
 
 const session = new Session("exam.proctor.tokens");
 const clock = new ServerClock();
 session.now = () => clock.now();
-session.onExpired = (error) => {
+session.onExpired = (/** @type {import("./api.js").ApiError} */ error) => {
   closeExam();
   showSignIn(error.message);
 };
 
-let exam = null; // the watched exam: {id, table, socket, requests, ticker}
+/** @type {WatchedExam | null} */
+let exam = null;
 const order = { key: "student", direction: 1 }; // the proctor's sort, kept across exams
 let nextRequest = 0;
 
@@ -42,7 +61,7 @@ async function route() {
   if (!(await loadExams())) return;
   const match = location.hash.match(/^#exam-(\d+)$/);
   if (match) {
-    $("#exam-select").value = match[1];
+    $("#exam-select", HTMLSelectElement).value = match[1];
     watchExam(Number(match[1]));
   }
 }
@@ -53,13 +72,16 @@ function signedOut() {
   showSignIn();
 }
 
+/** @param {string} message */
 function showDenied(message) {
   closeExam();
   showView("denied");
   $("#denied-message").textContent = `${message} Only proctors (staff users) can watch exams; sign in with a proctor account.`;
 }
 
+/** @returns {Promise<boolean>} whether the exam picker could be filled */
 async function loadExams() {
+  /** @type {ProctorExam[]} */
   let exams;
   try {
     ({ exams } = await session.get("/api/proctor/exams/"));
@@ -79,6 +101,7 @@ async function loadExams() {
 
 // --- Watching one exam ---------------------------------------------------------------------------
 
+/** @param {number} id 0 for none */
 function watchExam(id) {
   closeExam();
   showError($("#dashboard-error"), "");
@@ -92,18 +115,25 @@ function watchExam(id) {
   $("#attempt-rows").replaceChildren();
   $("#feed").replaceChildren();
   const table = new AttemptsTable(clock, { onExtend: openExtend, onForce: openForce, order });
-  exam = { id, table, requests: new Map() };
-  exam.socket = new LiveSocket({
-    path: `/ws/proctor/exams/${id}/`,
-    session,
-    onMessage: (message, at) => onMessage(exam, message, at),
-    onStatus: onSocketStatus,
-    messages: { forbidden: "Only proctors (staff users) can watch an exam.", notFound: "This exam no longer exists." },
-  });
-  exam.ticker = setInterval(() => table.tick(), 1000);
-  exam.socket.start();
+  /** @type {WatchedExam} */
+  const watched = {
+    id,
+    table,
+    socket: new LiveSocket({
+      path: `/ws/proctor/exams/${id}/`,
+      session,
+      onMessage: (message, at) => onMessage(watched, message, at),
+      onStatus: onSocketStatus,
+      messages: { forbidden: "Only proctors (staff users) can watch an exam.", notFound: "This exam no longer exists." },
+    }),
+    requests: new Map(),
+    ticker: setInterval(() => table.tick(), 1000),
+    snapshotSeen: false,
+  };
+  exam = watched;
+  watched.socket.start();
   table.render();
-  measureClock(exam);
+  measureClock(watched);
 }
 
 function closeExam() {
@@ -114,7 +144,10 @@ function closeExam() {
   exam = null;
 }
 
-/** The same rows over REST: a round trip the clock can learn from, and a table before the socket is up. */
+/**
+ * The same rows over REST: a round trip the clock can learn from, and a table before the socket is up.
+ * @param {WatchedExam} watched
+ */
 async function measureClock(watched) {
   try {
     const reply = await session.get(`/api/proctor/exams/${watched.id}/attempts/`, { timed: true });
@@ -126,6 +159,11 @@ async function measureClock(watched) {
   }
 }
 
+/**
+ * @param {WatchedExam} watched
+ * @param {ProctorFrame} message
+ * @param {number} receivedAt monotonic
+ */
 function onMessage(watched, message, receivedAt) {
   if (exam !== watched) return;
   if (message.type === "snapshot") {
@@ -135,7 +173,7 @@ function onMessage(watched, message, receivedAt) {
     watched.table.setRows(message.attempts);
     relabelExam(watched);
   } else if (message.type === "ack" || message.type === "error") {
-    const request = watched.requests.get(message.request_id);
+    const request = message.request_id === undefined ? undefined : watched.requests.get(message.request_id);
     if (request) request[message.type === "ack" ? "resolve" : "reject"](message);
     else if (message.type === "error") addFeed(`Server: ${message.message}`, "error");
   } else if (message.attempt) {
@@ -148,6 +186,13 @@ function onMessage(watched, message, receivedAt) {
   }
 }
 
+/**
+ * The feed's line for an event about one attempt (null for none).
+ * @param {string} type
+ * @param {AttemptRow} row the row after the event
+ * @param {AttemptRow | undefined} before the row before it
+ * @returns {string | null}
+ */
 function describeEvent(type, row, before) {
   const who = row.student;
   const score = `${row.score ?? 0} / ${row.max_score ?? 0}`;
@@ -166,41 +211,61 @@ function describeEvent(type, row, before) {
   }
 }
 
+/**
+ * @param {"connecting" | "live" | "waiting" | "failed"} state
+ * @param {{retryInMs?: number, message?: string}} detail
+ */
 function onSocketStatus(state, detail) {
   const box = $("#connection");
   box.dataset.state = state;
-  box.textContent = {
+  /** @type {Record<string, string>} */
+  const texts = {
     connecting: "Connecting…",
     live: "Live",
     waiting: `Reconnecting in ${Math.ceil((detail.retryInMs || 0) / 1000)} s…`,
     failed: "Disconnected",
-  }[state] || "";
+  };
+  box.textContent = texts[state] || "";
   if (state === "failed") showError($("#dashboard-error"), detail.message);
 }
 
 // --- The feed -----------------------------------------------------------------------------------
 
+/**
+ * @param {string} text
+ * @param {string} kind the event's type, `action` (the proctor's own) or `info`, `error`
+ */
 function addFeed(text, kind) {
   const feed = $("#feed");
   feed.prepend(el("li", { dataset: { kind } }, el("time", {}, timeOfDay(clock.now())), " ", text));
-  while (feed.children.length > FEED_LIMIT) feed.lastElementChild.remove();
+  while (feed.children.length > FEED_LIMIT) feed.lastElementChild?.remove();
 }
 
-/** Keep the exam picker's "N in progress" current. */
+/**
+ * Keep the exam picker's "N in progress" current.
+ * @param {WatchedExam} watched
+ */
 function relabelExam(watched) {
-  const option = $(`#exam-select option[value="${watched.id}"]`);
+  const option = document.querySelector(`#exam-select option[value="${watched.id}"]`);
   const { ongoing } = watched.table.counts();
   if (option) option.textContent = option.textContent.replace(/ — \d+ in progress/, ` — ${ongoing} in progress`);
 }
 
 // --- Actions: extend and force submit ------------------------------------------------------------
 
-/** Send a proctor action over the socket (REST when it is down); resolves with the server's reply. */
+/**
+ * Send a proctor action over the socket (REST when it is down); resolves with the server's reply.
+ * @param {WatchedExam} watched
+ * @param {object} message
+ * @param {string} restPath
+ * @param {object} [restBody]
+ * @returns {Promise<any>}
+ */
 function act(watched, message, restPath, restBody) {
   if (!watched.socket.isLive) return session.post(restPath, restBody);
   const requestId = `p${++nextRequest}`;
   return new Promise((resolve, reject) => {
-    const done = (settle) => (value) => {
+    const done = (/** @type {(value: any) => void} */ settle) => (/** @type {any} */ value) => {
       clearTimeout(timer);
       watched.requests.delete(requestId);
       settle(value);
@@ -212,30 +277,33 @@ function act(watched, message, restPath, restBody) {
   });
 }
 
+/** @param {number} id */
 function openExtend(id) {
   const row = exam && exam.table.rows.get(id);
-  if (!row) return;
-  const dialog = $("#extend-dialog");
-  dialog.dataset.attemptId = id;
+  if (!exam || !row) return;
+  const dialog = $("#extend-dialog", HTMLDialogElement);
+  dialog.dataset.attemptId = String(id);
   $("#extend-student").textContent = row.student;
   const left = exam.table.secondsLeft(row);
   $("#extend-left").textContent = left === null ? "ended" : formatDuration(left);
   showError($("#extend-error"), "");
   dialog.showModal();
-  $("#extend-minutes").select();
+  $("#extend-minutes", HTMLInputElement).select();
 }
 
+/** @param {SubmitEvent} event */
 async function submitExtend(event) {
   event.preventDefault();
-  const dialog = $("#extend-dialog");
+  const dialog = $("#extend-dialog", HTMLDialogElement);
   const id = Number(dialog.dataset.attemptId);
   const watched = exam;
   const row = watched && watched.table.rows.get(id);
-  const minutes = Number($("#extend-minutes").value);
+  const minutes = Number($("#extend-minutes", HTMLInputElement).value);
   if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
     return showError($("#extend-error"), "Enter a whole number of minutes from 1 to 1440.");
   }
-  const button = event.submitter || dialog.querySelector("button[type=submit]");
+  if (!watched || !row) return showError($("#extend-error"), GONE);
+  const button = /** @type {HTMLButtonElement} */ (event.submitter || dialog.querySelector("button[type=submit]"));
   button.disabled = true;
   try {
     const seconds = minutes * 60;
@@ -249,23 +317,26 @@ async function submitExtend(event) {
   }
 }
 
+/** @param {number} id */
 function openForce(id) {
   const row = exam && exam.table.rows.get(id);
   if (!row) return;
-  const dialog = $("#force-dialog");
-  dialog.dataset.attemptId = id;
+  const dialog = $("#force-dialog", HTMLDialogElement);
+  dialog.dataset.attemptId = String(id);
   $("#force-student").textContent = row.student;
   showError($("#force-error"), "");
   dialog.showModal();
 }
 
+/** @param {SubmitEvent} event */
 async function submitForce(event) {
   event.preventDefault();
-  const dialog = $("#force-dialog");
+  const dialog = $("#force-dialog", HTMLDialogElement);
   const id = Number(dialog.dataset.attemptId);
   const watched = exam;
   const row = watched && watched.table.rows.get(id);
-  const button = event.submitter || dialog.querySelector("button[type=submit]");
+  if (!watched || !row) return showError($("#force-error"), GONE);
+  const button = /** @type {HTMLButtonElement} */ (event.submitter || dialog.querySelector("button[type=submit]"));
   button.disabled = true;
   try {
     const result = await act(watched, { type: "force_submit", attempt_id: id }, `/api/exam/timer/force-submit/${id}/`);
@@ -285,16 +356,21 @@ $("#denied-sign-out").addEventListener("click", () => {
   session.signOut();
   signedOut();
 });
-$("#exam-select").addEventListener("change", (event) => watchExam(Number(event.target.value)));
+$("#exam-select", HTMLSelectElement).addEventListener("change", (event) =>
+  watchExam(Number(/** @type {HTMLSelectElement} */ (event.target).value)),
+);
 $("#filter-text").addEventListener("input", () => exam && exam.table.render());
 $("#filter-status").addEventListener("change", () => exam && exam.table.render());
-for (const th of document.querySelectorAll("th[data-sort]")) {
-  th.querySelector("button").addEventListener("click", () => exam && exam.table.sortBy(th.dataset.sort));
+for (const th of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("th[data-sort]"))) {
+  const button = /** @type {HTMLButtonElement} */ (th.querySelector("button"));
+  button.addEventListener("click", () => exam && exam.table.sortBy(th.dataset.sort || ""));
 }
-$("#sort-select").addEventListener("change", (event) => exam && exam.table.sortBy(event.target.value, { toggle: false }));
+$("#sort-select", HTMLSelectElement).addEventListener("change", (event) =>
+  exam && exam.table.sortBy(/** @type {HTMLSelectElement} */ (event.target).value, { toggle: false }),
+);
 $("#extend-form").addEventListener("submit", submitExtend);
 $("#force-form").addEventListener("submit", submitForce);
 for (const button of document.querySelectorAll("dialog [data-close]")) {
-  button.addEventListener("click", () => button.closest("dialog").close());
+  button.addEventListener("click", () => button.closest("dialog")?.close());
 }
 route();

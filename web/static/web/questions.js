@@ -1,13 +1,26 @@
+// @ts-check
 // The questions of an open attempt: radio groups, each with its save state
 // ("Saving…", "Saved", "Not saved yet — offline, will retry").
 
 import { parseTime } from "./clock.js";
 import { $, el, plural, timeOfDay } from "./dom.js";
 
-/** The attempt's questions as radio groups; a choice goes to `attempt.queue` at once. */
-export function renderQuestions(attempt) {
-  attempt.nodes = new Map();
-  const items = attempt.questions.map((question, index) => {
+/** @typedef {import("./contract.js").Question} Question */
+/** @typedef {import("./answers.js").SaveState | "idle"} SaveState */
+/** @typedef {import("./answers.js").SaveDetail} SaveDetail */
+/** @typedef {{item: HTMLLIElement, fieldset: HTMLFieldSetElement, state: HTMLParagraphElement}} QuestionNode */
+/** @typedef {Map<number, QuestionNode>} QuestionNodes  question id -> its elements */
+
+/**
+ * The attempt's questions as radio groups in `#questions`; `onChoose` at each choice.
+ * @param {Question[]} questions
+ * @param {(questionId: number, option: string) => void} onChoose
+ * @returns {QuestionNodes}
+ */
+export function renderQuestions(questions, onChoose) {
+  /** @type {QuestionNodes} */
+  const nodes = new Map();
+  const items = questions.map((question, index) => {
     const state = el("p", { class: "save-state", "aria-live": "polite" });
     const options = Object.keys(question.options).sort().map((key) =>
       el(
@@ -19,8 +32,8 @@ export function renderQuestions(attempt) {
           value: key,
           checked: question.selected_option === key,
           onchange: () => {
-            attempt.queue.choose(question.id, key);
-            renderProgress(attempt);
+            onChoose(question.id, key);
+            renderProgress(questions.length);
           },
         }),
         el("span", { class: "option-key" }, key),
@@ -36,14 +49,16 @@ export function renderQuestions(attempt) {
       el("div", { class: "options" }, options),
     );
     const item = el("li", { class: "question card", dataset: { questionId: question.id } }, fieldset, state);
-    attempt.nodes.set(question.id, { item, fieldset, state });
-    renderSaveState(attempt, question.id, question.selected_option ? "saved" : "idle", {});
+    nodes.set(question.id, { item, fieldset, state });
+    renderSaveState(nodes, question.id, question.selected_option ? "saved" : "idle", { option: question.selected_option || "" });
     return item;
   });
   $("#questions").replaceChildren(...items);
-  renderProgress(attempt);
+  renderProgress(questions.length);
+  return nodes;
 }
 
+/** @type {Record<string, string>} */
 const SAVE_TEXT = {
   idle: "Not answered yet",
   saving: "Saving…",
@@ -51,9 +66,16 @@ const SAVE_TEXT = {
   offline: "Not saved yet — offline, will retry",
 };
 
-/** Show one question's save state: `idle`, `saving`, `saved`, `offline` or `error`. */
-export function renderSaveState(attempt, questionId, state, detail) {
-  const node = attempt.nodes.get(questionId);
+/**
+ * Show one question's save state: `idle`, `saving`, `saved`, `offline` or `error`.
+ * @param {QuestionNodes} nodes
+ * @param {number} questionId
+ * @param {SaveState} state
+ * @param {SaveDetail} detail
+ * @returns {void}
+ */
+export function renderSaveState(nodes, questionId, state, detail) {
+  const node = nodes.get(questionId);
   if (!node) return;
   node.item.dataset.saveState = state;
   node.state.dataset.state = state;
@@ -63,14 +85,18 @@ export function renderSaveState(attempt, questionId, state, detail) {
   node.state.textContent = text;
   if (detail.external && detail.option) {
     const input = node.fieldset.querySelector(`input[value="${CSS.escape(detail.option)}"]`);
-    if (input) input.checked = true;
+    if (input instanceof HTMLInputElement) input.checked = true;
   }
-  renderProgress(attempt);
+  renderProgress(nodes.size);
 }
 
-/** "2 of 3 answered"; returns the number answered. */
-export function renderProgress(attempt) {
+/**
+ * "2 of 3 answered"; returns the number answered.
+ * @param {number} total how many questions the attempt has
+ * @returns {number}
+ */
+export function renderProgress(total) {
   const answered = $("#questions").querySelectorAll("input:checked").length;
-  $("#progress").textContent = `${answered} of ${attempt.questions.length} answered`;
+  $("#progress").textContent = `${answered} of ${total} answered`;
   return answered;
 }

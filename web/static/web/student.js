@@ -1,3 +1,4 @@
+// @ts-check
 // The student page: sign in, pick an exam, answer against the server's clock, see the score.
 
 import { AnswerQueue } from "./answers.js";
@@ -10,6 +11,27 @@ import { renderResult } from "./result.js";
 import { bindSignIn, loadUser, showSignIn } from "./signin.js";
 import { LiveSocket } from "./socket.js";
 
+/** @typedef {import("./contract.js").Question} Question */
+/** @typedef {import("./contract.js").StudentExam} StudentExam */
+/** @typedef {import("./contract.js").StudentFrame} StudentFrame */
+/**
+ * The open attempt: everything its screen runs, made at once in openAttempt.
+ * @typedef {object} OpenAttempt
+ * @property {number} id
+ * @property {Question[]} questions
+ * @property {import("./questions.js").QuestionNodes} nodes
+ * @property {Countdown} countdown
+ * @property {LiveSocket} socket
+ * @property {AnswerQueue} queue
+ * @property {Set<number>} warned the warnings (seconds left) already given
+ * @property {boolean} ended
+ * @property {boolean} timeUp our countdown reached 0: locked until the server says what happened
+ * @property {boolean} checking a checkEnd call is in flight
+ * @property {number | null} lastTick when the last timer frame arrived (monotonic)
+ * @property {number[]} timers intervals and timeouts to clear on leaving
+ * @property {() => void} onVisible
+ */
+
 const WARNINGS = [300, 60]; // seconds left at which a warning is announced
 const CLOCK_SAMPLES = 3; // REST round trips measured when an attempt opens
 const RESAMPLE_MS = 60_000;
@@ -17,12 +39,13 @@ const RESAMPLE_MS = 60_000;
 const session = new Session("exam.student.tokens");
 const clock = new ServerClock();
 session.now = () => clock.now();
-session.onExpired = (error) => {
+session.onExpired = (/** @type {import("./api.js").ApiError} */ error) => {
   leaveAttempt();
   showSignIn(error.message);
 };
 
-let current = null; // the open attempt
+/** @type {OpenAttempt | null} */
+let current = null;
 let visit = 0; // bumped on each navigation, so a slow load for a page the user left is dropped
 
 // --- Routing: #attempt-<id> is an open attempt, anything else the list of exams ------------
@@ -50,6 +73,7 @@ function showPlace() {
   else showExams();
 }
 
+/** @param {string} hash */
 function go(hash) {
   if (location.hash === hash) showPlace();
   else location.hash = hash; // the hashchange listener shows it
@@ -64,6 +88,7 @@ async function showExams(message = "") {
   const list = $("#exam-list");
   showError($("#exams-error"), message);
   list.replaceChildren(el("li", { class: "muted" }, "Loading exams…"));
+  /** @type {StudentExam[]} */
   let exams;
   try {
     ({ exams } = await session.get("/api/exams/"));
@@ -78,8 +103,14 @@ async function showExams(message = "") {
   list.replaceChildren(...(cards.length ? cards : [el("li", { class: "muted" }, "No exams are published yet.")]));
 }
 
+/** @type {import("./exams.js").CardActions} */
 const cardActions = { onResume: (id) => go(`#attempt-${id}`), onStart: startExam };
 
+/**
+ * @param {StudentExam} exam
+ * @param {HTMLButtonElement} button
+ * @param {HTMLElement} errorNode
+ */
 async function startExam(exam, button, errorNode) {
   button.disabled = true;
   button.textContent = "Starting…";
@@ -97,6 +128,7 @@ async function startExam(exam, button, errorNode) {
 
 // --- An open attempt -------------------------------------------------------------------------
 
+/** @param {number} id */
 async function openAttempt(id) {
   leaveAttempt();
   const ticket = ++visit;
@@ -112,17 +144,15 @@ async function openAttempt(id) {
     return;
   }
   if (ticket !== visit) return;
+  /** @type {import("./contract.js").QuestionsBody} */
   const data = reply.data;
   clock.addSample(data.server_time, reply.received, reply.sent);
   if (data.status !== "ongoing") return showResult(id, data.questions);
 
-  const attempt = (current = { id, questions: data.questions, warned: new Set(), ended: false, timers: [] });
   $("#exam-title").textContent = data.exam_title;
   Object.assign($("#submit-button"), { disabled: false, textContent: "Submit exam…" });
-  renderQuestions(attempt);
-  attempt.countdown = new Countdown(clock, (seconds) => renderCountdown(attempt, seconds));
-  attempt.countdown.setDeadline(parseTime(data.deadline));
-  attempt.socket = new LiveSocket({
+  // The callbacks below run once `attempt` exists (from the starts at the end on).
+  const socket = new LiveSocket({
     path: `/ws/attempts/${id}/`,
     session,
     silenceMs: 5000,
@@ -130,17 +160,34 @@ async function openAttempt(id) {
     onStatus: (state, detail) => onSocketStatus(attempt, state, detail),
     messages: { forbidden: "This attempt belongs to another account.", notFound: "This attempt no longer exists." },
   });
-  attempt.queue = new AnswerQueue({
-    attemptId: id,
-    session,
-    socket: attempt.socket,
-    onState: (questionId, state, detail) => renderSaveState(attempt, questionId, state, detail),
-    onEnded: () => checkEnd(attempt),
+  /** @type {OpenAttempt} */
+  const attempt = (current = {
+    id,
+    questions: data.questions,
+    nodes: renderQuestions(data.questions, (questionId, option) => attempt.queue.choose(questionId, option)),
+    countdown: new Countdown(clock, (seconds) => renderCountdown(attempt, seconds)),
+    socket,
+    queue: new AnswerQueue({
+      attemptId: id,
+      session,
+      socket,
+      onState: (questionId, state, detail) => renderSaveState(attempt.nodes, questionId, state, detail),
+      onEnded: () => checkEnd(attempt),
+    }),
+    warned: new Set(),
+    ended: false,
+    timeUp: false,
+    checking: false,
+    lastTick: null,
+    timers: [],
+    onVisible: () => {
+      if (document.visibilityState === "visible") sampleClock(attempt);
+    },
   });
+  attempt.countdown.setDeadline(parseTime(data.deadline));
   attempt.countdown.start();
   attempt.socket.start();
   attempt.queue.resume();
-  attempt.onVisible = () => document.visibilityState === "visible" && sampleClock(attempt);
   document.addEventListener("visibilitychange", attempt.onVisible);
   attempt.timers.push(setInterval(() => sampleClock(attempt), RESAMPLE_MS));
   for (let i = 0; i < CLOCK_SAMPLES && !attempt.ended; i++) {
@@ -161,7 +208,10 @@ function leaveAttempt() {
   document.removeEventListener("visibilitychange", attempt.onVisible);
 }
 
-/** One REST round trip to `/remaining`: a clock sample with a known round trip, and the truth. */
+/**
+ * One REST round trip to `/remaining`: a clock sample with a known round trip, and the truth.
+ * @param {OpenAttempt} attempt
+ */
 async function sampleClock(attempt) {
   let reply;
   try {
@@ -176,6 +226,11 @@ async function sampleClock(attempt) {
   renderSkew();
 }
 
+/**
+ * @param {OpenAttempt} attempt
+ * @param {StudentFrame} message
+ * @param {number} receivedAt monotonic
+ */
 function onMessage(attempt, message, receivedAt) {
   if (attempt.ended) return;
   switch (message.type) {
@@ -208,12 +263,21 @@ function onMessage(attempt, message, receivedAt) {
   }
 }
 
-/** Loosen the silence watchdog to the server's tick interval (a setting), whatever it is. */
+/**
+ * Loosen the silence watchdog to the server's tick interval (a setting), whatever it is.
+ * @param {OpenAttempt} attempt
+ * @param {number} at monotonic
+ */
 function noteTick(attempt, at) {
   if (attempt.lastTick) attempt.socket.silenceMs = Math.max(5000, 3 * (at - attempt.lastTick));
   attempt.lastTick = at;
 }
 
+/**
+ * @param {OpenAttempt} attempt
+ * @param {"connecting" | "live" | "waiting" | "failed"} state
+ * @param {{retryInMs?: number, message?: string}} detail
+ */
 function onSocketStatus(attempt, state, detail) {
   const box = $("#connection");
   box.dataset.state = state;
@@ -223,27 +287,36 @@ function onSocketStatus(attempt, state, detail) {
   } else if (state === "connecting") {
     box.textContent = "Connecting…";
   } else if (state === "waiting") {
-    box.textContent = `Reconnecting in ${Math.ceil(detail.retryInMs / 1000)} s — answers are saved over HTTP`;
+    box.textContent = `Reconnecting in ${Math.ceil((detail.retryInMs || 0) / 1000)} s — answers are saved over HTTP`;
   } else if (state === "failed") {
     box.textContent = "Disconnected";
-    setNotice(detail.message, "error");
+    setNotice(detail.message || "", "error");
   }
 }
 
+/**
+ * @param {OpenAttempt} attempt
+ * @param {string} [message]
+ */
 function lock(attempt, message) {
   for (const { fieldset } of attempt.nodes.values()) fieldset.disabled = true;
-  $("#submit-button").disabled = true;
+  $("#submit-button", HTMLButtonElement).disabled = true;
   if (message) setNotice(message, "info");
 }
 
+/** @param {OpenAttempt} attempt */
 function unlock(attempt) {
   if (attempt.ended) return;
   for (const { fieldset } of attempt.nodes.values()) fieldset.disabled = false;
-  $("#submit-button").disabled = false;
+  $("#submit-button", HTMLButtonElement).disabled = false;
 }
 
 // --- The countdown ---------------------------------------------------------------------------
 
+/**
+ * @param {OpenAttempt} attempt
+ * @param {number | null} seconds `remainingSeconds` on the server's clock
+ */
 function renderCountdown(attempt, seconds) {
   if (seconds === null) return;
   $("#countdown").textContent = formatDuration(seconds);
@@ -278,7 +351,10 @@ function renderSkew() {
     "the countdown follows the server's clock.";
 }
 
-/** Ask the server whether the attempt has ended (our countdown reached 0, or an answer was refused). */
+/**
+ * Ask the server whether the attempt has ended (our countdown reached 0, or an answer was refused).
+ * @param {OpenAttempt} attempt
+ */
 async function checkEnd(attempt) {
   if (attempt.ended || attempt.checking) return;
   attempt.checking = true;
@@ -300,14 +376,14 @@ async function checkEnd(attempt) {
 function openSubmitDialog() {
   const attempt = current;
   if (!attempt || attempt.ended) return;
-  const answered = renderProgress(attempt);
+  const answered = renderProgress(attempt.questions.length);
   const total = attempt.questions.length;
   $("#submit-summary").textContent = answered === total
     ? `You answered all ${total} questions.`
     : `You answered ${answered} of ${total} questions; unanswered ones score nothing.`;
   const pending = attempt.queue.pendingCount;
   showError($("#submit-pending"), pending ? `${plural(pending, "answer")} still being saved; we'll wait for ${pending === 1 ? "it" : "them"} first.` : "");
-  const dialog = $("#submit-dialog");
+  const dialog = $("#submit-dialog", HTMLDialogElement);
   dialog.returnValue = ""; // Escape leaves it as it was: never a previous "confirm"
   dialog.showModal();
 }
@@ -315,7 +391,7 @@ function openSubmitDialog() {
 async function submitAttempt() {
   const attempt = current;
   if (!attempt || attempt.ended) return;
-  const button = $("#submit-button");
+  const button = $("#submit-button", HTMLButtonElement);
   button.disabled = true;
   button.textContent = "Submitting…";
   await attempt.queue.drain(5000);
@@ -334,7 +410,10 @@ async function submitAttempt() {
   renderResult(result, questions);
 }
 
-/** The attempt has ended on the server (submitted, timed out, force-submitted): show its result. */
+/**
+ * The attempt has ended on the server (submitted, timed out, force-submitted): show its result.
+ * @param {OpenAttempt} attempt
+ */
 function finish(attempt) {
   if (attempt.ended) return;
   lock(attempt);
@@ -343,6 +422,10 @@ function finish(attempt) {
   showResult(attempt.id, attempt.questions);
 }
 
+/**
+ * @param {number} id
+ * @param {Question[]} questions
+ */
 async function showResult(id, questions) {
   const ticket = ++visit;
   showView("result");
@@ -364,6 +447,10 @@ async function showResult(id, questions) {
 
 // --- Messages --------------------------------------------------------------------------------
 
+/**
+ * @param {string} text
+ * @param {"info" | "warn" | "error"} [kind]
+ */
 function setNotice(text, kind = "info") {
   const notice = $("#notice");
   notice.textContent = text;
@@ -375,8 +462,8 @@ function setNotice(text, kind = "info") {
 
 bindSignIn(session, route);
 $("#submit-button").addEventListener("click", openSubmitDialog);
-$("#submit-dialog").addEventListener("close", (event) => {
-  if (event.target.returnValue === "confirm") submitAttempt();
+$("#submit-dialog", HTMLDialogElement).addEventListener("close", (event) => {
+  if (/** @type {HTMLDialogElement} */ (event.target).returnValue === "confirm") submitAttempt();
 });
 $("#back-button").addEventListener("click", () => go(""));
 window.addEventListener("hashchange", showPlace);

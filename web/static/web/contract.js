@@ -1,0 +1,93 @@
+// @ts-check
+// Types only: the server's REST bodies and socket frames as the pages read them (the fields
+// they use; the repository's API documentation lists every field). Nothing here runs.
+
+/** @typedef {"ongoing" | "completed" | "timeout"} AttemptStatus */
+
+/**
+ * An attempt's clock: REST `/remaining`, `start`, `questions`, and the socket's `timer` frame.
+ * @typedef {object} Timer
+ * @property {number} attempt_id
+ * @property {AttemptStatus} status
+ * @property {number} remaining_seconds
+ * @property {string} deadline
+ * @property {string} server_time
+ */
+
+/**
+ * @typedef {object} Question
+ * @property {number} id
+ * @property {string} text
+ * @property {Record<string, string>} options option key -> text
+ * @property {number} points
+ * @property {string | null} selected_option
+ */
+
+/** @typedef {Timer & {exam_id: number, exam_title: string, questions: Question[]}} QuestionsBody */
+
+/**
+ * @typedef {object} ResultRow
+ * @property {number} question_id
+ * @property {string | null} selected_option
+ * @property {string} [correct_option]
+ * @property {boolean} [is_correct]
+ */
+
+/**
+ * The result of an ended attempt (`submit`, `force-submit`).
+ * @typedef {object} Result
+ * @property {number} attempt_id
+ * @property {AttemptStatus} status
+ * @property {number} score
+ * @property {number} max_score
+ * @property {number} percentage
+ * @property {number} answered
+ * @property {number} total_questions
+ * @property {ResultRow[]} results
+ */
+
+/**
+ * @typedef {object} ExamSummary
+ * @property {number} id
+ * @property {string} title
+ * @property {string} description
+ * @property {number} duration_seconds
+ * @property {number} max_attempts
+ * @property {number} total_questions
+ */
+
+/** @typedef {Timer & {number: number, score: number | null, max_score: number | null}} PastAttempt */
+/** @typedef {ExamSummary & {attempts: PastAttempt[]}} StudentExam  `GET /api/exams/` */
+/** @typedef {ExamSummary & {published: boolean, ongoing: number}} ProctorExam  `GET /api/proctor/exams/` */
+
+/**
+ * One row of the proctor's table (REST and the proctor socket).
+ * @typedef {Timer & {
+ *   exam_id: number, student: string, answered: number, total_questions: number, connected: boolean,
+ *   extra_seconds: number, score: number | null, max_score: number | null, last_activity: string
+ * }} AttemptRow
+ */
+
+/**
+ * What the student's socket says.
+ * @typedef {(Timer & {type: "timer"})
+ *   | (Timer & {type: "extended", added_seconds: number})
+ *   | {type: "timeout" | "submitted"}
+ *   | {type: "answer_saved", question_id: number, selected_option: string, saved_at: string, request_id?: string}
+ *   | {type: "error", code: string, message: string, request_id?: string}} StudentFrame
+ */
+
+/**
+ * @typedef {"attempt_started" | "answer_saved" | "attempt_extended" | "attempt_submitted" | "attempt_timeout"
+ *   | "student_connected" | "student_disconnected"} AttemptEventType
+ */
+
+/**
+ * What the proctor's socket says: a snapshot, replies to the proctor's actions, and events about one attempt.
+ * @typedef {{type: "snapshot", attempts: AttemptRow[]}
+ *   | {type: "ack", request_id: string, action: "extend" | "force_submit"}
+ *   | {type: "error", code: string, message: string, request_id?: string}
+ *   | {type: AttemptEventType, attempt: AttemptRow}} ProctorFrame
+ */
+
+export {};
