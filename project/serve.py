@@ -14,13 +14,6 @@ import uvloop
 
 asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
-# Thousands of open sockets are ~a million long-lived objects: a full collection then takes
-# 0.5-0.9 s and stalls every socket. With the default first threshold (700) the transient
-# objects of each tick and of daphne's per-second sweep over its connections survive into
-# the old generation and set one off every 10-20 s (bench/bench_sockets.py). A higher one
-# lets them die young first.
-gc.set_threshold(50_000, 10, 10)
-
 from project.graceful import GracefulCommandLineInterface  # noqa: E402  (daphne.server makes its loop on import)
 
 # daphne's default 1 MiB limit applies to messages it SENDS too (autobahn raises
@@ -29,7 +22,20 @@ from project.graceful import GracefulCommandLineInterface  # noqa: E402  (daphne
 # consumers' own WS_MAX_MESSAGE_BYTES below that (`message_too_large`).
 WEBSOCKET_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
-if __name__ == "__main__":
+
+def main() -> None:
+    """The daphne process: tuned for thousands of sockets, then daphne's command line."""
+    # Process tuning belongs here, not in a module others import (tests, benches).
+    # Thousands of open sockets are ~a million long-lived objects: a full collection then takes
+    # 0.5-0.9 s and stalls every socket. With the default first threshold (700) the transient
+    # objects of each tick and of daphne's per-second sweep over its connections survive into
+    # the old generation and set one off every 10-20 s (bench/bench_sockets.py). A higher one
+    # lets them die young first.
+    gc.set_threshold(50_000, 10, 10)
     if not any(arg.startswith("--websocket-max-message-size") for arg in sys.argv):
         sys.argv[1:1] = ["--websocket-max-message-size", str(WEBSOCKET_MAX_MESSAGE_BYTES)]
     GracefulCommandLineInterface.entrypoint()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,7 @@ At thousands of sockets the per-socket cost is what matters (bench/bench_sockets
 - the loop is yielded every SLICE sockets, so the writes already queued go out while the
   rest are made (the first students don't wait for the last) and other sockets' messages
   are served during a long tick;
-- a tick keeps few objects alive for the garbage collector to promote (see project/asgi.py
+- a tick keeps few objects alive for the garbage collector to promote (see project/serve.py
   on why that matters with thousands of connections).
 What remains is daphne's own cost per frame (autobahn framing, Twisted's write path).
 """
