@@ -53,6 +53,14 @@ def make_attempts(exam, count: int, *, seconds: float) -> list[Attempt]:
     return attempts
 
 
+def move_deadlines(attempts: list[Attempt], deadline) -> None:
+    """Give the attempts another deadline, in the database and in Redis (a test's shortcut)."""
+    ids = [a.pk for a in attempts]
+    Attempt.objects.filter(pk__in=ids).update(deadline_at=deadline)
+    timers.delete_timers(ids)
+    timers.restore_timers((pk, clock.to_ms(deadline)) for pk in ids)
+
+
 class Socket:
     """A client socket read in the background: every frame it got, and how it closed."""
 
@@ -266,8 +274,9 @@ async def test_students_of_a_killed_process_become_disconnected(make_exam, proct
 # --- one deadline for thousands of sockets (§8) ---------------------------------------------------
 
 MANY = 2000
-# Far enough out for every handshake to complete first (2,000 took 4.5 s on a 2-core machine).
-MANY_DEADLINE_IN = 15
+# The deadline is set once every socket is open (2,000 handshakes took 4.5 s on an idle 2-core
+# machine, 30 s on a busy one): this far out.
+MANY_DEADLINE_IN = 3
 
 
 @pytest.fixture
@@ -285,16 +294,16 @@ def many_open_files():
 async def test_thousands_of_sockets_with_one_deadline_all_time_out(make_exam, proctor, many_open_files):
     exam = await asyncio.to_thread(make_exam)
     with daphne() as base, listener():
-        attempts = await asyncio.to_thread(make_attempts, exam, MANY, seconds=MANY_DEADLINE_IN)
-        deadline = time.monotonic() + MANY_DEADLINE_IN - 1  # the rows took a moment to write
+        attempts = await asyncio.to_thread(make_attempts, exam, MANY, seconds=3600)
         desk = await Socket.open(base, proctor_path(exam.pk), token_for(proctor))
         started = time.monotonic()
         students = await open_all(base, [(attempt_path(a.pk), token_for(a.user)) for a in attempts], keep_ticks=False)
-        await until(lambda: all(s.frames for s in students), 30, lambda: "snapshots missing")
-        handshakes = time.monotonic() - started
-        print(f"{MANY} handshakes and snapshots in {handshakes:.1f}s")
-        assert time.monotonic() < deadline, f"handshakes took {handshakes:.1f}s: past the deadline"
+        await until(lambda: all(s.frames for s in students), 60, lambda: "snapshots missing")
+        print(f"{MANY} handshakes and snapshots in {time.monotonic() - started:.1f}s")
         assert all(s.frames[0]["type"] == "timer" and s.frames[0]["status"] == "ongoing" for s in students)
+        # Every socket open: now one deadline for all, a moment away.
+        await asyncio.to_thread(move_deadlines, attempts, clock.now() + timedelta(seconds=MANY_DEADLINE_IN))
+        deadline = time.monotonic() + MANY_DEADLINE_IN
 
         ids = {a.pk for a in attempts}
         waiting = lambda: [a.pk for s, a in zip(students, attempts, strict=False) if not timed_out(s, a.pk)]  # noqa: E731
@@ -303,7 +312,7 @@ async def test_thousands_of_sockets_with_one_deadline_all_time_out(make_exam, pr
             MANY_DEADLINE_IN + 30,
             lambda: {"students without timeout": len(waiting()), "proctor missing": len(ids - timeouts_seen(desk))},
         )
-        print(f"last timeout {time.monotonic() - deadline - 1:.1f}s after the deadline")
+        print(f"last timeout {time.monotonic() - deadline:.1f}s after the deadline")
         assert all(s.closed_with is None for s in [desk, *students])
         await asyncio.gather(*(s.close() for s in [desk, *students]))
 
