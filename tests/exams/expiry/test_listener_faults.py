@@ -71,6 +71,9 @@ def index_only(client, ids: list[int], deadline) -> None:
 def test_a_batch_failing_on_the_database_gives_its_claims_back(student, make_exam, db_proxy, clean_redis):
     exam = make_exam(duration=60)
     with listener_via(db_proxy, **FAST_LEASES) as proc:
+        # Cut only after the start reconcile: a listener that saw the database fail claims nothing
+        # until it answers again, and this test is about a batch failing.
+        assert wait_until(lambda: START_RECONCILED in log_of(proc), 5), log_of(proc)
         deadline = clock.now() + timedelta(seconds=1.5)
         ids = many_attempts(student, exam, count=50, deadline=deadline)
         db_proxy.cut()  # the database goes down before the deadline
