@@ -11,13 +11,14 @@
 import asyncio
 import os
 import weakref
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
 # The listener's keyspace subscription and the sweeper read on this client.
-_ASYNC_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30}
+_ASYNC_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 30}
 
 _sync_clients: dict[str, tuple[tuple[int, str], redis.Redis]] = {}
 _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = weakref.WeakKeyDictionary()

@@ -5,6 +5,7 @@ Every variable is listed with its default in README.md and `.env.example`.
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -100,7 +101,7 @@ DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=16)
 # wait their turn (project/inflight.py). With DB_POOL_SIZE: at most 40 connections a process.
 HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=24)
 
-AUTH_PASSWORD_VALIDATORS = []
+AUTH_PASSWORD_VALIDATORS: list[dict] = []
 
 # --- Failed-login lockout (django-axes): the API's login and the admin's. ---
 # First: a locked account is refused before its password is checked.
@@ -145,7 +146,7 @@ REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=2.0)
 OPTIONAL_REDIS_TIMEOUT = env.float("OPTIONAL_REDIS_TIMEOUT", default=0.1)
 
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     # Only the rate limits count here; they fail open (exams/api/throttling.py).
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -159,7 +160,7 @@ CACHES = {
 # Longer than channels-redis's 5 s blocking receive.
 CHANNEL_LAYER_SOCKET_TIMEOUT = 15
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {

@@ -18,7 +18,8 @@ def user_id_from_token(token: str | None) -> int | None:
     if not token:
         return None
     try:
-        user_id = AccessToken(token)[api_settings.USER_ID_CLAIM]
+        # simplejwt's stubs type the argument as a Token; at runtime it is the encoded string.
+        user_id = AccessToken(token)[api_settings.USER_ID_CLAIM]  # type: ignore[arg-type]
     except (TokenError, KeyError):
         return None
     try:

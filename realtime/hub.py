@@ -18,7 +18,7 @@ import logging
 import time
 import uuid
 import weakref
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 from channels.exceptions import ChannelFull
@@ -285,7 +285,8 @@ def _reraise_if_cancelled() -> None:
 
 def _awaiting(task: asyncio.Task) -> str:
     """A task's name and the innermost coroutine it is suspended in."""
-    coro, where = task.get_coro(), ""
+    coro: Any = task.get_coro()
+    where = ""
     while coro is not None and getattr(coro, "cr_frame", None) is not None:
         where = f"{coro.cr_code.co_qualname}:{coro.cr_frame.f_lineno}"
         coro = coro.cr_await

@@ -50,6 +50,7 @@ def raise_for_api_requests(sender, request=None, **kwargs) -> None:
 
 def lockout_response(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: what the admin's login (or any non-DRF login) answers when locked."""
+    response: HttpResponse
     if request.path.startswith("/api/"):
         response = JsonResponse(error_body(CODE, lockout_message()), status=429)
     else:
@@ -69,4 +70,4 @@ def attempted_username(request: HttpRequest, credentials: dict | None = None) ->
         name = request.POST.get(field)
     if not isinstance(name, str):
         return None
-    return name[: get_user_model()._meta.get_field(field).max_length or 150]
+    return name[: getattr(get_user_model()._meta.get_field(field), "max_length", None) or 150]

@@ -29,7 +29,7 @@ from django.db import DatabaseError
 from redis.connection import parse_url
 
 from exams import clock, notifications, presence, services, timers
-from exams.models import ExpiryPath
+from exams.models import Attempt, ExpiryPath
 from exams.redis_clients import close_async_redis
 from realtime.db import in_pool
 
@@ -56,7 +56,7 @@ _config_refused_warned = False
 async def enable_keyspace_events(client: aioredis.Redis) -> bool:
     """Merge `E` and `x` into notify-keyspace-events; False where CONFIG is refused."""
     try:
-        flags = (await client.config_get("notify-keyspace-events")).get("notify-keyspace-events", "")
+        flags: str = (await client.config_get("notify-keyspace-events")).get("notify-keyspace-events") or ""
         wanted = flags + "".join(f for f in "Ex" if f not in flags and not (f == "x" and "A" in flags))
         if wanted != flags:
             await client.config_set("notify-keyspace-events", wanted)
@@ -158,7 +158,7 @@ class ExpiryListener:
         task.add_done_callback(self.batches.discard)
 
     async def _batch(self, ids: list[int], path: str) -> None:
-        ended = []
+        ended: list[Attempt] = []
         try:
             ended, aside = await self.expire(ids, path)
             leftover = set(ids) - {a.pk for a in ended} - set(aside)
