@@ -1,8 +1,10 @@
 """The ORM from async code: a bounded pool of worker threads that keep their connections."""
 
+import asyncio
 import functools
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -38,11 +40,46 @@ def keeping_connection(func: Callable[P, R]) -> Callable[P, R]:
     return call
 
 
+# Calls running in pool threads right now (a thread, not the awaiting task, counts them: a
+# cancelled caller does not stop its thread).
+_running = 0
+_running_lock = threading.Lock()
+
+
+def _counted(func: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(func)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _running
+        with _running_lock:
+            _running += 1
+        try:
+            return func(*args, **kwargs)
+        finally:
+            with _running_lock:
+                _running -= 1
+
+    return call
+
+
 def in_pool(func: Callable[P, R], executor: ThreadPoolExecutor) -> Callable[P, Awaitable[R]]:
     """`func` as an awaitable run in a thread of `executor`, which keeps its database connection."""
     # SyncToAsync (not a bare run_in_executor): async_to_sync inside `func`, e.g. the group
     # sends of notifications on commit, runs back on the caller's loop.
-    return SyncToAsync(keeping_connection(func), thread_sensitive=False, executor=executor)
+    return SyncToAsync(_counted(keeping_connection(func)), thread_sensitive=False, executor=executor)
+
+
+async def wait_idle(timeout: float) -> bool:
+    """Wait, with the loop running, until no pool call is queued or running; False on timeout.
+
+    A call publishes on commit back through the loop that made it: a loop closed under it
+    (a test ending, a process stopping) would leave its thread waiting forever.
+    """
+    deadline = time.monotonic() + timeout
+    while _running or (_pool is not None and not _pool._work_queue.empty()):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
 
 
 _pool: ThreadPoolExecutor | None = None

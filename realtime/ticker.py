@@ -161,6 +161,11 @@ class Ticker:
 _tickers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Ticker]" = weakref.WeakKeyDictionary()
 
 
+def existing_ticker() -> Ticker | None:
+    """The running loop's ticker if it has one (without making one)."""
+    return _tickers.get(asyncio.get_running_loop())
+
+
 def get_ticker() -> Ticker:
     """The running loop's ticker (one per process in daphne), over the hub's student sockets."""
     loop = asyncio.get_running_loop()
