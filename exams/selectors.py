@@ -1,13 +1,17 @@
-"""Reads: attempts and exams turned into the contract's plain dicts."""
+"""Reads: attempts, exams, questions and answers as models and plain values.
 
+No shapes are built here (exams/contract/builders.py turns these reads into bodies and
+frames) and nothing but the database is read.
+"""
+
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Q
 
-from . import clock, deadlines
 from .errors import Forbidden, NotFound
 from .models import Answer, Attempt, AttemptStatus, Exam, Question
-from .presence import connected_map
 
 
 def get_attempt(attempt_id: int) -> Attempt:
@@ -36,140 +40,91 @@ def get_exam(exam_id: int) -> Exam:
         raise NotFound(f"Exam {exam_id} does not exist.") from None
 
 
-def timer_fields(attempt_id: int, status: str, deadline: datetime, at: datetime) -> dict:
-    """The `timer` fields of the contract."""
-    return {
-        "attempt_id": attempt_id,
-        "status": status,
-        "remaining_seconds": deadlines.remaining_seconds(deadline, at) if status == AttemptStatus.ONGOING else 0,
-        "deadline": clock.iso(deadline),
-        "server_time": clock.iso(at),
-    }
+@dataclass(frozen=True)
+class Sheet:
+    """An attempt with its exam's questions and its saved answers (question id -> option)."""
+
+    attempt: Attempt
+    questions: list[Question]
+    answers: dict[int, str]
 
 
-def timer_payload(attempt: Attempt, *, at: datetime | None = None) -> dict:
-    return timer_fields(attempt.pk, attempt.status, attempt.deadline_at, at or clock.now())
-
-
-def exam_max_score(exam_id: int) -> int:
-    return Question.objects.filter(exam_id=exam_id).aggregate(total=Sum("points"))["total"] or 0
-
-
-def result_payload(attempt: Attempt) -> dict:
-    """The submit result: score and, once the attempt has ended, each question's outcome."""
+def attempt_sheet(attempt: Attempt) -> Sheet:
+    """The attempt's questions and answers, read together (for its result or its question list)."""
     questions = list(Question.objects.filter(exam_id=attempt.exam_id))
-    answers = {a.question_id: a.selected_option for a in Answer.objects.filter(attempt=attempt)}
-    score = attempt.score or 0
-    max_score = attempt.max_score if attempt.max_score is not None else sum(q.points for q in questions)
-    ended = not attempt.is_ongoing
-    results = []
-    for q in questions:
-        selected = answers.get(q.pk)
-        row = {"question_id": q.pk, "selected_option": selected, "points": q.points}
-        if ended:
-            row["correct_option"] = q.correct_option
-            row["is_correct"] = selected == q.correct_option
-        results.append(row)
-    return {
-        "attempt_id": attempt.pk,
-        "status": attempt.status,
-        "score": score,
-        "max_score": max_score,
-        "percentage": round(100 * score / max_score, 2) if max_score else 0.0,
-        "answered": len(answers),
-        "total_questions": len(questions),
-        "results": results,
+    answers = dict(Answer.objects.filter(attempt=attempt).values_list("question_id", "selected_option"))
+    return Sheet(attempt, questions, answers)
+
+
+def attempts_with_users(attempt_ids: list[int]) -> list[Attempt]:
+    """The attempts (with their students), ordered by id."""
+    return list(Attempt.objects.select_related("user").filter(pk__in=attempt_ids).order_by("id"))
+
+
+class Progress(NamedTuple):
+    """An attempt with how far its student got: what a proctor's row shows."""
+
+    attempt: Attempt
+    answered: int
+    last_answer_at: datetime | None
+    total_questions: int
+
+
+def with_progress(attempts: list[Attempt]) -> list[Progress]:
+    """Each attempt with its answer count, last answer and exam's question count (two queries for all)."""
+    ids = [a.pk for a in attempts]
+    progress = {
+        row["attempt_id"]: row
+        for row in Answer.objects.filter(attempt_id__in=ids)
+        .values("attempt_id")
+        .annotate(n=Count("id"), last=Max("saved_at"))
+        .order_by()
     }
-
-
-def questions_payload(attempt: Attempt) -> dict:
-    """The attempt's questions and saved choices; the correct option only once it has ended."""
-    answers = {a.question_id: a.selected_option for a in Answer.objects.filter(attempt=attempt)}
-    ended = not attempt.is_ongoing
-    questions = []
-    for q in Question.objects.filter(exam_id=attempt.exam_id):
-        row = {
-            "id": q.pk,
-            "text": q.text,
-            "options": q.options,
-            "points": q.points,
-            "selected_option": answers.get(q.pk),
-        }
-        if ended:
-            row["correct_option"] = q.correct_option
-        questions.append(row)
-    payload = timer_payload(attempt)
-    payload.update(exam_id=attempt.exam_id, exam_title=attempt.exam.title, questions=questions)
-    return payload
-
-
-def proctor_attempts(*, exam_id: int | None = None, attempt_ids: list[int] | None = None) -> list[dict]:
-    """The proctor's view of attempts, by exam or by id, in a fixed number of queries."""
-    qs = Attempt.objects.select_related("user").annotate(
-        answered=Count("answers"), last_answer_at=Max("answers__saved_at")
-    )
-    if exam_id is not None:
-        qs = qs.filter(exam_id=exam_id)
-    if attempt_ids is not None:
-        qs = qs.filter(pk__in=attempt_ids)
-    attempts = list(qs.order_by("id"))
     exam_ids = {a.exam_id for a in attempts}
     totals = dict(Exam.objects.filter(pk__in=exam_ids).annotate(n=Count("questions")).values_list("pk", "n"))
-    connected = connected_map(a.pk for a in attempts if a.is_ongoing)
-    at = clock.now()
     return [
-        {
-            **timer_payload(attempt, at=at),
-            "exam_id": attempt.exam_id,
-            "student": attempt.user.get_username(),
-            "answered": attempt.answered,
-            "total_questions": totals.get(attempt.exam_id, 0),
-            "connected": connected.get(attempt.pk, False),
-            "started_at": clock.iso(attempt.started_at),
-            "ended_at": clock.iso(attempt.ended_at),
-            "extra_seconds": attempt.extra_seconds,
-            "score": attempt.score,
-            "max_score": attempt.max_score,
-            "last_activity": clock.iso(attempt.last_answer_at or attempt.started_at),
-        }
+        Progress(
+            attempt,
+            progress[attempt.pk]["n"] if attempt.pk in progress else 0,
+            progress[attempt.pk]["last"] if attempt.pk in progress else None,
+            totals.get(attempt.exam_id, 0),
+        )
         for attempt in attempts
     ]
 
 
-def exams_for_student(user) -> list[dict]:
-    """Published exams, each with this student's attempts."""
-    exams = list(Exam.objects.filter(published=True).annotate(total_questions=Count("questions")).order_by("id"))
+def proctor_attempts(*, exam_id: int | None = None, attempt_ids: list[int] | None = None) -> list[Progress]:
+    """The attempts a proctor sees, by exam or by id, with their students and progress, in three queries."""
+    qs = Attempt.objects.select_related("user")
+    if exam_id is not None:
+        qs = qs.filter(exam_id=exam_id)
+    if attempt_ids is not None:
+        qs = qs.filter(pk__in=attempt_ids)
+    return with_progress(list(qs.order_by("id")))
+
+
+class ExamListing(NamedTuple):
+    """An exam with its question count, and either the student's attempts or the attempts in progress."""
+
+    exam: Exam
+    total_questions: int
+    attempts: list[Attempt]
+    ongoing: int
+
+
+def exams_for_student(user) -> list[ExamListing]:
+    """Published exams, each with this student's attempts in order."""
+    exams = list(Exam.objects.filter(published=True).annotate(n=Count("questions")).order_by("id"))
     attempts: dict[int, list[Attempt]] = {}
     for attempt in Attempt.objects.filter(user=user, exam__in=exams).order_by("number"):
         attempts.setdefault(attempt.exam_id, []).append(attempt)
-    return [
-        {
-            **exam_summary(exam),
-            "attempts": [
-                {**timer_payload(a), "number": a.number, "score": a.score, "max_score": a.max_score}
-                for a in attempts.get(exam.pk, [])
-            ],
-        }
-        for exam in exams
-    ]
+    return [ExamListing(exam, exam.n, attempts.get(exam.pk, []), 0) for exam in exams]
 
 
-def exams_for_proctor() -> list[dict]:
+def exams_for_proctor() -> list[ExamListing]:
+    """Every exam, with how many of its attempts are in progress."""
     exams = Exam.objects.annotate(
-        total_questions=Count("questions", distinct=True),
+        n=Count("questions", distinct=True),
         ongoing=Count("attempts", filter=Q(attempts__status=AttemptStatus.ONGOING), distinct=True),
     ).order_by("id")
-    return [{**exam_summary(exam), "published": exam.published, "ongoing": exam.ongoing} for exam in exams]
-
-
-def exam_summary(exam: Exam) -> dict:
-    return {
-        "id": exam.pk,
-        "title": exam.title,
-        "description": exam.description,
-        "duration_seconds": exam.duration_seconds,
-        "max_attempts": exam.max_attempts,
-        "opens_at": clock.iso(exam.opens_at),
-        "closes_at": clock.iso(exam.closes_at),
-        "total_questions": exam.total_questions,
-    }
+    return [ExamListing(exam, exam.n, [], exam.ongoing) for exam in exams]

@@ -18,14 +18,14 @@ from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from . import clock, deadlines, metrics, notifications, timers
+from .contract import codes
+from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
 from .models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, ExpiryPath, Question
 from .redis_clients import get_optional_redis
-from .selectors import exams_for_student, get_attempt, get_exam, get_own_attempt, proctor_attempts, result_payload
+from .selectors import ExamListing, Sheet, attempt_sheet, exams_for_student, get_attempt, get_exam, get_own_attempt
 
 logger = logging.getLogger(__name__)
-
-MAX_EXTEND_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -260,8 +260,8 @@ def expire_attempt(*, attempt_id: int, path: str) -> bool:
     return bool(expire_attempts(attempt_ids=[attempt_id], path=path))
 
 
-def submit_attempt(*, user, attempt_id: int) -> dict:
-    """Submit the student's attempt; repeating it returns the same result."""
+def submit_attempt(*, user, attempt_id: int) -> Sheet:
+    """Submit the student's attempt; repeating it returns the same result (its sheet, read once it has ended)."""
     attempt = get_own_attempt(user=user, attempt_id=attempt_id)
     return _finish(attempt, kind=EventKind.SUBMITTED, detail={})
 
@@ -275,13 +275,13 @@ def _proctored_attempt(*, attempt_id: int, by, exam_id: int | None) -> Attempt:
     return attempt
 
 
-def force_submit_attempt(*, attempt_id: int, by, exam_id: int | None = None) -> dict:
+def force_submit_attempt(*, attempt_id: int, by, exam_id: int | None = None) -> Sheet:
     """A proctor ends an attempt now, scored as if the student had submitted."""
     attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
     return _finish(attempt, kind=EventKind.FORCE_SUBMITTED, detail={"by": by.get_username()})
 
 
-def _finish(attempt: Attempt, *, kind: str, detail: dict) -> dict:
+def _finish(attempt: Attempt, *, kind: str, detail: dict) -> Sheet:
     if attempt.is_ongoing:
         with transaction.atomic():
             now = clock.now()
@@ -295,7 +295,7 @@ def _finish(attempt: Attempt, *, kind: str, detail: dict) -> dict:
     # Read under the row lock: an answer stored after the end re-scores under it too, so
     # the score and the per-question results agree.
     with transaction.atomic():
-        return result_payload(Attempt.objects.select_for_update().get(pk=attempt.pk))
+        return attempt_sheet(Attempt.objects.select_for_update().get(pk=attempt.pk))
 
 
 # --- Time -----------------------------------------------------------------------------
@@ -333,15 +333,15 @@ def open_attempt(*, user_id: int, attempt_id: int) -> Attempt:
     return attempt
 
 
-def open_exam_room(*, user_id: int, exam_id: int) -> tuple:
-    """A proctor's socket opening: (the active staff user, the exam's attempts for the snapshot)."""
+def open_exam_room(*, user_id: int, exam_id: int):
+    """A proctor's socket opening: the active staff user, once the exam is known to exist."""
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         raise NotAuthenticated("The token's user is unknown or inactive.")
     if not user.is_staff:
         raise Forbidden("Only proctors (staff users) can do this.", code="not_staff")
     get_exam(exam_id)
-    return user, proctor_attempts(exam_id=exam_id)
+    return user
 
 
 def settle_attempt(*, attempt_id: int) -> Attempt:
@@ -351,7 +351,7 @@ def settle_attempt(*, attempt_id: int) -> Attempt:
     return attempt
 
 
-def student_exams(*, user) -> list[dict]:
+def student_exams(*, user) -> list[ExamListing]:
     """Published exams with the student's attempts, any overdue one timed out first."""
     overdue = Attempt.objects.filter(user=user).due(clock.now()).values_list("pk", flat=True)
     expire_attempts(attempt_ids=list(overdue), path=ExpiryPath.ON_ACCESS)
@@ -362,7 +362,7 @@ def extend_attempt(*, attempt_id: int, seconds: int, by, exam_id: int | None = N
     """Grant extra time: database deadline, Redis TTL and deadline index move together."""
     attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= MAX_EXTEND_SECONDS:
-        raise ServiceError(f"seconds must be a whole number from 1 to {MAX_EXTEND_SECONDS}.", code="invalid_seconds")
+        raise ServiceError(f"seconds must be a whole number from 1 to {MAX_EXTEND_SECONDS}.", code=codes.INVALID)
     with transaction.atomic():
         now = clock.now()
         extended = (
@@ -395,4 +395,4 @@ def record_presence(*, connected: list[int], disconnected: list[int]) -> None:
         + [AttemptEvent(attempt_id=i, kind=EventKind.DISCONNECTED, at=now) for i in disconnected if i in ids]
     )
     # Called by a hub's presence flush or a listener's sweep, never on a request's path.
-    notifications.publish(notifications.presence_events(connected, disconnected), bound=notifications.BATCH_PUBLISH)
+    notifications.presence_changed(connected, disconnected)

@@ -197,7 +197,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["exams.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "exams.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "NUM_PROXIES": NUM_PROXIES,
@@ -221,12 +221,24 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Exam server API",
-    "DESCRIPTION": "Timed exams with a server-owned clock. WebSocket messages are described in README.md.",
+    "DESCRIPTION": (
+        "Timed exams with a server-owned clock. The WebSocket frames are the components named "
+        "`StudentSocketFrame`, `StudentSocketMessage`, `ProctorSocketFrame` and `ProctorSocketMessage`; "
+        "docs/api.md describes both in prose."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI served from this server, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The socket frames join the REST bodies after enums are named: theirs stay inline (a frame's
+    # `type` is a one-value enum, the same value in several messages) (exams/contract/schema.py).
+    # An enum's values are its description: no "* `a` - a" lists appended to each field's.
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "exams.contract.schema.add_socket_frames",
+    ],
 }
 
 # --- The exam clock. ---

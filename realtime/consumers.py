@@ -19,24 +19,28 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from exams import clock, notifications, selectors, services
+from exams import clock, notifications, services
+from exams.contract import builders, codes, frames
+from exams.contract.codes import (
+    CLOSE_FORBIDDEN,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_NOT_FOUND,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_TRY_AGAIN_LATER,
+    CLOSE_UNAUTHENTICATED,
+)
+from exams.contract.parsing import BadInput, parse_client_message
 from exams.errors import Forbidden, NotAuthenticated, NotFound, ServiceError
 from exams.models import Attempt
 
 from .db import db_call
-from .hub import CLOSE_SERVICE_RESTART, get_hub
-from .messages import BadMessage, parse_client_message
+from .hub import get_hub
 from .ticker import get_ticker
 
 logger = logging.getLogger(__name__)
 
 # How long a socket keeps trying to store answers it received while the database was away.
 UNSAVED_RETRY_SECONDS = 600
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
 _CLOSE_CODES = {NotAuthenticated: CLOSE_UNAUTHENTICATED, Forbidden: CLOSE_FORBIDDEN, NotFound: CLOSE_NOT_FOUND}
 
 
@@ -62,6 +66,8 @@ class _ServiceSocket(AsyncWebsocketConsumer):
 
     # The hub is the process's only channel-layer user (see the module docstring).
     channel_layer_alias = "__no_channel_layer__"
+    # type -> declaration (exams/contract/frames.py), and type -> handler.
+    messages: dict
     actions: dict
 
     async def __call__(self, scope, receive, send):
@@ -126,10 +132,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
         await self.send_frame({"type": "websocket.send", "text": json.dumps(payload)})
 
     async def send_error(self, code: str, message: str, request_id=None) -> None:
-        payload = {"type": "error", "code": code, "message": message}
-        if request_id is not None:
-            payload["request_id"] = request_id
-        await self.send_json(payload)
+        await self.send_json(builders.error_frame(code, message, request_id))
 
     async def close_for_restart(self) -> None:
         try:
@@ -172,16 +175,16 @@ class _ServiceSocket(AsyncWebsocketConsumer):
         allowed = self.bucket.take()
         # Parsing is bounded by the size limit, and gives the request_id a throttled reply echoes.
         try:
-            message = parse_client_message(text_data, bytes_data, allowed=self.actions)
-        except BadMessage as exc:
+            message = parse_client_message(text_data, bytes_data, allowed=self.messages)
+        except BadInput as exc:
             if allowed:
                 await self.send_error(exc.code, exc.message, exc.request_id)
             else:
-                await self.send_error("throttled", "Too many messages; slow down.", exc.request_id)
+                await self.send_error(codes.THROTTLED, "Too many messages; slow down.", exc.request_id)
             return
         request_id = self.request_id = message.pop("request_id", None)
         if not allowed:
-            await self.send_error("throttled", "Too many messages; slow down.", request_id)
+            await self.send_error(codes.THROTTLED, "Too many messages; slow down.", request_id)
             return
         try:
             reply = await self.actions[message.pop("type")](self, received_at=received_at, **message)
@@ -190,11 +193,15 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             return
         except (redis.RedisError, DatabaseError):
             logger.warning("backing service failed during a socket action", exc_info=True)
-            await self.send_error("service_unavailable", "A backing service is unavailable; please retry.", request_id)
+            await self.send_error(
+                codes.SERVICE_UNAVAILABLE, "A backing service is unavailable; please retry.", request_id
+            )
             return
         except Exception:
             logger.exception("socket action failed")
-            await self.send_error("server_error", "The server could not handle this message; please retry.", request_id)
+            await self.send_error(
+                codes.SERVER_ERROR, "The server could not handle this message; please retry.", request_id
+            )
             return
         if request_id is not None:
             reply["request_id"] = request_id
@@ -250,13 +257,13 @@ class AttemptConsumer(_ServiceSocket):
         """Tell the socket the attempt's state as the database holds it."""
         if self.ended and not attempt.is_ongoing:
             return  # it knows already
-        await self.send_json(notifications.timer_message(attempt))
+        await self.send_json(builders.timer_frame(attempt))
         if attempt.is_ongoing:
             self.ended = False
             get_ticker().follow(attempt.pk, attempt.deadline_at)
         else:
             self._end()
-            await self.send_json(notifications.ended_message(attempt))
+            await self.send_json(builders.ended_frame(attempt))
 
     def _end(self) -> None:
         self.ended = True
@@ -296,7 +303,7 @@ class AttemptConsumer(_ServiceSocket):
         )
 
     def _saved_reply(self, answer) -> dict:
-        reply = notifications.answer_saved_message(answer)
+        reply = builders.answer_saved_frame(answer)
         self.acked.add((reply["question_id"], reply["saved_at"]))
         return reply
 
@@ -334,10 +341,11 @@ class AttemptConsumer(_ServiceSocket):
                     await self._flush_pending()
 
     async def do_submit(self, *, received_at: datetime) -> dict:
-        result = await db_call(services.submit_attempt)(user=self.user, attempt_id=self.attempt_id)
+        sheet = await db_call(services.submit_attempt)(user=self.user, attempt_id=self.attempt_id)
         self._end()
-        return notifications.result_message(result)
+        return builders.ended_frame(sheet.attempt)
 
+    messages = frames.STUDENT_MESSAGES
     actions = {"answer": do_answer, "submit": do_submit}
 
     # Events from the hub ----------------------------------------------------------
@@ -377,7 +385,7 @@ class ProctorConsumer(_ServiceSocket):
         self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
         get_hub().add_proctor(self, self.exam_id)
         await get_hub().wait_joined()
-        opened = await self.open_or_reject(db_call(services.open_exam_room)(user_id=user_id, exam_id=self.exam_id))
+        opened = await self.open_or_reject(db_call(_open_exam_room)(user_id=user_id, exam_id=self.exam_id))
         if opened is None or self.closed:  # closed: the process began shutting down meanwhile
             return
         self.user, rows = opened
@@ -400,16 +408,24 @@ class ProctorConsumer(_ServiceSocket):
             await self.send_snapshot(rows)
 
     async def send_snapshot(self, rows: list[dict]) -> None:
-        await self.send_json({"type": "snapshot", "exam_id": self.exam_id, "attempts": rows})
+        exam_id = self.exam_id
+        assert exam_id is not None  # set before the socket can be sent to
+        await self.send_json(builders.snapshot_frame(exam_id, rows))
 
     async def do_extend(self, *, received_at: datetime, attempt_id: int, seconds: int) -> dict:
         attempt = await db_call(services.extend_attempt)(
             attempt_id=attempt_id, seconds=seconds, by=self.user, exam_id=self.exam_id
         )
-        return {"type": "ack", "action": "extend", **selectors.timer_payload(attempt), "added_seconds": seconds}
+        return builders.extend_ack(attempt, seconds)
 
     async def do_force_submit(self, *, received_at: datetime, attempt_id: int) -> dict:
-        result = await db_call(services.force_submit_attempt)(attempt_id=attempt_id, by=self.user, exam_id=self.exam_id)
-        return {"type": "ack", "action": "force_submit", **result}
+        sheet = await db_call(services.force_submit_attempt)(attempt_id=attempt_id, by=self.user, exam_id=self.exam_id)
+        return builders.force_submit_ack(sheet)
 
+    messages = frames.PROCTOR_MESSAGES
     actions = {"extend": do_extend, "force_submit": do_force_submit}
+
+
+def _open_exam_room(*, user_id: int, exam_id: int) -> tuple:
+    """A proctor socket's handshake in one thread hop: the checked user and the exam's rows."""
+    return services.open_exam_room(user_id=user_id, exam_id=exam_id), notifications.exam_rows(exam_id)

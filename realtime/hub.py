@@ -3,7 +3,7 @@
 The hub holds every open student and proctor socket of the process, by attempt and by exam.
 It is the only user of the channel layer in a daphne process:
 - it receives the fan-out group's messages on a channel of its own and hands each event to
-  the sockets it is for (notifications.py publishes them);
+  the sockets it is for (exams/delivery.py publishes them);
 - it reports presence in batches with a heartbeat (exams/presence.py), so opening or closing
   a socket costs no Redis call;
 - it watches Redis: after an outage, a restart that lost the data, or a sweep that took it
@@ -25,7 +25,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.db import DatabaseError
 
-from exams import clock, notifications, presence, selectors, services
+from exams import clock, delivery, notifications, presence, selectors, services
 
 from .db import db_call
 
@@ -37,7 +37,6 @@ SLICE = 100
 PRESENCE_FLUSH_SECONDS = 0.5
 # One Redis call of the hub's may take this long before the hub counts Redis as unhealthy.
 REDIS_CALL_TIMEOUT = 1.0
-CLOSE_SERVICE_RESTART = 1012
 # How long a handshake waits for a new hub to join the fan-out group.
 JOIN_WAIT_SECONDS = 1.0
 # On shutdown, how long the hub's tasks may take to stop before it leaves presence anyway.
@@ -53,7 +52,7 @@ class HubSocket(Protocol):
 class Hub:
     def __init__(self) -> None:
         self.pid = uuid.uuid4().hex[:16]
-        self.channel = f"{notifications.PROCESS_CHANNEL_PREFIX}{self.pid}"
+        self.channel = f"{delivery.PROCESS_CHANNEL_PREFIX}{self.pid}"
         self.students: dict[int, set[HubSocket]] = {}
         self.proctors: dict[int, set[HubSocket]] = {}
         # attempt id -> held (True) or released (False) since the last presence flush.
@@ -116,7 +115,7 @@ class Hub:
         """Hand each (target, id, payload) event to this process's sockets it is for."""
         served = 0
         for target, target_id, payload in events:
-            sockets = (self.students if target == notifications.TO_ATTEMPT else self.proctors).get(target_id)
+            sockets = (self.students if target == delivery.TO_ATTEMPT else self.proctors).get(target_id)
             if not sockets:
                 continue
             for socket in list(sockets):
@@ -166,7 +165,7 @@ class Hub:
     async def _beat(self) -> None:
         """Join the group (refreshing its expiry) and beat; resync after any gap or loss."""
         # Join first: whoever sees this process beating may count on it hearing events.
-        await self._redis(get_channel_layer().group_add(notifications.FANOUT_GROUP, self.channel))
+        await self._redis(get_channel_layer().group_add(delivery.FANOUT_GROUP, self.channel))
         self.joined.set()
         forgotten = await self._redis(presence.heartbeat(self.pid, clock.now_ms()))
         lost = (forgotten and self._registered) or not self._healthy
@@ -194,7 +193,7 @@ class Hub:
                 for socket in list(self.students.get(attempt_id, ())):
                     await _safely(socket.resync(attempt))
         for exam_id in list(self.proctors):
-            rows = await db_call(selectors.proctor_attempts)(exam_id=exam_id)
+            rows = await db_call(notifications.exam_rows)(exam_id)
             for socket in list(self.proctors.get(exam_id, ())):
                 await _safely(socket.resync(rows))
 
@@ -266,7 +265,7 @@ class Hub:
                 )
         try:
             layer = get_channel_layer()
-            await self._redis(layer.group_discard(notifications.FANOUT_GROUP, self.channel))
+            await self._redis(layer.group_discard(delivery.FANOUT_GROUP, self.channel))
             down = await self._redis(presence.leave(self.pid))
             if down:
                 await db_call(services.record_presence)(connected=[], disconnected=down)

@@ -27,7 +27,8 @@ from datetime import datetime
 from django.conf import settings
 from prometheus_client import Gauge, Histogram
 
-from exams import clock, deadlines, notifications, services
+from exams import clock, deadlines, services
+from exams.contract import builders
 
 from .db import db_call
 from .hub import get_hub
@@ -54,8 +55,8 @@ class _Frame:
     __slots__ = ("deadline", "deadline_us", "head", "middle", "tail")
 
     def __init__(self, attempt_id: int, deadline: datetime) -> None:
-        # The shape comes from notifications; only the encoding is cached here.
-        fields = notifications.tick_message(attempt_id, deadline, deadline)
+        # The shape comes from the contract's builder; only the encoding is cached here.
+        fields = builders.tick_frame(attempt_id, deadline, deadline)
         fields.update(remaining_seconds=_REMAINING, server_time=_SERVER_TIME)
         text = json.dumps(fields)
         self.head, rest = text.split(json.dumps(_REMAINING))

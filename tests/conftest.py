@@ -13,6 +13,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from exams.models import Exam, Question
 from exams.redis_clients import get_redis, reset_clients
+from tests.support.contract_check import check_response
 from tests.support.redis_server import RedisServer
 
 (Path(__file__).resolve().parents[1] / ".run").mkdir(exist_ok=True)
@@ -96,10 +97,19 @@ def token_for(user) -> str:
     return str(AccessToken.for_user(user))
 
 
+class CheckedAPIClient(APIClient):
+    """An APIClient that checks every response body against its declaration (exams/contract)."""
+
+    def request(self, **kwargs):
+        response = super().request(**kwargs)
+        check_response(response)
+        return response
+
+
 @pytest.fixture
 def client_for() -> Callable[..., APIClient]:
     def make(user=None) -> APIClient:
-        client = APIClient()
+        client = CheckedAPIClient()
         if user is not None:
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
         return client

@@ -58,7 +58,8 @@ def set_deadlines(deadlines: dict[int, float]) -> None:
     """Move attempts' deadlines (epoch seconds) as an extension does: database, Redis, sockets."""
     from django.db import transaction
 
-    from exams import clock, notifications
+    from exams import clock, delivery
+    from exams.contract import builders
     from exams.models import Attempt
     from exams.redis_clients import get_redis
     from exams.timers import DEADLINES_KEY, timer_key
@@ -75,10 +76,10 @@ def set_deadlines(deadlines: dict[int, float]) -> None:
     pipe.execute()
     # The sockets' processes tick from deadlines held in memory: tell them, as an extension does.
     events = [
-        notifications.to_student(attempt.pk, notifications.extended_message(attempt, 0))
+        delivery.to_student(attempt.pk, builders.extended_frame(attempt, 0))
         for attempt in Attempt.objects.filter(pk__in=list(deadlines))
     ]
-    notifications.publish(events, bound=notifications.BATCH_PUBLISH)
+    delivery.publish(events, bound=delivery.BATCH_PUBLISH)
 
 
 def timed_out_ids(exam_id: int) -> list[int]:

@@ -12,6 +12,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from exams.contract import codes
+from exams.contract.builders import error as error_body
 from exams.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -22,30 +24,13 @@ _DRF_CODES = {
     exceptions.PermissionDenied: "forbidden",
     exceptions.NotFound: "not_found",
     exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.ParseError: "malformed_json",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "throttled",
-    exceptions.ValidationError: "invalid",
+    exceptions.ParseError: codes.MALFORMED_JSON,
+    exceptions.UnsupportedMediaType: codes.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.Throttled: codes.THROTTLED,
+    exceptions.ValidationError: codes.INVALID,
     exceptions.NotAcceptable: "not_acceptable",
 }
 _DEFAULT_CODES = {cls.default_code for cls in _DRF_CODES}
-
-
-def error_body(code: str, message: str) -> dict:
-    return {"error": {"code": code, "message": message}}
-
-
-def _message(detail) -> str:
-    """Flatten DRF's detail (a string, list or field dict) into one sentence."""
-    if isinstance(detail, dict):
-        parts = []
-        for field, value in detail.items():
-            text = _message(value)
-            parts.append(text if field in ("detail", "non_field_errors") else f"{field}: {text}")
-        return " ".join(parts)
-    if isinstance(detail, list):
-        return " ".join(_message(item) for item in detail)
-    return str(detail)
 
 
 def exception_handler(exc, context):
@@ -66,16 +51,17 @@ def exception_handler(exc, context):
     if response is None:
         logger.exception("unhandled error in %s", context.get("view"), exc_info=exc)
         return Response(error_body("server_error", "The server could not complete this request."), status=500)
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
-    codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
-    if isinstance(codes, str) and codes not in _DEFAULT_CODES:
-        code = codes  # a code the raiser chose (e.g. a permission's `code`)
+    fallback = codes.SERVER_ERROR if response.status_code >= 500 else codes.BAD_REQUEST
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), fallback)
+    chosen = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
+    if isinstance(chosen, str) and chosen not in _DEFAULT_CODES:
+        code = chosen  # a code the raiser chose (e.g. a permission's `code`)
     detail = getattr(exc, "detail", str(exc))
     # simplejwt puts its reason in a dict; keep its own code when it gives one.
     if isinstance(detail, dict) and isinstance(detail.get("code"), str):
         code = str(detail["code"])
         detail = detail.get("detail", detail)
-    response.data = error_body(code, _message(detail))
+    response.data = error_body(code, codes.describe(detail))
     return response
 
 

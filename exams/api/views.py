@@ -1,4 +1,8 @@
-"""Thin REST views: validate input, call one service, return the contract's body."""
+"""Thin REST views: validate input, call one service, return the body its builder makes.
+
+Each view names its request and response declarations (exams/contract/rest.py) in
+`@extend_schema`: the OpenAPI schema and the tests' body checks read them from there.
+"""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -7,10 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from exams import clock, selectors, services
-from exams.errors import ServiceError
+from exams import notifications, selectors, services
+from exams.contract import builders, codes, rest
+from exams.contract.parsing import BadInput, validate
 
-from . import serializers as s
 from .throttling import FailOpenScopedRateThrottle, LoginAccountThrottle
 
 
@@ -22,124 +26,147 @@ class IsProctor(BasePermission):
         return bool(request.user and request.user.is_staff)
 
 
-ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 404, 409, 410, 429, 503)}
+ERRORS = {
+    status_code: OpenApiResponse(rest.Error, description='`{"error": {"code", "message"}}`')
+    for status_code in sorted({c.status for c in codes.ERRORS.values()})
+}
 
 
 class LoginView(TokenObtainPairView):
+    """Sign in: an access and a refresh token."""
+
     throttle_classes = [FailOpenScopedRateThrottle, LoginAccountThrottle]
     throttle_scope = "login"
     account_throttle_scope = "login_account"
 
+    @extend_schema(request=rest.LoginRequest, responses={200: rest.Tokens, **ERRORS})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
 
 class RefreshView(TokenRefreshView):
+    """A new access token for a refresh token."""
+
     throttle_classes = [FailOpenScopedRateThrottle]
     throttle_scope = "refresh"
 
+    @extend_schema(request=rest.RefreshRequest, responses={200: rest.AccessToken, **ERRORS})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
 
 class MeView(APIView):
+    """The signed-in user."""
+
+    @extend_schema(responses={200: rest.Me, **ERRORS})
     def get(self, request):
-        user = request.user
-        return Response({"id": user.pk, "username": user.get_username(), "is_staff": user.is_staff})
+        return Response(builders.me(request.user))
 
 
 class ExamListView(APIView):
-    """Published exams with the caller's attempts (the student page's list)."""
+    """Published exams with the caller's attempts (any overdue one timed out first)."""
 
+    @extend_schema(responses={200: rest.StudentExams, **ERRORS})
     def get(self, request):
-        return Response({"exams": services.student_exams(user=request.user)})
+        return Response(builders.student_exams(services.student_exams(user=request.user)))
 
 
 class StartView(APIView):
-    @extend_schema(request=None, responses={200: s.StartSerializer, 201: s.StartSerializer, **ERRORS})
+    """Start an attempt (201), or resume the ongoing one with its true time left (200)."""
+
+    @extend_schema(request=None, responses={200: rest.Start, 201: rest.Start, **ERRORS})
     def post(self, request, exam_id: int):
         result = services.start_attempt(user=request.user, exam_id=exam_id)
-        attempt = result.attempt
-        body = {
-            **selectors.timer_payload(attempt),
-            "exam_id": attempt.exam_id,
-            "duration_seconds": attempt.exam.duration_seconds,
-            "resumed": not result.created,
-        }
-        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
-
-
-class RemainingView(APIView):
-    @extend_schema(responses={200: s.TimerSerializer, **ERRORS})
-    def get(self, request, attempt_id: int):
-        attempt = services.current_attempt(user=request.user, attempt_id=attempt_id)
-        return Response(selectors.timer_payload(attempt))
-
-
-class SubmitAnswerView(APIView):
-    throttle_classes = [FailOpenScopedRateThrottle]
-    throttle_scope = "answers"
-
-    @extend_schema(request=s.SubmitAnswerSerializer, responses={200: s.AnswerSavedSerializer, **ERRORS})
-    def post(self, request):
-        data = _valid(s.SubmitAnswerSerializer, request.data)
-        # Judged by when it arrived (project/receipt.py), not when this thread got to it.
-        answer = services.save_answer(user=request.user, received_at=request.received_at, **data)
         return Response(
-            {
-                "attempt_id": answer.attempt_id,
-                "question_id": answer.question_id,
-                "selected_option": answer.selected_option,
-                "saved_at": clock.iso(answer.saved_at),
-            }
+            builders.start(result.attempt, created=result.created),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
 
+class RemainingView(APIView):
+    """The attempt's clock; an overdue attempt is timed out on the spot."""
+
+    @extend_schema(responses={200: rest.Timer, **ERRORS})
+    def get(self, request, attempt_id: int):
+        return Response(builders.timer(services.current_attempt(user=request.user, attempt_id=attempt_id)))
+
+
+class SubmitAnswerView(APIView):
+    """Save (or replace) an answer, if the server received it by deadline + grace."""
+
+    throttle_classes = [FailOpenScopedRateThrottle]
+    throttle_scope = "answers"
+
+    @extend_schema(request=rest.SubmitAnswerRequest, responses={200: rest.AnswerSaved, **ERRORS})
+    def post(self, request):
+        data = _valid(rest.SubmitAnswerRequest, request.data)
+        # Judged by when it arrived (project/receipt.py), not when this thread got to it.
+        answer = services.save_answer(user=request.user, received_at=request.received_at, **data)
+        return Response(builders.answer_saved(answer))
+
+
 class SubmitView(APIView):
-    @extend_schema(request=None, responses={200: s.ResultSerializer, **ERRORS})
+    """Submit the attempt (repeatable): the score and each question's outcome."""
+
+    @extend_schema(request=None, responses={200: rest.Result, **ERRORS})
     def post(self, request, attempt_id: int):
-        return Response(services.submit_attempt(user=request.user, attempt_id=attempt_id))
+        return Response(builders.result(services.submit_attempt(user=request.user, attempt_id=attempt_id)))
 
 
 class QuestionsView(APIView):
-    @extend_schema(responses={200: s.QuestionsSerializer, **ERRORS})
+    """The attempt's questions and saved choices; correct options once it has ended."""
+
+    @extend_schema(responses={200: rest.Questions, **ERRORS})
     def get(self, request, attempt_id: int):
         attempt = services.current_attempt(user=request.user, attempt_id=attempt_id)
-        return Response(selectors.questions_payload(attempt))
+        return Response(builders.questions(selectors.attempt_sheet(attempt)))
 
 
 class ExtendView(APIView):
+    """Proctor: more time for an attempt; its student's sockets hear `extended` at once."""
+
     permission_classes = [IsAuthenticated, IsProctor]
 
-    @extend_schema(request=s.ExtendSerializer, responses={200: s.TimerSerializer, **ERRORS})
+    @extend_schema(request=rest.ExtendRequest, responses={200: rest.Extension, **ERRORS})
     def post(self, request, attempt_id: int):
-        data = _valid(s.ExtendSerializer, request.data)
-        attempt = services.extend_attempt(attempt_id=attempt_id, seconds=data["seconds"], by=request.user)
-        return Response({**selectors.timer_payload(attempt), "added_seconds": data["seconds"]})
+        seconds = _valid(rest.ExtendRequest, request.data)["seconds"]
+        attempt = services.extend_attempt(attempt_id=attempt_id, seconds=seconds, by=request.user)
+        return Response(builders.extension(attempt, seconds))
 
 
 class ForceSubmitView(APIView):
+    """Proctor: end an attempt now, scored as submitted."""
+
     permission_classes = [IsAuthenticated, IsProctor]
 
-    @extend_schema(request=None, responses={200: s.ResultSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: rest.Result, **ERRORS})
     def post(self, request, attempt_id: int):
-        return Response(services.force_submit_attempt(attempt_id=attempt_id, by=request.user))
+        return Response(builders.result(services.force_submit_attempt(attempt_id=attempt_id, by=request.user)))
 
 
 class ProctorExamsView(APIView):
+    """Proctor: every exam, with its attempts in progress."""
+
     permission_classes = [IsAuthenticated, IsProctor]
 
+    @extend_schema(responses={200: rest.ProctorExams, **ERRORS})
     def get(self, request):
-        return Response({"exams": selectors.exams_for_proctor()})
+        return Response(builders.proctor_exams(selectors.exams_for_proctor()))
 
 
 class ProctorAttemptsView(APIView):
-    """The same snapshot the proctor socket sends on connect."""
+    """Proctor: the exam's attempts, the rows of the proctor socket's snapshot."""
 
     permission_classes = [IsAuthenticated, IsProctor]
 
+    @extend_schema(responses={200: rest.ExamRoom, **ERRORS})
     def get(self, request, exam_id: int):
         selectors.get_exam(exam_id)
-        return Response({"exam_id": exam_id, "attempts": selectors.proctor_attempts(exam_id=exam_id)})
+        return Response(builders.exam_room(exam_id, notifications.exam_rows(exam_id)))
 
 
-def _valid(serializer_class, data) -> dict:
+def _valid(declaration, data) -> dict:
+    """The body validated by its declaration, as a socket message is (exams/contract/parsing.py)."""
     if not isinstance(data, dict):
-        raise ServiceError("The body must be a JSON object.", code="invalid")
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+        raise BadInput(codes.INVALID, "The body must be a JSON object.")
+    return validate(declaration, data)

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from redis.connection import parse_url
 
-from exams import clock, notifications, presence, services, timers
+from exams import clock, delivery, notifications, presence, services, timers
 from exams.models import Attempt, ExpiryPath
 from exams.redis_clients import close_async_redis
 from realtime.db import in_pool
@@ -178,7 +178,7 @@ class ExpiryListener:
             # Committed: tell the students and proctors (as services would have, on commit).
             try:
                 await self.db(notifications.attempts_ended, self.notifier)(
-                    [a.pk for a in ended], bound=notifications.BATCH_PUBLISH
+                    [a.pk for a in ended], bound=delivery.BATCH_PUBLISH
                 )
             except asyncio.CancelledError:
                 raise

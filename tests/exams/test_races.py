@@ -9,6 +9,7 @@ import pytest
 from django.db import connections
 
 from exams import clock, services, timers
+from exams.contract import builders
 from exams.errors import Conflict
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath, Question
 
@@ -66,7 +67,7 @@ def test_submit_racing_the_timeout_ends_the_attempt_once(make_user, exam, clean_
 
     def submit() -> dict:
         _sleep_until(deadline_s + offset)
-        return services.submit_attempt(user=student, attempt_id=attempt.pk)
+        return builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk))
 
     def sweep() -> bool:
         # What the sweeper does: claim at the deadline and retry until the attempt is due or over.
@@ -110,7 +111,7 @@ def test_late_submits_and_expiries_all_at_once_end_the_attempt_once(make_user, e
         )
 
         assert Attempt.objects.get(pk=attempt.pk).status == AttemptStatus.TIMEOUT
-        assert results[0]["status"] == results[1]["status"] == AttemptStatus.TIMEOUT
+        assert results[0].attempt.status == results[1].attempt.status == AttemptStatus.TIMEOUT
         assert AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.TIMED_OUT).count() == 1
         assert not AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.SUBMITTED).exists()
         # At most one of the two expirers won; when neither did, a submit timed it out on access.
@@ -173,7 +174,8 @@ def test_answers_racing_the_submit_are_either_scored_or_refused(make_user, make_
             return send
 
         results = run_together(
-            *[answer(q) for q in questions], lambda: services.submit_attempt(user=student, attempt_id=attempt.pk)
+            *[answer(q) for q in questions],
+            lambda: builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk)),
         )
 
         saved, result = results[:-1], results[-1]

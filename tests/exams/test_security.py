@@ -8,11 +8,11 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.test import Client, override_settings
-from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from exams import clock
+from tests.conftest import CheckedAPIClient
 
 from .conftest import assert_error
 
@@ -41,7 +41,7 @@ def login(client, username: str, password: str = "pw", **extra):
 
 def test_rotating_x_forwarded_for_does_not_escape_the_address_limit(rates):
     rates(login="3/min")
-    client = APIClient()
+    client = CheckedAPIClient()
     # Unknown names: neither the per-account limit nor the lockout counts these.
     for n in range(3):
         assert_error(login(client, f"nobody{n}", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}"), 401)
@@ -51,7 +51,7 @@ def test_rotating_x_forwarded_for_does_not_escape_the_address_limit(rates):
 @override_settings(NUM_PROXIES=1)
 def test_behind_one_proxy_each_client_counts_apart(rates):
     rates(login="3/min")
-    proxy = APIClient(REMOTE_ADDR="10.0.0.1")
+    proxy = CheckedAPIClient(REMOTE_ADDR="10.0.0.1")
     for n in range(3):
         assert_error(login(proxy, f"nobody{n}", HTTP_X_FORWARDED_FOR="203.0.113.1"), 401)
     # A client can prepend what it likes; the proxy's own entry (the last) is the one trusted.
@@ -63,7 +63,7 @@ def test_behind_one_proxy_each_client_counts_apart(rates):
 
 
 def test_a_classroom_behind_one_address_logs_in_with_the_default_limits(make_user):
-    client = APIClient()  # one address for all
+    client = CheckedAPIClient()  # one address for all
     students = [make_user() for _ in range(40)]
     for student in students:
         response = login(client, student.username)
@@ -74,7 +74,7 @@ def test_a_classroom_behind_one_address_logs_in_with_the_default_limits(make_use
 
 def test_refresh_has_a_limit_of_its_own(rates, student):
     rates(login="2/min")
-    client = APIClient()
+    client = CheckedAPIClient()
     tokens = login(client, student.username).json()
     assert_error(login(client, "nobody"), 401)
     assert_error(login(client, student.username), 429, "throttled")
@@ -85,13 +85,13 @@ def test_logins_per_account_are_limited_across_addresses(rates, make_user):
     rates(login_account="3/min")
     student, classmate = make_user(), make_user()
     for n in range(3):
-        assert login(APIClient(REMOTE_ADDR=f"198.51.100.{n}"), student.username).status_code == 200
-    response = login(APIClient(REMOTE_ADDR="198.51.100.9"), student.username)
+        assert login(CheckedAPIClient(REMOTE_ADDR=f"198.51.100.{n}"), student.username).status_code == 200
+    response = login(CheckedAPIClient(REMOTE_ADDR="198.51.100.9"), student.username)
     assert_error(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
     # Counted per account (case-insensitively: MySQL matches names that way), not per address.
-    assert_error(login(APIClient(REMOTE_ADDR="198.51.100.9"), student.username.upper()), 429, "throttled")
-    assert login(APIClient(REMOTE_ADDR="198.51.100.9"), classmate.username).status_code == 200
+    assert_error(login(CheckedAPIClient(REMOTE_ADDR="198.51.100.9"), student.username.upper()), 429, "throttled")
+    assert login(CheckedAPIClient(REMOTE_ADDR="198.51.100.9"), classmate.username).status_code == 200
 
 
 # --- Failed-login lockout ----------------------------------------------------------------------
@@ -101,26 +101,26 @@ def test_logins_per_account_are_limited_across_addresses(rates, make_user):
 def test_failed_logins_lock_the_account_then_the_cool_off_ends_it(make_user):
     student, classmate = make_user(), make_user()
     for n in range(2):
-        assert_error(login(APIClient(REMOTE_ADDR=f"198.51.100.{n}"), student.username, "wrong"), 401)
+        assert_error(login(CheckedAPIClient(REMOTE_ADDR=f"198.51.100.{n}"), student.username, "wrong"), 401)
     # The failure that reaches the limit is told so.
-    assert_error(login(APIClient(REMOTE_ADDR="198.51.100.2"), student.username, "wrong"), 429, "account_locked")
+    assert_error(login(CheckedAPIClient(REMOTE_ADDR="198.51.100.2"), student.username, "wrong"), 429, "account_locked")
     # Locked: the right password does not get in, from any address.
-    response = login(APIClient(REMOTE_ADDR="192.0.2.1"), student.username)
+    response = login(CheckedAPIClient(REMOTE_ADDR="192.0.2.1"), student.username)
     error = assert_error(response, 429, "account_locked")
     assert "minutes" in error["message"]
     assert int(response["Retry-After"]) > 0
     # The account is locked, not the address: a classmate there logs in.
-    assert login(APIClient(REMOTE_ADDR="198.51.100.2"), classmate.username).status_code == 200
+    assert login(CheckedAPIClient(REMOTE_ADDR="198.51.100.2"), classmate.username).status_code == 200
     # The cool-off passes (the lock is a database row: every process sees it).
     AccessAttempt.objects.filter(username=student.username).update(
         attempt_time=clock.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1)
     )
-    assert login(APIClient(), student.username).status_code == 200
+    assert login(CheckedAPIClient(), student.username).status_code == 200
 
 
 def test_a_failed_login_with_a_very_long_name_is_401():
     # The lockout stores the name tried (at most 255 characters there).
-    assert_error(login(APIClient(), "x" * 1000, "wrong"), 401)
+    assert_error(login(CheckedAPIClient(), "x" * 1000, "wrong"), 401)
 
 
 def test_admin_login_is_locked_out_after_failures(make_user):
@@ -142,7 +142,7 @@ def test_a_locked_account_is_locked_for_the_admin_too(make_user):
     admin.is_superuser = True
     admin.save()
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        login(APIClient(), admin.username, "wrong")
+        login(CheckedAPIClient(), admin.username, "wrong")
     response = Client().post("/admin/login/?next=/admin/", {"username": admin.username, "password": "pw"})
     assert response.status_code == 429
 
@@ -153,7 +153,7 @@ def test_a_locked_account_is_locked_for_the_admin_too(make_user):
 def test_refresh_for_a_deleted_user_is_401(student):
     refresh = str(RefreshToken.for_user(student))
     student.delete()
-    response = APIClient().post(REFRESH, {"refresh": refresh}, format="json")
+    response = CheckedAPIClient().post(REFRESH, {"refresh": refresh}, format="json")
     assert_error(response, 401)
 
 

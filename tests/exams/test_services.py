@@ -6,9 +6,11 @@ import pytest
 from django.test import override_settings
 
 from exams import clock, services, timers
+from exams.contract import builders
+from exams.contract.limits import MAX_EXTEND_SECONDS
 from exams.errors import Conflict, Forbidden, NotFound, ServiceError, TimeUp
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath, Question
-from exams.selectors import questions_payload, result_payload
+from exams.selectors import attempt_sheet
 
 from .conftest import event_kinds, exam_settings, set_deadline
 
@@ -263,7 +265,7 @@ def test_an_answer_received_in_time_is_stored_after_the_timeout_won_the_race(stu
     event = AttemptEvent.objects.filter(attempt=attempt).last()
     assert (event.kind, event.at, event.detail["after_end"]) == (EventKind.ANSWER_SAVED, received_at, "timeout")
     assert "stored and re-scored" in caplog.text
-    assert result_payload(attempt)["score"] == 2
+    assert builders.result(attempt_sheet(attempt))["score"] == 2
 
 
 def test_an_answer_received_after_deadline_and_grace_is_refused(student, exam):
@@ -351,7 +353,7 @@ def test_an_answer_received_before_the_submit_is_stored_and_scored(student, exam
     attempt = _start(student, exam)
     q1, q2, q3 = _questions(exam)
     received_at = clock.now()
-    result = services.submit_attempt(user=student, attempt_id=attempt.pk)
+    result = builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk))
     assert result["score"] == 0
 
     _answer_received(student, attempt, q1, "A", received_at)
@@ -360,7 +362,7 @@ def test_an_answer_received_before_the_submit_is_stored_and_scored(student, exam
 
     attempt.refresh_from_db()
     assert (attempt.status, attempt.score) == (AttemptStatus.COMPLETED, 1)
-    assert services.submit_attempt(user=student, attempt_id=attempt.pk)["score"] == 1
+    assert builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk))["score"] == 1
     assert list(Answer.objects.filter(attempt=attempt).values_list("question_id", flat=True)) == [q1.pk]
 
 
@@ -392,8 +394,8 @@ def test_submit_scores_and_is_idempotent(student, make_exam, clean_redis, on_com
     _answer(student, attempt, q3, "B")  # wrong
 
     with on_commit():
-        result = services.submit_attempt(user=student, attempt_id=attempt.pk)
-    again = services.submit_attempt(user=student, attempt_id=attempt.pk)
+        result = builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk))
+    again = builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk))
 
     assert result == again
     assert result["status"] == AttemptStatus.COMPLETED
@@ -426,7 +428,7 @@ def test_submit_after_the_deadline_is_a_timeout_scored_on_answers_in_time(studen
     with pytest.raises(TimeUp):
         _answer(student, attempt, q2, "A")
 
-    result = services.submit_attempt(user=student, attempt_id=attempt.pk)
+    result = builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk))
 
     assert result["status"] == AttemptStatus.TIMEOUT
     assert (result["score"], result["max_score"], result["answered"]) == (1, 3, 1)
@@ -443,11 +445,11 @@ def test_submit_someone_elses_attempt_is_403(student, make_user, exam):
 
 def test_results_hide_the_correct_option_while_ongoing(student, exam):
     attempt = _start(student, exam)
-    assert all("correct_option" not in row for row in result_payload(attempt)["results"])
-    assert all("correct_option" not in row for row in questions_payload(attempt)["questions"])
+    assert all("correct_option" not in row for row in builders.result(attempt_sheet(attempt))["results"])
+    assert all("correct_option" not in row for row in builders.questions(attempt_sheet(attempt))["questions"])
     services.submit_attempt(user=student, attempt_id=attempt.pk)
     attempt.refresh_from_db()
-    assert all(row["correct_option"] == "A" for row in questions_payload(attempt)["questions"])
+    assert all(row["correct_option"] == "A" for row in builders.questions(attempt_sheet(attempt))["questions"])
 
 
 # --- Proctors: extend and force submit ------------------------------------------------
@@ -486,13 +488,13 @@ def test_extend_is_for_staff_only(student, exam):
     assert Attempt.objects.get(pk=attempt.pk).deadline_at == attempt.deadline_at
 
 
-@pytest.mark.parametrize("seconds", [0, -5, True, 1.5, "10", services.MAX_EXTEND_SECONDS + 1])
+@pytest.mark.parametrize("seconds", [0, -5, True, 1.5, "10", MAX_EXTEND_SECONDS + 1])
 def test_extend_rejects_bad_seconds(student, proctor, exam, seconds):
     attempt = _start(student, exam)
     _raises(
         ServiceError,
         400,
-        "invalid_seconds",
+        "invalid",
         services.extend_attempt,
         attempt_id=attempt.pk,
         seconds=seconds,
@@ -535,7 +537,7 @@ def test_force_submit(student, proctor, exam, clean_redis, on_commit):
     _answer(student, attempt, _questions(exam)[0], "A")
 
     with on_commit():
-        result = services.force_submit_attempt(attempt_id=attempt.pk, by=proctor)
+        result = builders.result(services.force_submit_attempt(attempt_id=attempt.pk, by=proctor))
 
     assert result["status"] == AttemptStatus.COMPLETED
     assert (result["score"], result["max_score"]) == (1, 3)
@@ -543,7 +545,7 @@ def test_force_submit(student, proctor, exam, clean_redis, on_commit):
     assert event.detail == {"by": proctor.username}
     assert not clean_redis.exists(timers.timer_key(attempt.pk))
     # The student's own submit afterwards returns the same result, adding nothing.
-    assert services.submit_attempt(user=student, attempt_id=attempt.pk) == result
+    assert builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk)) == result
     assert not AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.SUBMITTED).exists()
 
 

@@ -19,9 +19,11 @@ from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from exams import clock, deadlines, services
+from exams.contract.limits import MAX_EXTEND_SECONDS
 from exams.models import Answer, Attempt, AttemptEvent, EventKind, ExpiryPath
 from project.asgi import application
 from tests.conftest import token_for
+from tests.support.contract_check import check_text
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layer")]
 
@@ -60,7 +62,10 @@ async def output(comm: WebsocketCommunicator, timeout: float) -> dict:
     """The app's next ASGI message; TimeoutError if none (unlike receive_output, the app lives on)."""
     if comm.future.done():
         comm.future.result()
-    return await asyncio.wait_for(comm.output_queue.get(), timeout)
+    message = await asyncio.wait_for(comm.output_queue.get(), timeout)
+    if message["type"] == "websocket.send":
+        check_text(comm.scope["path"], message["text"])  # against its declaration (exams/contract)
+    return message
 
 
 async def next_frame(comm: WebsocketCommunicator, *, skip_ticks: bool = True, timeout: float = WAIT) -> dict:
@@ -289,21 +294,21 @@ async def test_answer_and_submit_echo_request_id(student, exam, question_ids, wi
 BAD_MESSAGES = [
     ("not json", "malformed_json", None),
     ('{"type": "answer",', "malformed_json", None),
-    ("[1, 2]", "invalid_message", None),
-    ('"answer"', "invalid_message", None),
+    ("[1, 2]", "invalid", None),
+    ('"answer"', "invalid", None),
     ("{}", "unknown_type", None),
     ('{"type": "extend", "attempt_id": 1, "seconds": 5, "request_id": "x1"}', "unknown_type", "x1"),
     ('{"type": "dance", "request_id": 3}', "unknown_type", 3),
-    ('{"type": "answer", "request_id": "m"}', "invalid_message", "m"),
-    ('{"type": "answer", "question_id": "1", "selected_option": "A", "request_id": "s"}', "invalid_message", "s"),
-    ('{"type": "answer", "question_id": true, "selected_option": "A"}', "invalid_message", None),
-    ('{"type": "answer", "question_id": -4, "selected_option": "A"}', "invalid_message", None),
-    ('{"type": "answer", "question_id": 1.5, "selected_option": "A"}', "invalid_message", None),
-    ('{"type": "answer", "question_id": 1, "selected_option": 1}', "invalid_message", None),
-    ('{"type": "answer", "question_id": 1, "selected_option": ""}', "invalid_message", None),
-    ('{"type": "answer", "question_id": 1, "selected_option": "ABCDEFGHI"}', "invalid_message", None),
-    ('{"type": "submit", "request_id": {"nested": 1}}', "invalid_message", None),
-    ('{"type": "submit", "request_id": "' + "r" * 65 + '"}', "invalid_message", None),
+    ('{"type": "answer", "request_id": "m"}', "invalid", "m"),
+    ('{"type": "answer", "question_id": "1", "selected_option": "A", "request_id": "s"}', "invalid", "s"),
+    ('{"type": "answer", "question_id": true, "selected_option": "A"}', "invalid", None),
+    ('{"type": "answer", "question_id": -4, "selected_option": "A"}', "invalid", None),
+    ('{"type": "answer", "question_id": 1.5, "selected_option": "A"}', "invalid", None),
+    ('{"type": "answer", "question_id": 1, "selected_option": 1}', "invalid", None),
+    ('{"type": "answer", "question_id": 1, "selected_option": ""}', "invalid", None),
+    ('{"type": "answer", "question_id": 1, "selected_option": "ABCDEFGHI"}', "invalid", None),
+    ('{"type": "submit", "request_id": {"nested": 1}}', "invalid", None),
+    ('{"type": "submit", "request_id": "' + "r" * 65 + '"}', "invalid", None),
 ]
 
 
@@ -322,7 +327,7 @@ async def test_bad_messages_get_errors_and_the_socket_stays_open(student, exam, 
         assert reply.get("request_id") == request_id, (text, reply)
 
     await comm.send_to(bytes_data=b"\x00\x01binary")
-    assert (await next_frame(comm))["code"] == "invalid_message"
+    assert (await next_frame(comm))["code"] == "unsupported_media_type"
     too_large = json.dumps(
         {
             "type": "answer",
@@ -360,7 +365,7 @@ async def test_deeply_nested_json_is_an_error_and_the_socket_keeps_working(stude
     for text in ("[" * 2000 + "]" * 2000, nested_field):
         assert len(text.encode()) <= settings.EXAM["WS_MAX_MESSAGE_BYTES"]  # not refused for its size
         reply = await request(comm, text)
-        assert (reply["type"], reply["code"]) == ("error", "invalid_message"), reply
+        assert (reply["type"], reply["code"]) == ("error", "invalid"), reply
 
     reply = await request(
         comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A", "request_id": "after"}
@@ -789,9 +794,9 @@ async def test_proctor_bad_requests(student, proctor, make_exam, exam):
         ({"type": "extend", "attempt_id": elsewhere.pk, "seconds": 10, "request_id": "x"}, "attempt_not_in_exam"),
         ({"type": "force_submit", "attempt_id": elsewhere.pk}, "attempt_not_in_exam"),
         ({"type": "extend", "attempt_id": elsewhere.pk + 1000, "seconds": 10}, "not_found"),
-        ({"type": "extend", "attempt_id": elsewhere.pk, "seconds": 0}, "invalid_message"),
-        ({"type": "extend", "attempt_id": elsewhere.pk, "seconds": "10"}, "invalid_message"),
-        ({"type": "extend", "attempt_id": mine.pk, "seconds": services.MAX_EXTEND_SECONDS + 1}, "invalid_seconds"),
+        ({"type": "extend", "attempt_id": elsewhere.pk, "seconds": 0}, "invalid"),
+        ({"type": "extend", "attempt_id": elsewhere.pk, "seconds": "10"}, "invalid"),
+        ({"type": "extend", "attempt_id": mine.pk, "seconds": MAX_EXTEND_SECONDS + 1}, "invalid"),
         ({"type": "answer", "question_id": 1, "selected_option": "A"}, "unknown_type"),
         ({"type": "submit"}, "unknown_type"),
     ]

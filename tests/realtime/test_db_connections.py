@@ -6,7 +6,6 @@ connections each process holds are counted from outside in `information_schema.P
 """
 
 import asyncio
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +17,7 @@ from exams import services
 from exams.expiry.listener import BATCHES_IN_FLIGHT, NOTIFY_THREADS
 from exams.models import Attempt, AttemptStatus
 from tests.conftest import token_for
+from tests.support.contract_check import check_text
 from tests.support.http import rest_call
 from tests.support.processes import daphne, listener
 
@@ -98,7 +98,7 @@ def session(base: str, username: str, exam_id: int) -> list[int]:
 async def first_frame(base: str, path: str, token: str):
     """An open socket that has received its first `timer` frame (its connect's database work done)."""
     ws = await connect(f"{base.replace('http://', 'ws://')}{path}?token={token}", origin=base, open_timeout=WAIT)
-    assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["type"] == "timer"
+    assert check_text(ws.request.path, await asyncio.wait_for(ws.recv(), WAIT))["type"] == "timer"
     return ws
 
 

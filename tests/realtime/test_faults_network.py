@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from exams import clock, presence, timers
 from exams.models import Attempt
 from tests.conftest import token_for
+from tests.support.contract_check import check_text
 from tests.support.processes import daphne, daphne_process, listener
 
 from .test_sockets_network import attempt_path, proctor_path, rest, ws_uri
@@ -80,7 +81,7 @@ class Socket:
             async for raw in self.ws:
                 # Ticks are most of the traffic; with thousands of sockets only events are parsed.
                 if self.keep_ticks or not raw.startswith('{"type": "timer"') or not self.frames:
-                    self.frames.append(json.loads(raw))
+                    self.frames.append(check_text(self.ws.request.path, raw))
         except ConnectionClosed:
             pass
         self.closed_with = self.ws.close_code

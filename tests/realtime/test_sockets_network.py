@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from exams import presence
 from exams.redis_clients import get_redis
 from tests.conftest import token_for
+from tests.support.contract_check import check_text
 from tests.support.http import rest_call
 from tests.support.processes import daphne, listener
 
@@ -67,7 +68,8 @@ async def start(base: str, token: str, exam_id: int) -> dict:
 
 
 async def recv(ws, timeout: float = WAIT) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    """The next frame, checked against its declaration (exams/contract)."""
+    return check_text(ws.request.path, await asyncio.wait_for(ws.recv(), timeout))
 
 
 async def recv_type(ws, kind: str, timeout: float = WAIT) -> dict:
@@ -293,10 +295,10 @@ async def test_bad_messages_keep_the_socket_open(server, student, exam):
     async with open_ws(server, attempt_path(attempt["attempt_id"]), token) as ws:
         await recv(ws)
         assert (await ask(ws, "not json"))["code"] == "malformed_json"
-        assert (await ask(ws, b"\x00binary"))["code"] == "invalid_message"
+        assert (await ask(ws, b"\x00binary"))["code"] == "unsupported_media_type"
         assert (await ask(ws, {"type": "nope", "request_id": "u"}))["code"] == "unknown_type"
         reply = await ask(ws, {"type": "answer", "question_id": "x", "selected_option": "A", "request_id": 5})
-        assert (reply["code"], reply["request_id"]) == ("invalid_message", 5)
+        assert (reply["code"], reply["request_id"]) == ("invalid", 5)
         big = json.dumps({"type": "answer", "question_id": question_id, "selected_option": "A", "pad": "x" * 5000})
         assert (await ask(ws, big))["code"] == "message_too_large"
         assert (await ask(ws, {"type": "answer", "question_id": question_id, "selected_option": "Q"}))["code"] == (

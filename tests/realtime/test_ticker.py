@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 import pytest
 from channels.db import database_sync_to_async
 
-from exams import clock, deadlines, notifications
+from exams import clock, deadlines
+from exams.contract import builders
 from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath
 from realtime.ticker import Ticker, _Frame
+from tests.support.contract_check import check_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +31,7 @@ class Socket:
 
     async def send_tick(self, message: dict) -> None:
         assert message["type"] == "websocket.send"
-        self.frames.append(json.loads(message["text"]))
+        self.frames.append(check_frame("student", json.loads(message["text"])))
 
     async def resync(self, attempt: Attempt) -> None:
         if self.failing_resyncs:
@@ -98,7 +100,7 @@ async def test_a_tick_sends_each_socket_its_attempts_frame(ticker, student, exam
     for socket, attempt in ((a, first), (c, second)):
         (frame,) = socket.frames
         at = datetime.fromisoformat(frame["server_time"])
-        assert frame == notifications.tick_message(attempt.pk, attempt.deadline_at, at)
+        assert frame == builders.tick_frame(attempt.pk, attempt.deadline_at, at)
         assert frame["remaining_seconds"] == deadlines.remaining_seconds(attempt.deadline_at, at)
 
 
@@ -147,11 +149,11 @@ async def test_no_frames_past_the_deadline_and_no_settle_before_the_settle_point
     ],
 )
 def test_tick_frames_match_the_timer_message(left):
-    """The ticker's pre-encoded frame is exactly the `timer` message of notifications (ties included)."""
+    """The ticker's pre-encoded frame is exactly the builder's `timer` frame (ties included)."""
     now = clock.now().replace(microsecond=3000)
     frame = _Frame(42, now + left)
     text = frame.text(clock.to_us(now), json.dumps(clock.iso(now)))
-    assert json.loads(text) == notifications.tick_message(42, now + left, now)
+    assert json.loads(text) == builders.tick_frame(42, now + left, now)
     assert json.loads(text)["remaining_seconds"] == deadlines.remaining_seconds(now + left, now)
 
 

@@ -4,11 +4,13 @@ import json
 import urllib.error
 import urllib.request
 
+from tests.support.contract_check import check_body
+
 
 def rest_call(
     base: str, method: str, path: str, token: str | None = None, body: dict | None = None, *, timeout: float = 10
 ) -> tuple[int, dict]:
-    """(status, JSON body) of `method path` on the server at `base`."""
+    """(status, JSON body) of `method path` on the server at `base`, the body checked against its declaration."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -16,6 +18,8 @@ def rest_call(
     request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
+            status, body = response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        status, body = exc.code, json.loads(exc.read())
+    check_body(method, path, status, body)
+    return status, body

@@ -19,9 +19,10 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from exams import clock, notifications, services, timers
+from exams import clock, delivery, services, timers
 from exams.expiry.listener import MAX_BACKOFF_SECONDS
 from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath
+from tests.support.contract_check import check_event
 from tests.support.processes import free_port, listener
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.network]
@@ -269,15 +270,15 @@ async def test_the_timeout_reaches_every_process_in_one_fanout_message(student, 
     """The listener publishes a batch's ends once to the fan-out group, for each process's hub to deliver."""
     exam = await database_sync_to_async(make_exam)(duration=2)
     layer = get_channel_layer()
-    process_channel = f"{notifications.PROCESS_CHANNEL_PREFIX}test"
-    await layer.group_add(notifications.FANOUT_GROUP, process_channel)
+    process_channel = f"{delivery.PROCESS_CHANNEL_PREFIX}test"
+    await layer.group_add(delivery.FANOUT_GROUP, process_channel)
     with running_listener():
         attempt = await database_sync_to_async(start)(student, exam)
         events = []
         while not any(e[2]["type"] == "attempt_timeout" for e in events):
             message = await asyncio.wait_for(layer.receive(process_channel), timeout=5)
             assert message["type"] == "fanout"
-            events.extend(message["events"])
+            events.extend(check_event(e) for e in message["events"])
     by_type = {payload["type"]: (target, target_id, payload) for target, target_id, payload in events}
     assert by_type["attempt_started"][:2] == ("exam", exam.pk)
     target, target_id, to_student = by_type["timeout"]

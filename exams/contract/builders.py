@@ -1,0 +1,258 @@
+"""The one place every REST body and socket frame is built, from models and selector reads.
+
+Each builder returns a plain dict of the declaration named in its docstring (rest.py,
+frames.py); the tests check every body and frame they receive against it. Builders read
+nothing but presence (for a proctor row's `connected`), and no database.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from exams import clock, deadlines, presence
+from exams.models import Answer, Attempt, AttemptStatus
+
+from ..selectors import ExamListing, Progress, Sheet
+
+# --- The clock ------------------------------------------------------------------------------
+
+
+def timer_fields(attempt_id: int, status: str, deadline: datetime, at: datetime) -> dict:
+    """rest.Timer's fields."""
+    return {
+        "attempt_id": attempt_id,
+        "status": status,
+        "remaining_seconds": deadlines.remaining_seconds(deadline, at) if status == AttemptStatus.ONGOING else 0,
+        "deadline": clock.iso(deadline),
+        "server_time": clock.iso(at),
+    }
+
+
+def timer(attempt: Attempt, *, at: datetime | None = None) -> dict:
+    """rest.Timer: GET remaining."""
+    return timer_fields(attempt.pk, attempt.status, attempt.deadline_at, at or clock.now())
+
+
+def timer_frame(attempt: Attempt) -> dict:
+    """frames.TimerFrame: a socket's state on connect or resync."""
+    return {"type": "timer", **timer(attempt)}
+
+
+def tick_frame(attempt_id: int, deadline: datetime, at: datetime) -> dict:
+    """frames.TimerFrame of a tick, from a deadline held in memory (the ticker caches its encoding)."""
+    return {"type": "timer", **timer_fields(attempt_id, AttemptStatus.ONGOING, deadline, at)}
+
+
+def start(attempt: Attempt, *, created: bool) -> dict:
+    """rest.Start: POST start."""
+    return {
+        **timer(attempt),
+        "exam_id": attempt.exam_id,
+        "duration_seconds": attempt.exam.duration_seconds,
+        "resumed": not created,
+    }
+
+
+def extension(attempt: Attempt, added_seconds: int) -> dict:
+    """rest.Extension: POST extend."""
+    return {**timer(attempt), "added_seconds": added_seconds}
+
+
+def extended_frame(attempt: Attempt, added_seconds: int) -> dict:
+    """frames.ExtendedFrame: to the student's sockets."""
+    return {"type": "extended", **extension(attempt, added_seconds)}
+
+
+def extend_ack(attempt: Attempt, added_seconds: int) -> dict:
+    """frames.ExtendAck: the proctor socket's reply to `extend`."""
+    return {"type": "ack", "action": "extend", **extension(attempt, added_seconds)}
+
+
+# --- Answers and results -----------------------------------------------------------------
+
+
+def answer_saved(answer: Answer) -> dict:
+    """rest.AnswerSaved: POST submit-answer."""
+    return {
+        "attempt_id": answer.attempt_id,
+        "question_id": answer.question_id,
+        "selected_option": answer.selected_option,
+        "saved_at": clock.iso(answer.saved_at),
+    }
+
+
+def answer_saved_frame(answer: Answer) -> dict:
+    """frames.AnswerSavedFrame: the reply to `answer`, and to the student's other sockets."""
+    return {"type": "answer_saved", **answer_saved(answer)}
+
+
+def result(sheet: Sheet) -> dict:
+    """rest.Result: the score and, once the attempt has ended, each question's outcome."""
+    attempt = sheet.attempt
+    score = attempt.score or 0
+    max_score = attempt.max_score if attempt.max_score is not None else sum(q.points for q in sheet.questions)
+    ended = not attempt.is_ongoing
+    rows = []
+    for question in sheet.questions:
+        selected = sheet.answers.get(question.pk)
+        row = {"question_id": question.pk, "selected_option": selected, "points": question.points}
+        if ended:
+            row["correct_option"] = question.correct_option
+            row["is_correct"] = selected == question.correct_option
+        rows.append(row)
+    return {
+        "attempt_id": attempt.pk,
+        "status": attempt.status,
+        "score": score,
+        "max_score": max_score,
+        "percentage": round(100 * score / max_score, 2) if max_score else 0.0,
+        "answered": len(sheet.answers),
+        "total_questions": len(sheet.questions),
+        "results": rows,
+    }
+
+
+def force_submit_ack(sheet: Sheet) -> dict:
+    """frames.ForceSubmitAck: the proctor socket's reply to `force_submit`."""
+    return {"type": "ack", "action": "force_submit", **result(sheet)}
+
+
+def ended_frame(attempt: Attempt, *, at: datetime | None = None) -> dict:
+    """frames.EndedFrame: `submitted` or `timeout`, however the student hears of the end."""
+    return {
+        "type": "timeout" if attempt.status == AttemptStatus.TIMEOUT else "submitted",
+        "attempt_id": attempt.pk,
+        "status": attempt.status,
+        "score": attempt.score or 0,
+        "max_score": attempt.max_score or 0,
+        "deadline": clock.iso(attempt.deadline_at),
+        "server_time": clock.iso(at or clock.now()),
+    }
+
+
+def questions(sheet: Sheet) -> dict:
+    """rest.Questions: the attempt's questions and saved choices; the correct option once it has ended."""
+    attempt = sheet.attempt
+    ended = not attempt.is_ongoing
+    rows = []
+    for question in sheet.questions:
+        row = {
+            "id": question.pk,
+            "text": question.text,
+            "options": question.options,
+            "points": question.points,
+            "selected_option": sheet.answers.get(question.pk),
+        }
+        if ended:
+            row["correct_option"] = question.correct_option
+        rows.append(row)
+    return {**timer(attempt), "exam_id": attempt.exam_id, "exam_title": attempt.exam.title, "questions": rows}
+
+
+# --- Exams ------------------------------------------------------------------------------------
+
+
+def _exam_summary(listing: ExamListing) -> dict:
+    """rest.ExamSummary."""
+    exam = listing.exam
+    return {
+        "id": exam.pk,
+        "title": exam.title,
+        "description": exam.description,
+        "duration_seconds": exam.duration_seconds,
+        "max_attempts": exam.max_attempts,
+        "opens_at": clock.iso(exam.opens_at),
+        "closes_at": clock.iso(exam.closes_at),
+        "total_questions": listing.total_questions,
+    }
+
+
+def student_exams(listings: Iterable[ExamListing]) -> dict:
+    """rest.StudentExams: published exams, each with the student's attempts."""
+    at = clock.now()
+    return {
+        "exams": [
+            {
+                **_exam_summary(listing),
+                "attempts": [
+                    {**timer(a, at=at), "number": a.number, "score": a.score, "max_score": a.max_score}
+                    for a in listing.attempts
+                ],
+            }
+            for listing in listings
+        ]
+    }
+
+
+def proctor_exams(listings: Iterable[ExamListing]) -> dict:
+    """rest.ProctorExams."""
+    return {
+        "exams": [
+            {**_exam_summary(listing), "published": listing.exam.published, "ongoing": listing.ongoing}
+            for listing in listings
+        ]
+    }
+
+
+def me(user) -> dict:
+    """rest.Me."""
+    return {"id": user.pk, "username": user.get_username(), "is_staff": user.is_staff}
+
+
+# --- The proctor's rows -----------------------------------------------------------------------
+
+
+def proctor_rows(attempts: list[Progress]) -> list[dict]:
+    """rest.ProctorRow for each attempt (from selectors.proctor_attempts / with_progress).
+
+    `connected` is presence's answer (one Redis round trip, advisory: all False while Redis is down).
+    """
+    connected = presence.connected_map(p.attempt.pk for p in attempts if p.attempt.is_ongoing)
+    at = clock.now()
+    return [
+        {
+            **timer(attempt, at=at),
+            "exam_id": attempt.exam_id,
+            "student": attempt.user.get_username(),
+            "answered": answered,
+            "total_questions": total_questions,
+            "connected": connected.get(attempt.pk, False),
+            "started_at": clock.iso(attempt.started_at),
+            "ended_at": clock.iso(attempt.ended_at),
+            "extra_seconds": attempt.extra_seconds,
+            "score": attempt.score,
+            "max_score": attempt.max_score,
+            "last_activity": clock.iso(last_answer_at or attempt.started_at),
+        }
+        for attempt, answered, last_answer_at, total_questions in attempts
+    ]
+
+
+def exam_room(exam_id: int, rows: list[dict]) -> dict:
+    """rest.ExamRoom: GET the exam's attempts (the snapshot's body over REST)."""
+    return {"exam_id": exam_id, "attempts": rows}
+
+
+def snapshot_frame(exam_id: int, rows: list[dict]) -> dict:
+    """frames.SnapshotFrame: a proctor socket's state on connect or resync."""
+    return {"type": "snapshot", **exam_room(exam_id, rows)}
+
+
+def attempt_event(kind: str, row: dict) -> dict:
+    """frames.AttemptEventFrame: `kind` (frames.ATTEMPT_EVENTS) happened to the row's attempt."""
+    return {"type": kind, "attempt": row}
+
+
+# --- Errors -------------------------------------------------------------------------------------
+
+
+def error(code: str, message: str) -> dict:
+    """rest.Error: every REST error body."""
+    return {"error": {"code": code, "message": message}}
+
+
+def error_frame(code: str, message: str, request_id=None) -> dict:
+    """frames.ErrorFrame."""
+    frame = {"type": "error", "code": code, "message": message}
+    if request_id is not None:
+        frame["request_id"] = request_id
+    return frame

@@ -1,0 +1,75 @@
+"""The field types the declarations are written in: strict JSON types, so that the same bad
+input is refused the same way over REST and over a socket."""
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from rest_framework import serializers
+
+from .limits import MAX_OPTION_LENGTH, MAX_REQUEST_ID_LENGTH
+
+
+class Id(serializers.IntegerField):
+    """A JSON integer >= 1 (not a string of digits, not a boolean, not 1.0)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Text(serializers.CharField):
+    """A JSON string, taken as sent (no number turned into text, no whitespace trimmed)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def option(**kwargs) -> Text:
+    """An option key such as "A"."""
+    return Text(max_length=MAX_OPTION_LENGTH, **kwargs)
+
+
+class Timestamp(serializers.DateTimeField):
+    """An instant, ISO 8601 in UTC with milliseconds: 2026-11-24T17:04:05.123Z."""
+
+
+def kind(*values: str, **kwargs) -> serializers.ChoiceField:
+    """A message's `type` (or an ack's `action`): one of `values`."""
+    return serializers.ChoiceField(choices=list(values), **kwargs)
+
+
+class RequestId(serializers.Field):
+    """A client's request id, a string or an integer, echoed in the reply."""
+
+    default_error_messages = {
+        "invalid": f"Must be a string or an integer of at most {MAX_REQUEST_ID_LENGTH} characters."
+    }
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "A client's id for its message, echoed in the reply to it.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (str, int)) or len(str(data)) > MAX_REQUEST_ID_LENGTH:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class RequestIdSchema(OpenApiSerializerFieldExtension):
+    target_class = RequestId
+
+    def map_serializer_field(self, auto_schema, direction) -> dict:
+        return {"oneOf": [{"type": "string", "maxLength": MAX_REQUEST_ID_LENGTH}, {"type": "integer"}]}

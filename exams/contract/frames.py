@@ -1,0 +1,164 @@
+"""Declarations of the WebSocket messages: what the server sends on each socket, and what it takes.
+
+Every frame is one JSON object with a `type`. The registries at the bottom map each `type`
+(and an ack's `action`) to its declaration: the OpenAPI schema publishes them as components
+(schema.py), docs/api.md tabulates them, the socket parser validates client messages with
+them (parsing.py) and the tests check every frame they receive against them.
+"""
+
+from rest_framework import serializers
+
+from . import rest
+from .fields import Id, RequestId, Text, Timestamp, kind
+
+# --- Server to student: /ws/attempts/<attempt_id>/ ------------------------------------------
+
+
+class TimerFrame(rest.Timer):
+    """On connect, then every tick (one second by default)."""
+
+    type = kind("timer")
+
+
+class ExtendedFrame(rest.Extension):
+    """A proctor gave the attempt more time."""
+
+    type = kind("extended")
+
+
+class EndedFrame(serializers.Serializer):
+    """The attempt ended: pushed when it does, sent on connecting to an ended attempt, and the
+    reply to the student's `submit`. The per-question result is REST's submit."""
+
+    type = kind("submitted", "timeout", help_text="`timeout` when time ran out, else `submitted`.")
+    attempt_id = Id()
+    status = serializers.ChoiceField(choices=["completed", "timeout"])
+    score = serializers.IntegerField()
+    max_score = serializers.IntegerField()
+    deadline = Timestamp()
+    server_time = Timestamp()
+    request_id = RequestId()
+
+
+class AnswerSavedFrame(rest.AnswerSaved):
+    """The reply to an `answer`, or an answer saved by another tab or over REST."""
+
+    type = kind("answer_saved")
+    request_id = RequestId()
+
+
+class ErrorFrame(serializers.Serializer):
+    """A message was refused; the socket stays open. The codes are REST's (docs/api.md)."""
+
+    type = kind("error")
+    code = rest.error_code()
+    message = Text()
+    request_id = RequestId()
+
+
+# --- Server to proctor: /ws/proctor/exams/<exam_id>/ ------------------------------------------
+
+ATTEMPT_EVENTS = [
+    "attempt_started",
+    "answer_saved",
+    "attempt_submitted",
+    "attempt_timeout",
+    "attempt_extended",
+    "student_connected",
+    "student_disconnected",
+]
+
+
+class SnapshotFrame(rest.ExamRoom):
+    """On connect, and again after the server lost track (Redis came back)."""
+
+    type = kind("snapshot")
+
+
+class AttemptEventFrame(serializers.Serializer):
+    """Something happened to one attempt of the exam: its new row."""
+
+    type = kind(*ATTEMPT_EVENTS)
+    attempt = rest.ProctorRow()
+
+
+class ExtendAck(rest.Extension):
+    """The reply to `extend`."""
+
+    type = kind("ack")
+    action = kind("extend")
+    request_id = RequestId()
+
+
+class ForceSubmitAck(rest.Result):
+    """The reply to `force_submit`: the attempt's result."""
+
+    type = kind("ack")
+    action = kind("force_submit")
+    request_id = RequestId()
+
+
+# --- Client to server -----------------------------------------------------------------------
+
+
+class AnswerMessage(rest.AnswerFields):
+    """Student: save an answer (replaces the question's previous one)."""
+
+    type = kind("answer")
+    request_id = RequestId()
+
+
+class SubmitMessage(serializers.Serializer):
+    """Student: submit the attempt."""
+
+    type = kind("submit")
+    request_id = RequestId()
+
+
+class ExtendMessage(rest.ExtendRequest):
+    """Proctor: give an attempt of this exam more time."""
+
+    type = kind("extend")
+    attempt_id = Id()
+    request_id = RequestId()
+
+
+class ForceSubmitMessage(serializers.Serializer):
+    """Proctor: end an attempt of this exam now, scored as submitted."""
+
+    type = kind("force_submit")
+    attempt_id = Id()
+    request_id = RequestId()
+
+
+# --- Registries: type (or (type, action)) -> declaration ----------------------------------------
+
+Declaration = type[serializers.Serializer]
+
+
+def _by_type(*declarations: Declaration) -> dict[str, Declaration]:
+    kinds = {d: d().fields["type"] for d in declarations}
+    return {
+        value: d for d, field in kinds.items() if isinstance(field, serializers.ChoiceField) for value in field.choices
+    }
+
+
+STUDENT_FRAMES = _by_type(TimerFrame, ExtendedFrame, EndedFrame, AnswerSavedFrame, ErrorFrame)
+PROCTOR_FRAMES = _by_type(SnapshotFrame, AttemptEventFrame, ErrorFrame)
+PROCTOR_ACKS = {"extend": ExtendAck, "force_submit": ForceSubmitAck}
+STUDENT_MESSAGES = _by_type(AnswerMessage, SubmitMessage)
+PROCTOR_MESSAGES = _by_type(ExtendMessage, ForceSubmitMessage)
+
+# socket -> (its path, the frames it sends by type, the messages it takes by type)
+SOCKETS: dict[str, tuple[str, dict[str, Declaration], dict[str, Declaration]]] = {
+    "student": ("/ws/attempts/<attempt_id>/?token=<access>", STUDENT_FRAMES, STUDENT_MESSAGES),
+    "proctor": ("/ws/proctor/exams/<exam_id>/?token=<access>", PROCTOR_FRAMES, PROCTOR_MESSAGES),
+}
+
+
+def frame_declaration(socket: str, frame: dict) -> Declaration | None:
+    """The declaration a frame sent on `socket` ("student" or "proctor") must match, if its type has one."""
+    kind, action = frame.get("type"), frame.get("action")
+    if socket == "proctor" and kind == "ack":
+        return PROCTOR_ACKS.get(action) if isinstance(action, str) else None
+    return SOCKETS[socket][1].get(kind) if isinstance(kind, str) else None

@@ -1,0 +1,32 @@
+"""The contract's input limits, each defined once.
+
+Services, the declarations (hence the OpenAPI schema), the socket's parser, the REST parser
+and docs/api.md all read them from here.
+"""
+
+from django.conf import settings
+
+# An option key (`"A"`, `"B"`, ...) is at most this long.
+MAX_OPTION_LENGTH = 8
+# A proctor grants at most this much extra time at once.
+MAX_EXTEND_SECONDS = 24 * 3600
+# A client's `request_id` (a string or an integer) is at most this many characters.
+MAX_REQUEST_ID_LENGTH = 64
+# Every valid client message is one flat object: deeper nesting is refused before parsing
+# (a 4 KB frame of brackets would otherwise exhaust the parser's recursion).
+MAX_JSON_DEPTH = 4
+
+
+def max_message_bytes() -> int:
+    """The largest client message, socket frame or REST body (the WS_MAX_MESSAGE_BYTES setting)."""
+    return settings.EXAM["WS_MAX_MESSAGE_BYTES"]
+
+
+# (name, value, what it bounds) for docs/api.md.
+LIMITS: list[tuple[str, str, str]] = [
+    ("option length", f"{MAX_OPTION_LENGTH} characters", "`selected_option`, over REST and the socket"),
+    ("extension", f"1 to {MAX_EXTEND_SECONDS} seconds", "`seconds` of an extension (24 hours)"),
+    ("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters", "a string or an integer, echoed in the reply"),
+    ("message size", "the `WS_MAX_MESSAGE_BYTES` setting", "a socket message or a REST body, in bytes"),
+    ("nesting", f"{MAX_JSON_DEPTH} levels", "brackets in a socket message or a REST body"),
+]

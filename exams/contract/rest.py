@@ -1,0 +1,185 @@
+"""Declarations of the REST API's bodies: what each request takes and each response holds.
+
+Views validate requests with these and name them in `@extend_schema`, so the OpenAPI schema
+(/api/schema/) and docs/api.md are generated from them; the tests check every body they
+receive against them (tests/support/contract_check.py). The builders (builders.py) make the
+bodies; a field added there and not here fails the tests.
+"""
+
+from rest_framework import serializers
+
+from .codes import ERRORS
+from .fields import Id, Text, Timestamp, option
+from .limits import MAX_EXTEND_SECONDS
+
+STATUSES = ["ongoing", "completed", "timeout"]
+
+
+# --- Requests ---------------------------------------------------------------------------
+
+
+class AnswerFields(serializers.Serializer):
+    question_id = Id()
+    selected_option = option()
+
+
+class SubmitAnswerRequest(AnswerFields):
+    attempt_id = Id()
+
+
+class ExtendRequest(serializers.Serializer):
+    seconds = Id(max_value=MAX_EXTEND_SECONDS, help_text="Extra time to grant, in whole seconds.")
+
+
+class LoginRequest(serializers.Serializer):
+    username = Text()
+    password = Text()
+
+
+class RefreshRequest(serializers.Serializer):
+    refresh = Text()
+
+
+# --- Responses ----------------------------------------------------------------------------
+
+
+class Tokens(serializers.Serializer):
+    access = Text(help_text="A JWT for `Authorization: Bearer` and the sockets' `?token=`.")
+    refresh = Text()
+
+
+class AccessToken(serializers.Serializer):
+    access = Text()
+
+
+class Me(serializers.Serializer):
+    id = Id()
+    username = Text()
+    is_staff = serializers.BooleanField(help_text="A proctor.")
+
+
+class Timer(serializers.Serializer):
+    attempt_id = Id()
+    status = serializers.ChoiceField(choices=STATUSES)
+    remaining_seconds = serializers.IntegerField(min_value=0, help_text="Whole seconds left; 0 once ended.")
+    deadline = Timestamp(help_text="When the attempt's time runs out.")
+    server_time = Timestamp(help_text="The server's clock when this was made.")
+
+
+class Start(Timer):
+    exam_id = Id()
+    duration_seconds = serializers.IntegerField()
+    resumed = serializers.BooleanField(help_text="True when an ongoing attempt was resumed (200), false for a new one.")
+
+
+class Extension(Timer):
+    added_seconds = Id(help_text="The extra time just granted.")
+
+
+class AnswerSaved(serializers.Serializer):
+    attempt_id = Id()
+    question_id = Id()
+    selected_option = Text()
+    saved_at = Timestamp(help_text="When the server received the answer (the time it counts by).")
+
+
+class ResultRow(serializers.Serializer):
+    question_id = Id()
+    selected_option = Text(allow_null=True)
+    points = serializers.IntegerField()
+    correct_option = Text(required=False, help_text="Only once the attempt has ended.")
+    is_correct = serializers.BooleanField(required=False, help_text="Only once the attempt has ended.")
+
+
+class Result(serializers.Serializer):
+    attempt_id = Id()
+    status = serializers.ChoiceField(choices=STATUSES)
+    score = serializers.IntegerField()
+    max_score = serializers.IntegerField()
+    percentage = serializers.FloatField()
+    answered = serializers.IntegerField()
+    total_questions = serializers.IntegerField()
+    results = ResultRow(many=True)
+
+
+class Question(serializers.Serializer):
+    id = Id()
+    text = Text()
+    options = serializers.DictField(child=Text(), help_text="Option key -> option text.")
+    points = serializers.IntegerField()
+    selected_option = Text(allow_null=True, help_text="The saved answer, if any.")
+    correct_option = Text(required=False, help_text="Only once the attempt has ended.")
+
+
+class Questions(Timer):
+    exam_id = Id()
+    exam_title = Text()
+    questions = Question(many=True)
+
+
+class ExamSummary(serializers.Serializer):
+    id = Id()
+    title = Text()
+    description = Text(allow_blank=True)
+    duration_seconds = serializers.IntegerField()
+    max_attempts = serializers.IntegerField()
+    opens_at = Timestamp(allow_null=True)
+    closes_at = Timestamp(allow_null=True)
+    total_questions = serializers.IntegerField()
+
+
+class OwnAttempt(Timer):
+    number = serializers.IntegerField(help_text="1 for the student's first attempt at the exam.")
+    score = serializers.IntegerField(allow_null=True, help_text="Null while ongoing.")
+    max_score = serializers.IntegerField(allow_null=True)
+
+
+class StudentExam(ExamSummary):
+    attempts = OwnAttempt(many=True)
+
+
+class StudentExams(serializers.Serializer):
+    exams = StudentExam(many=True)
+
+
+class ProctorExam(ExamSummary):
+    published = serializers.BooleanField()
+    ongoing = serializers.IntegerField(help_text="Attempts in progress.")
+
+
+class ProctorExams(serializers.Serializer):
+    exams = ProctorExam(many=True)
+
+
+class ProctorRow(Timer):
+    """An attempt as a proctor sees it (REST, the snapshot and every proctor event)."""
+
+    exam_id = Id()
+    student = Text(help_text="The student's username.")
+    answered = serializers.IntegerField()
+    total_questions = serializers.IntegerField()
+    connected = serializers.BooleanField(help_text="A socket of the student's is open.")
+    started_at = Timestamp()
+    ended_at = Timestamp(allow_null=True)
+    extra_seconds = serializers.IntegerField(help_text="Extra time granted so far.")
+    score = serializers.IntegerField(allow_null=True)
+    max_score = serializers.IntegerField(allow_null=True)
+    last_activity = Timestamp(help_text="The last answer, or the start.")
+
+
+class ExamRoom(serializers.Serializer):
+    exam_id = Id()
+    attempts = ProctorRow(many=True)
+
+
+def error_code() -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=sorted(ERRORS), help_text="One of the error codes in docs/api.md.")
+
+
+class ErrorDetail(serializers.Serializer):
+    code = error_code()
+    message = Text(help_text="For a person.")
+
+
+class Error(serializers.Serializer):
+    error = ErrorDetail()

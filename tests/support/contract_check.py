@@ -1,0 +1,198 @@
+"""Every REST body and socket frame a test receives, checked against its declaration.
+
+As Zulip's `verify_action` checks every event against `zerver/lib/event_types.py`: the test
+clients (tests/conftest.py `client_for`, tests/support/http.py `rest_call`, the socket helpers
+in tests/realtime/) call these on everything they receive, so a builder (exams/contract/
+builders.py) can't drift from its declaration (exams/contract/rest.py, frames.py) without a
+failing test. A missing field, an undeclared one, a wrong type or a value out of its declared
+range is a failure.
+"""
+
+import functools
+import json
+import re
+from urllib.parse import urlsplit
+
+from django.urls import Resolver404, resolve
+from rest_framework import serializers
+
+from exams.contract import frames, rest
+from exams.contract.fields import RequestId
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+class ShapeError(AssertionError):
+    """A body or frame that does not match its declaration."""
+
+
+def check(declaration: type[serializers.Serializer] | serializers.Serializer, data, where: str = "body") -> None:
+    """Raise ShapeError unless `data` is exactly what `declaration` declares."""
+    serializer = declaration() if isinstance(declaration, type) else declaration
+    _object(serializer, data, where)
+
+
+def _object(serializer: serializers.Serializer, data, where: str) -> None:
+    if not isinstance(data, dict):
+        raise ShapeError(f"{where}: expected an object, got {data!r}")
+    fields = serializer.fields
+    undeclared = set(data) - set(fields)
+    if undeclared:
+        raise ShapeError(f"{where}: undeclared field(s) {sorted(undeclared)} in {type(serializer).__name__}")
+    for name, field in fields.items():
+        if name not in data:
+            if field.required:
+                raise ShapeError(f"{where}: missing field {name!r} of {type(serializer).__name__}")
+            continue
+        _value(field, data[name], f"{where}.{name}")
+
+
+def _value(field: serializers.Field, value, where: str) -> None:
+    if value is None:
+        if not field.allow_null:
+            raise ShapeError(f"{where}: null is not allowed")
+        return
+    if isinstance(field, serializers.ListSerializer):
+        if not isinstance(value, list):
+            raise ShapeError(f"{where}: expected a list, got {value!r}")
+        for i, item in enumerate(value):
+            _object(field.child, item, f"{where}[{i}]")
+    elif isinstance(field, serializers.Serializer):
+        _object(field, value, where)
+    elif isinstance(field, RequestId):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ShapeError(f"{where}: a request_id is a string or an integer, got {value!r}")
+    elif isinstance(field, serializers.ChoiceField):
+        if value not in field.choices:
+            raise ShapeError(f"{where}: {value!r} is not one of {sorted(field.choices)}")
+    elif isinstance(field, serializers.BooleanField):
+        if not isinstance(value, bool):
+            raise ShapeError(f"{where}: expected a boolean, got {value!r}")
+    elif isinstance(field, serializers.IntegerField):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ShapeError(f"{where}: expected an integer, got {value!r}")
+        if field.min_value is not None and value < field.min_value:
+            raise ShapeError(f"{where}: {value} is below the declared minimum {field.min_value}")
+        if field.max_value is not None and value > field.max_value:
+            raise ShapeError(f"{where}: {value} is above the declared maximum {field.max_value}")
+    elif isinstance(field, serializers.FloatField):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ShapeError(f"{where}: expected a number, got {value!r}")
+    elif isinstance(field, serializers.DateTimeField):
+        if not isinstance(value, str) or not TIMESTAMP.match(value):
+            raise ShapeError(f"{where}: expected an ISO 8601 UTC time with milliseconds, got {value!r}")
+    elif isinstance(field, serializers.CharField):
+        if not isinstance(value, str):
+            raise ShapeError(f"{where}: expected a string, got {value!r}")
+        if value == "" and not field.allow_blank:
+            raise ShapeError(f"{where}: the empty string is not allowed")
+        if field.max_length is not None and len(value) > field.max_length:
+            raise ShapeError(f"{where}: longer than the declared {field.max_length} characters")
+    elif isinstance(field, serializers.DictField):
+        if not isinstance(value, dict):
+            raise ShapeError(f"{where}: expected an object, got {value!r}")
+        for key, item in value.items():
+            _value(field.child, item, f"{where}[{key!r}]")
+    else:
+        raise ShapeError(f"{where}: the checker does not know the field type {type(field).__name__}")
+
+
+# --- REST ------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _declared_responses() -> dict[tuple[type, str], dict[int, type]]:
+    """(view class, method) -> {status: declaration}, read from the views' `@extend_schema`, as the schema is."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    generator = SchemaGenerator()
+    generator._initialise_endpoints()
+    declared = {}
+    for path, _, method, callback in generator.endpoints:
+        if _outside_json_api(path):
+            continue
+        schema = generator.create_view(callback, method).schema
+        responses = schema.get_response_serializers()
+        if not isinstance(responses, dict):
+            raise ShapeError(f"{method} {path}: the view declares no responses (`@extend_schema`)")
+        declared[(callback.cls, method.upper())] = {
+            int(status): getattr(response, "response", response) for status, response in responses.items()
+        }
+    return declared
+
+
+def _outside_json_api(path: str) -> bool:
+    return not path.startswith("/api/") or path.startswith(("/api/schema/", "/api/docs/"))
+
+
+def response_declaration(method: str, path: str, status: int) -> type | None:
+    """The declaration of the body `method path` answers with `status`; None for a path outside the JSON API."""
+    path = urlsplit(path).path
+    if _outside_json_api(path):
+        return None
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return rest.Error if status >= 400 else None
+    view = getattr(match.func, "cls", None)
+    declared = _declared_responses().get((view, method.upper()), {})
+    if status in declared:
+        return declared[status]
+    if status >= 400:
+        return rest.Error  # every error, whether the view lists its status or not
+    raise ShapeError(f"{method} {path} answered {status}, a status its view does not declare")
+
+
+def check_body(method: str, path: str, status: int, body) -> None:
+    """Check a REST response body (already decoded) against its declaration."""
+    declaration = response_declaration(method, path, status)
+    if declaration is not None:
+        check(declaration, body, f"{method} {path} {status}")
+
+
+def check_response(response) -> None:
+    """Check a Django test client's response (APIClient) against its declaration."""
+    request = response.wsgi_request
+    if not response.get("Content-Type", "").startswith("application/json"):
+        declaration = response_declaration(request.method, request.path, response.status_code)
+        if declaration is not None and response.status_code != 204:
+            raise ShapeError(f"{request.method} {request.path}: {response['Content-Type']} is not JSON")
+        return
+    check_body(request.method, request.path, response.status_code, json.loads(response.content))
+
+
+# --- Sockets ------------------------------------------------------------------------------------
+
+
+def socket_of(path: str) -> str:
+    """ "proctor" or "student", from a socket's path."""
+    return "proctor" if urlsplit(path).path.startswith("/ws/proctor/") else "student"
+
+
+def check_frame(socket: str, frame) -> dict:
+    """Check a frame a socket ("student" or "proctor") received; returns it."""
+    where = f"{socket} frame {frame.get('type') if isinstance(frame, dict) else frame!r}"
+    if not isinstance(frame, dict):
+        raise ShapeError(f"{where}: a frame is a JSON object")
+    declaration = frames.frame_declaration(socket, frame)
+    if declaration is None:
+        raise ShapeError(f"{where}: no {socket} frame of this type is declared")
+    check(declaration, frame, where)
+    return frame
+
+
+def check_text(path: str, text: str) -> dict:
+    """Decode and check a text frame received on the socket at `path`; returns the frame."""
+    return check_frame(socket_of(path), json.loads(text))
+
+
+def check_event(event) -> list:
+    """Check a fan-out event (exams/delivery.py) as received from the channel layer: its frame
+    is for a student's sockets (TO_ATTEMPT) or an exam's proctors (TO_EXAM)."""
+    from exams.delivery import TO_ATTEMPT, TO_EXAM
+
+    target, _, frame = event
+    if target not in (TO_ATTEMPT, TO_EXAM):
+        raise ShapeError(f"event for an unknown target {target!r}")
+    check_frame("student" if target == TO_ATTEMPT else "proctor", frame)
+    return event
