@@ -1,0 +1,95 @@
+"""The declarations (exams/contract/rest.py, frames.py, codes.py, limits.py) and what is generated
+from them: the OpenAPI document, without a warning, and docs/api.md, up to date."""
+
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from exams.contract import codes, docs, frames, limits, rest
+from exams.contract.schema import UNIONS
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_openapi_document_generates_without_a_warning_or_an_error():
+    out = StringIO()
+    # --fail-on-warn counts drf-spectacular's errors too ("unable to guess serializer", ...).
+    call_command("spectacular", "--fail-on-warn", "--validate", stdout=out)
+    document = yaml.safe_load(out.getvalue())
+    assert document["paths"]
+
+
+def test_the_schema_endpoint_serves_it(client_for, student):
+    response = client_for(student).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    assert "StudentSocketFrame" in response.json()["components"]["schemas"]
+
+
+def test_every_socket_declaration_is_a_component_of_the_document():
+    schemas = docs.openapi()["components"]["schemas"]
+    for name, _, declared, *_ in UNIONS:
+        mapping = schemas[name]["discriminator"]["mapping"]
+        assert set(declared) <= set(mapping), name
+        for kind, declaration in declared.items():
+            assert mapping[kind] == f"#/components/schemas/{declaration.__name__}"
+            assert kind in schemas[declaration.__name__]["properties"]["type"]["enum"]
+    acks = schemas["ProctorAck"]["discriminator"]["mapping"]
+    assert {a: r.rsplit("/", 1)[1] for a, r in acks.items()} == {a: d.__name__ for a, d in frames.PROCTOR_ACKS.items()}
+
+
+def test_docs_api_md_is_up_to_date():
+    assert docs.is_current(), "docs/api.md is out of date: run `python manage.py api_doc`"
+
+
+def test_the_doc_check_fails_on_a_stale_file_and_the_command_repairs_it(tmp_path, monkeypatch):
+    current = docs.DOC.read_text()
+    stale = tmp_path / "api.md"
+    stale.write_text(current.replace("| `invalid` |", "| `invalid_message` |"))
+    assert stale.read_text() != current
+    monkeypatch.setattr(docs, "DOC", stale)
+    with pytest.raises(CommandError, match="out of date"):
+        call_command("api_doc", "--check", stdout=StringIO())
+    call_command("api_doc", stdout=StringIO())
+    assert stale.read_text() == current
+
+
+# Where the code names an error code: `code="..."`, `status, code = 404, "..."`, `CODE = "..."`,
+# `error_body("...")` and the constants of codes.py.
+_CODE_LITERALS = re.compile(
+    r'\bcode\s*=\s*"([a-z_]+)"|\bcode = \d+, "([a-z_]+)"|\bCODE = "([a-z_]+)"|error_body\(\s*"([a-z_]+)"'
+)
+
+
+def test_every_error_code_the_code_uses_is_declared():
+    used = set()
+    for path in [*ROOT.glob("exams/**/*.py"), *ROOT.glob("realtime/**/*.py"), *ROOT.glob("project/**/*.py")]:
+        if "migrations" in path.parts or path.name == "exam_files.py":
+            continue  # exam_files: `load_exam`'s own errors, never a client's
+        for match in _CODE_LITERALS.finditer(path.read_text()):
+            used.add(next(group for group in match.groups() if group))
+    assert used, "the scan found nothing: its pattern is stale"
+    assert used - set(codes.ERRORS) == set()
+    constants = {
+        v for k, v in vars(codes).items() if k.isupper() and isinstance(v, str) and k not in ("REST", "SOCKET", "BOTH")
+    }
+    assert constants <= set(codes.ERRORS)
+
+
+def test_the_limits_are_the_declarations():
+    answer = rest.SubmitAnswerRequest().fields
+    assert answer["selected_option"].max_length == limits.MAX_OPTION_LENGTH
+    assert rest.ExtendRequest().fields["seconds"].max_value == limits.MAX_EXTEND_SECONDS
+    assert frames.ExtendMessage().fields["seconds"].max_value == limits.MAX_EXTEND_SECONDS
+    assert frames.AnswerMessage().fields["selected_option"].max_length == limits.MAX_OPTION_LENGTH
+
+
+def test_every_error_code_has_an_http_status_and_a_meaning():
+    for code in codes.ERRORS.values():
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", code.code)
+        assert 400 <= code.status < 600 and code.meaning
+        assert code.where in (codes.REST, codes.SOCKET, codes.BOTH)
