@@ -21,14 +21,6 @@ from django.db import DatabaseError
 
 from exams import clock, notifications, services
 from exams.contract import builders, codes, frames
-from exams.contract.codes import (
-    CLOSE_FORBIDDEN,
-    CLOSE_INTERNAL_ERROR,
-    CLOSE_NOT_FOUND,
-    CLOSE_SERVICE_RESTART,
-    CLOSE_TRY_AGAIN_LATER,
-    CLOSE_UNAUTHENTICATED,
-)
 from exams.contract.parsing import BadInput, parse_client_message
 from exams.errors import Forbidden, NotAuthenticated, NotFound, ServiceError
 from exams.models import Attempt
@@ -41,7 +33,11 @@ logger = logging.getLogger(__name__)
 
 # How long a socket keeps trying to store answers it received while the database was away.
 UNSAVED_RETRY_SECONDS = 600
-_CLOSE_CODES = {NotAuthenticated: CLOSE_UNAUTHENTICATED, Forbidden: CLOSE_FORBIDDEN, NotFound: CLOSE_NOT_FOUND}
+_CLOSE_CODES = {
+    NotAuthenticated: codes.CLOSE_UNAUTHENTICATED,
+    Forbidden: codes.CLOSE_FORBIDDEN,
+    NotFound: codes.CLOSE_NOT_FOUND,
+}
 
 
 class TokenBucket:
@@ -105,7 +101,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             await self.reject(_CLOSE_CODES[type(exc)])
         except (DatabaseError, redis.RedisError):
             logger.warning("database unavailable for a socket handshake", exc_info=True)
-            await self.reject(CLOSE_TRY_AGAIN_LATER)
+            await self.reject(codes.CLOSE_TRY_AGAIN_LATER)
         return None
 
     async def send_frame(self, message: dict) -> bool:
@@ -123,7 +119,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             self.closed = True
             self.release()
             try:
-                await self.base_send({"type": "websocket.close", "code": CLOSE_INTERNAL_ERROR})
+                await self.base_send({"type": "websocket.close", "code": codes.CLOSE_INTERNAL_ERROR})
             except Exception:
                 pass
             return False
@@ -136,7 +132,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
 
     async def close_for_restart(self) -> None:
         try:
-            await self.close(code=CLOSE_SERVICE_RESTART)
+            await self.close(code=codes.CLOSE_SERVICE_RESTART)
         except Exception:
             pass
         self.closed = True
@@ -217,7 +213,7 @@ class AttemptConsumer(_ServiceSocket):
     async def connect(self):
         user_id = self.scope.get("user_id")
         if user_id is None:
-            return await self.reject(CLOSE_UNAUTHENTICATED)
+            return await self.reject(codes.CLOSE_UNAUTHENTICATED)
         attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
         self.acked: set[tuple] = set()
         # (question, option) -> (first receipt, request_id) of answers the database could not take yet.
@@ -381,7 +377,7 @@ class ProctorConsumer(_ServiceSocket):
     async def connect(self):
         user_id = self.scope.get("user_id")
         if user_id is None:
-            return await self.reject(CLOSE_UNAUTHENTICATED)
+            return await self.reject(codes.CLOSE_UNAUTHENTICATED)
         self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
         get_hub().add_proctor(self, self.exam_id)
         await get_hub().wait_joined()

@@ -74,7 +74,6 @@ ERRORS: dict[str, ErrorCode] = {c.code: c for c in _CODES}
 
 
 # WebSocket close codes.
-CLOSE_NORMAL = 1000
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
