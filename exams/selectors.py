@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from django.contrib.auth.models import User
 from django.db.models import Count, Max, Q
 
 from .errors import Forbidden, NotFound
@@ -25,7 +26,7 @@ def attempts_by_id(attempt_ids: list[int]) -> dict[int, Attempt]:
     return {a.pk: a for a in Attempt.objects.filter(pk__in=attempt_ids)}
 
 
-def get_own_attempt(*, user, attempt_id: int) -> Attempt:
+def get_own_attempt(*, user: User, attempt_id: int) -> Attempt:
     """The attempt if it belongs to `user`: 404 when missing, 403 when someone else's."""
     attempt = get_attempt(attempt_id)
     if attempt.user_id != user.pk:
@@ -112,7 +113,7 @@ class ExamListing(NamedTuple):
     ongoing: int
 
 
-def exams_for_student(user) -> list[ExamListing]:
+def exams_for_student(user: User) -> list[ExamListing]:
     """Published exams, each with this student's attempts in order."""
     exams = list(Exam.objects.filter(published=True).annotate(n=Count("questions")).order_by("id"))
     attempts: dict[int, list[Attempt]] = {}

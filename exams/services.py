@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import redis
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -53,7 +54,7 @@ def _best_effort_redis(action: str, func, *args) -> None:
 # --- Start ----------------------------------------------------------------------------
 
 
-def start_attempt(*, user, exam_id: int) -> StartResult:
+def start_attempt(*, user: User, exam_id: int) -> StartResult:
     """Start an attempt, or resume the ongoing one with its true remaining time."""
     exam = get_exam(exam_id)
     if not exam.published:
@@ -71,7 +72,7 @@ class _StartRaced(Exception):
     """Another start of the same student committed first."""
 
 
-def _start_or_resume(*, user, exam: Exam) -> StartResult:
+def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
     now = clock.now()
     ongoing = Attempt.objects.filter(user=user, exam=exam).ongoing().order_by("-number").first()
     if ongoing is not None:
@@ -116,7 +117,12 @@ def _start_or_resume(*, user, exam: Exam) -> StartResult:
 
 
 def save_answer(
-    *, user, attempt_id: int, question_id: int, selected_option: str, received_at: datetime | None = None
+    *,
+    user: User,
+    attempt_id: int,
+    question_id: int,
+    selected_option: str,
+    received_at: datetime | None = None,
 ) -> Answer:
     """Store (or replace) the answer to one question if it was received in time.
 
@@ -131,10 +137,10 @@ def save_answer(
         # The row lock orders this against a racing submit or timeout of the same attempt.
         attempt = Attempt.objects.select_for_update().filter(pk=attempt_id).first()
         if attempt is None:
-            get_attempt(attempt_id)  # raises the 404
+            raise NotFound(f"Attempt {attempt_id} does not exist.")
         if attempt.user_id != user.pk:
             raise Forbidden("This attempt belongs to another user.", code="not_owner")
-        if attempt.status == AttemptStatus.COMPLETED and not received_at < attempt.ended_at:
+        if attempt.status == AttemptStatus.COMPLETED and not (attempt.ended_at and received_at < attempt.ended_at):
             raise Conflict("This attempt has been submitted; the answer was not saved.", code="attempt_completed")
         if not deadlines.is_due(attempt.deadline_at, received_at):
             question = Question.objects.filter(pk=question_id, exam_id=attempt.exam_id).first()
@@ -251,7 +257,7 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
         ]
         AttemptEvent.objects.bulk_create(events)
         _after_end(ended, notify=notify)
-    metrics.observe_expiries(path, [e.lateness_ms for e in events])
+    metrics.observe_expiries(path, [e.lateness_ms or 0 for e in events])
     return ended
 
 
@@ -260,13 +266,13 @@ def expire_attempt(*, attempt_id: int, path: str) -> bool:
     return bool(expire_attempts(attempt_ids=[attempt_id], path=path))
 
 
-def submit_attempt(*, user, attempt_id: int) -> Sheet:
+def submit_attempt(*, user: User, attempt_id: int) -> Sheet:
     """Submit the student's attempt; repeating it returns the same result (its sheet, read once it has ended)."""
     attempt = get_own_attempt(user=user, attempt_id=attempt_id)
     return _finish(attempt, kind=EventKind.SUBMITTED, detail={})
 
 
-def _proctored_attempt(*, attempt_id: int, by, exam_id: int | None) -> Attempt:
+def _proctored_attempt(*, attempt_id: int, by: User, exam_id: int | None) -> Attempt:
     if not by.is_staff:
         raise Forbidden("Only proctors (staff users) can do this.", code="not_staff")
     attempt = get_attempt(attempt_id)
@@ -275,7 +281,7 @@ def _proctored_attempt(*, attempt_id: int, by, exam_id: int | None) -> Attempt:
     return attempt
 
 
-def force_submit_attempt(*, attempt_id: int, by, exam_id: int | None = None) -> Sheet:
+def force_submit_attempt(*, attempt_id: int, by: User, exam_id: int | None = None) -> Sheet:
     """A proctor ends an attempt now, scored as if the student had submitted."""
     attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
     return _finish(attempt, kind=EventKind.FORCE_SUBMITTED, detail={"by": by.get_username()})
@@ -301,7 +307,7 @@ def _finish(attempt: Attempt, *, kind: str, detail: dict) -> Sheet:
 # --- Time -----------------------------------------------------------------------------
 
 
-def current_attempt(*, user, attempt_id: int) -> Attempt:
+def current_attempt(*, user: User, attempt_id: int) -> Attempt:
     """The student's attempt as it stands now: timed out on access once past its deadline."""
     attempt = get_own_attempt(user=user, attempt_id=attempt_id)
     if attempt.is_ongoing:
@@ -333,7 +339,7 @@ def open_attempt(*, user_id: int, attempt_id: int) -> Attempt:
     return attempt
 
 
-def open_exam_room(*, user_id: int, exam_id: int):
+def open_exam_room(*, user_id: int, exam_id: int) -> User:
     """A proctor's socket opening: the active staff user, once the exam is known to exist."""
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
@@ -351,14 +357,14 @@ def settle_attempt(*, attempt_id: int) -> Attempt:
     return attempt
 
 
-def student_exams(*, user) -> list[ExamListing]:
+def student_exams(*, user: User) -> list[ExamListing]:
     """Published exams with the student's attempts, any overdue one timed out first."""
     overdue = Attempt.objects.filter(user=user).due(clock.now()).values_list("pk", flat=True)
     expire_attempts(attempt_ids=list(overdue), path=ExpiryPath.ON_ACCESS)
     return exams_for_student(user)
 
 
-def extend_attempt(*, attempt_id: int, seconds: int, by, exam_id: int | None = None) -> Attempt:
+def extend_attempt(*, attempt_id: int, seconds: int, by: User, exam_id: int | None = None) -> Attempt:
     """Grant extra time: database deadline, Redis TTL and deadline index move together."""
     attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= MAX_EXTEND_SECONDS:

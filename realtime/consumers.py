@@ -11,7 +11,9 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from datetime import datetime
+from typing import TypeVar
 
 import redis
 from channels.consumer import get_handler_name
@@ -30,6 +32,8 @@ from .hub import get_hub
 from .ticker import get_ticker
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # How long a socket keeps trying to store answers it received while the database was away.
 UNSAVED_RETRY_SECONDS = 600
@@ -93,7 +97,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
         await self.accept()
         await self.close(code=code)
 
-    async def open_or_reject(self, opener) -> object | None:
+    async def open_or_reject(self, opener: Awaitable[T]) -> T | None:
         """Run the connect's one database call; on a refusal close with the contract's code."""
         try:
             return await opener
@@ -207,7 +211,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
 class AttemptConsumer(_ServiceSocket):
     """A student's attempt: `/ws/attempts/<id>/`."""
 
-    attempt_id: int | None = None
+    attempt_id = 0  # set on connect (ids are positive): 0 means the socket never joined
     ended = False
 
     async def connect(self):
@@ -236,7 +240,7 @@ class AttemptConsumer(_ServiceSocket):
         self.release()
 
     def release(self) -> None:
-        if self.released or self.attempt_id is None:
+        if self.released or not self.attempt_id:
             return
         self.released = True
         hub = get_hub()
@@ -372,7 +376,7 @@ class AttemptConsumer(_ServiceSocket):
 class ProctorConsumer(_ServiceSocket):
     """A proctor's live view of one exam: `/ws/proctor/exams/<exam_id>/`."""
 
-    exam_id: int | None = None
+    exam_id = 0  # set on connect (ids are positive): 0 means the socket never joined
 
     async def connect(self):
         user_id = self.scope.get("user_id")
@@ -393,7 +397,7 @@ class ProctorConsumer(_ServiceSocket):
         self.release()
 
     def release(self) -> None:
-        if self.released or self.exam_id is None:
+        if self.released or not self.exam_id:
             return
         self.released = True
         get_hub().remove_proctor(self, self.exam_id)

@@ -18,7 +18,7 @@ from exams.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
-_DRF_CODES = {
+_DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",
     exceptions.PermissionDenied: "forbidden",
