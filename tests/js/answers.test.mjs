@@ -164,7 +164,7 @@ describe("over the socket", () => {
   test("an error that answers none of ours is left to the page", () => {
     const { answers } = queue();
     assert.equal(answers.reject({ type: "error", request_id: "someone-else", code: "invalid", message: "x" }), false);
-    assert.equal(answers.reject({ type: "error", code: "invalid_message", message: "x" }), false);
+    assert.equal(answers.reject({ type: "error", code: "invalid", message: "x" }), false);
   });
 
   test("a throttled answer is kept and sent again", async () => {
