@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from .models import Answer, Attempt, AttemptEvent, Exam, Question
+from . import services
+from .models import Answer, Attempt, AttemptEvent, Exam, ExamEvent, Question
 
 
 class QuestionInline(admin.StackedInline):
@@ -9,12 +10,41 @@ class QuestionInline(admin.StackedInline):
     fields = ("order", "text", "options", "correct_option", "points")
 
 
+class ExamEventInline(admin.TabularInline):
+    model = ExamEvent
+    extra = 0
+    readonly_fields = ("kind", "at", "by", "detail")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Exam)
 class ExamAdmin(admin.ModelAdmin):
-    list_display = ("id", "title", "duration_seconds", "published", "max_attempts", "opens_at", "closes_at")
-    list_filter = ("published",)
+    list_display = (
+        "id",
+        "title",
+        "duration_seconds",
+        "published",
+        "max_attempts",
+        "opens_at",
+        "closes_at",
+        "review_shows",
+        "review_when",
+        "review_released_at",
+    )
+    list_filter = ("published", "review_when")
     search_fields = ("title",)
-    inlines = [QuestionInline]
+    readonly_fields = ("review_released_at",)
+    inlines = [QuestionInline, ExamEventInline]
+    actions = ["release_review"]
+
+    @admin.action(description="Release the review to students (exams/review.py)")
+    def release_review(self, request, queryset):
+        for exam in queryset:
+            services.release_review(exam_id=exam.pk, by=request.user)
+        self.message_user(request, f"Released the review of {queryset.count()} exam(s).", messages.SUCCESS)
 
 
 class AnswerInline(admin.TabularInline):

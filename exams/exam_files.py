@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from .errors import ServiceError
-from .models import Exam, Question
+from .models import Exam, Question, ReviewShows, ReviewWhen
 
 
 def _fail(field: str, problem: str):
@@ -32,6 +32,10 @@ def validate_exam_data(data) -> dict:
         _positive_int(data["max_attempts"], "max_attempts")
     if "description" in data and not isinstance(data["description"], str):
         _fail("description", "must be a string")
+    # The review policy (exams/review.py); the model's defaults when absent.
+    for field, choices in (("review_shows", ReviewShows), ("review_when", ReviewWhen)):
+        if field in data and data[field] not in choices.values:
+            _fail(field, f"must be one of {list(choices.values)}, got {data[field]!r}")
     questions = data.get("questions")
     if not isinstance(questions, list) or not questions:
         _fail("questions", "must be a non-empty list")
@@ -65,6 +69,7 @@ def import_exam(*, data: dict, publish: bool = False) -> Exam:
         duration_seconds=data["duration_seconds"],
         published=publish or data.get("published", False),
         max_attempts=data.get("max_attempts", 1),
+        **{field: data[field] for field in ("review_shows", "review_when") if field in data},
     )
     Question.objects.bulk_create(
         Question(

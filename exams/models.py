@@ -10,6 +10,22 @@ from django.db.models import Q
 from . import deadlines
 
 
+class ReviewShows(models.TextChoices):
+    """What a student sees of an ended attempt once the review policy allows it (exams/review.py)."""
+
+    SCORE = "score", "Score only"
+    ANSWERS = "answers", "Score and their answers"
+    CORRECT = "correct", "Score, their answers and the correct answers"
+
+
+class ReviewWhen(models.TextChoices):
+    """When the exam's `review_shows` becomes visible; before it, the score only."""
+
+    AT_ONCE = "at_once", "As soon as the attempt ends"
+    CLOSED = "closed", "When the exam has closed (closes_at) and nobody is still sitting it"
+    RELEASED = "released", "When a proctor releases it"
+
+
 class Exam(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -18,6 +34,11 @@ class Exam(models.Model):
     max_attempts = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
     opens_at = models.DateTimeField(null=True, blank=True)
     closes_at = models.DateTimeField(null=True, blank=True)
+    # The review policy (exams/review.py): what a student sees after ending, and from when.
+    review_shows = models.CharField(max_length=16, choices=ReviewShows.choices, default=ReviewShows.CORRECT)
+    review_when = models.CharField(max_length=16, choices=ReviewWhen.choices, default=ReviewWhen.CLOSED)
+    # Set once by a proctor's release (services.release_review); opens the review under any `review_when`.
+    review_released_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -118,6 +139,26 @@ class Answer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["attempt", "question"], name="answer_unique_per_question"),
         ]
+
+
+class ExamEventKind(models.TextChoices):
+    REVIEW_RELEASED = "review_released"
+
+
+class ExamEvent(models.Model):
+    """Append-only log of what staff did to an exam as a whole (a review's release)."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=ExamEventKind.choices)
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"exam {self.exam_id} {self.kind}"
 
 
 class EventKind(models.TextChoices):

@@ -13,6 +13,7 @@ from django.db.models import Count, Max, Q
 
 from .errors import Forbidden, NotFound
 from .models import Answer, Attempt, AttemptStatus, Exam, Question
+from .review import Review
 
 
 def get_attempt(attempt_id: int) -> Attempt:
@@ -43,18 +44,21 @@ def get_exam(exam_id: int) -> Exam:
 
 @dataclass(frozen=True)
 class Sheet:
-    """An attempt with its exam's questions and its saved answers (question id -> option)."""
+    """An attempt with its exam's questions, its saved answers (question id -> option) and what
+    of them its reader may see (exams/review.py)."""
 
     attempt: Attempt
     questions: list[Question]
     answers: dict[int, str]
+    review: Review
 
 
-def attempt_sheet(attempt: Attempt) -> Sheet:
-    """The attempt's questions and answers, read together (for its result or its question list)."""
+def attempt_sheet(attempt: Attempt, review: Review) -> Sheet:
+    """The attempt's questions and answers, read together (for its result or its question list),
+    for a reader who sees `review` of them: review.what_student_sees for its student, EVERYTHING for a proctor."""
     questions = list(Question.objects.filter(exam_id=attempt.exam_id))
     answers = dict(Answer.objects.filter(attempt=attempt).values_list("question_id", "selected_option"))
-    return Sheet(attempt, questions, answers)
+    return Sheet(attempt, questions, answers, review)
 
 
 def attempts_with_users(attempt_ids: list[int]) -> list[Attempt]:
@@ -122,10 +126,14 @@ def exams_for_student(user: User) -> list[ExamListing]:
     return [ExamListing(exam, exam.n, attempts.get(exam.pk, []), 0) for exam in exams]
 
 
-def exams_for_proctor() -> list[ExamListing]:
-    """Every exam, with how many of its attempts are in progress."""
-    exams = Exam.objects.annotate(
-        n=Count("questions", distinct=True),
-        ongoing=Count("attempts", filter=Q(attempts__status=AttemptStatus.ONGOING), distinct=True),
-    ).order_by("id")
+def exams_for_proctor(*, exam_id: int | None = None) -> list[ExamListing]:
+    """Every exam (or the one with `exam_id`), with how many of its attempts are in progress."""
+    exams = (
+        Exam.objects.filter(**({} if exam_id is None else {"pk": exam_id}))
+        .annotate(
+            n=Count("questions", distinct=True),
+            ongoing=Count("attempts", filter=Q(attempts__status=AttemptStatus.ONGOING), distinct=True),
+        )
+        .order_by("id")
+    )
     return [ExamListing(exam, exam.n, [], exam.ongoing) for exam in exams]

@@ -18,11 +18,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from . import clock, deadlines, metrics, notifications, timers
+from . import clock, deadlines, metrics, notifications, review, timers
 from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
-from .models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, ExpiryPath, Question
+from .models import (
+    Answer,
+    Attempt,
+    AttemptEvent,
+    AttemptStatus,
+    EventKind,
+    Exam,
+    ExamEvent,
+    ExamEventKind,
+    ExpiryPath,
+    Question,
+)
 from .redis_clients import get_optional_redis
 from .selectors import ExamListing, Sheet, attempt_sheet, exams_for_student, get_attempt, get_exam, get_own_attempt
 
@@ -267,9 +278,10 @@ def expire_attempt(*, attempt_id: int, path: str) -> bool:
 
 
 def submit_attempt(*, user: User, attempt_id: int) -> Sheet:
-    """Submit the student's attempt; repeating it returns the same result (its sheet, read once it has ended)."""
+    """Submit the student's attempt; repeating it returns the same result (its sheet, read once it has
+    ended, showing what the exam's review policy lets the student see now)."""
     attempt = get_own_attempt(user=user, attempt_id=attempt_id)
-    return _finish(attempt, kind=EventKind.SUBMITTED, detail={})
+    return _finish(attempt, kind=EventKind.SUBMITTED, detail={}, for_proctor=False)
 
 
 def _proctored_attempt(*, attempt_id: int, by: User, exam_id: int | None) -> Attempt:
@@ -284,10 +296,10 @@ def _proctored_attempt(*, attempt_id: int, by: User, exam_id: int | None) -> Att
 def force_submit_attempt(*, attempt_id: int, by: User, exam_id: int | None = None) -> Sheet:
     """A proctor ends an attempt now, scored as if the student had submitted."""
     attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
-    return _finish(attempt, kind=EventKind.FORCE_SUBMITTED, detail={"by": by.get_username()})
+    return _finish(attempt, kind=EventKind.FORCE_SUBMITTED, detail={"by": by.get_username()}, for_proctor=True)
 
 
-def _finish(attempt: Attempt, *, kind: str, detail: dict) -> Sheet:
+def _finish(attempt: Attempt, *, kind: str, detail: dict, for_proctor: bool) -> Sheet:
     if attempt.is_ongoing:
         with transaction.atomic():
             now = clock.now()
@@ -301,7 +313,13 @@ def _finish(attempt: Attempt, *, kind: str, detail: dict) -> Sheet:
     # Read under the row lock: an answer stored after the end re-scores under it too, so
     # the score and the per-question results agree.
     with transaction.atomic():
-        return attempt_sheet(Attempt.objects.select_for_update().get(pk=attempt.pk))
+        fresh = Attempt.objects.select_for_update().select_related("exam").get(pk=attempt.pk)
+        return attempt_sheet(fresh, review.EVERYTHING if for_proctor else review.what_student_sees(fresh, clock.now()))
+
+
+def student_sheet(*, attempt: Attempt) -> Sheet:
+    """The student's own attempt (from current_attempt) with what of it the review policy shows them now."""
+    return attempt_sheet(attempt, review.what_student_sees(attempt, clock.now()))
 
 
 # --- Time -----------------------------------------------------------------------------
@@ -390,6 +408,22 @@ def extend_attempt(*, attempt_id: int, seconds: int, by: User, exam_id: int | No
             raise Unavailable("The timer service (Redis) is unavailable; the time was not extended.") from exc
         _on_commit(lambda: notifications.attempt_extended(attempt, seconds))
     return attempt
+
+
+@transaction.atomic
+def release_review(*, exam_id: int, by: User) -> Exam:
+    """A proctor opens the exam's review to its students now (exams/review.py), logged once as an ExamEvent.
+
+    Idempotent: the first release stands; repeating it changes and logs nothing.
+    """
+    if not by.is_staff:
+        raise Forbidden("Only proctors (staff users) can do this.", code="not_staff")
+    get_exam(exam_id)
+    now = clock.now()
+    if Exam.objects.filter(pk=exam_id, review_released_at__isnull=True).update(review_released_at=now):
+        ExamEvent.objects.create(exam_id=exam_id, kind=ExamEventKind.REVIEW_RELEASED, at=now, by=by)
+        logger.info("exam %s: review released by %s", exam_id, by.get_username())
+    return get_exam(exam_id)
 
 
 def record_presence(*, connected: list[int], disconnected: list[int]) -> None:

@@ -235,6 +235,8 @@ SPECTACULAR_SETTINGS = {
     # `type` is a one-value enum, the same value in several messages) (exams/contract/schema.py).
     # An enum's values are its description: no "* `a` - a" lists appended to each field's.
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # One name for a choice set that several fields use (a review's `shows` and `later`).
+    "ENUM_NAME_OVERRIDES": {"ReviewShowsEnum": "exams.models.ReviewShows"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "exams.contract.schema.add_socket_frames",

@@ -18,6 +18,7 @@ urlpatterns = [
     path("exam/timer/force-submit/<int:attempt_id>/", views.ForceSubmitView.as_view(), name="force-submit"),
     path("proctor/exams/", views.ProctorExamsView.as_view(), name="proctor-exams"),
     path("proctor/exams/<int:exam_id>/attempts/", views.ProctorAttemptsView.as_view(), name="proctor-attempts"),
+    path("proctor/exams/<int:exam_id>/release-review/", views.ReleaseReviewView.as_view(), name="release-review"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^.*$", api_not_found),

@@ -106,7 +106,7 @@ class SubmitAnswerView(APIView):
 
 
 class SubmitView(APIView):
-    """Submit the attempt (repeatable): the score and each question's outcome."""
+    """Submit the attempt (repeatable): the score, and each question's outcome as far as its review policy shows it."""
 
     @extend_schema(request=None, responses={200: rest.Result, **ERRORS})
     def post(self, request, attempt_id: int):
@@ -114,12 +114,12 @@ class SubmitView(APIView):
 
 
 class QuestionsView(APIView):
-    """The attempt's questions and saved choices; correct options once it has ended."""
+    """The attempt's questions and saved choices; after its end, as far as the exam's review policy shows them."""
 
     @extend_schema(responses={200: rest.Questions, **ERRORS})
     def get(self, request, attempt_id: int):
         attempt = services.current_attempt(user=request.user, attempt_id=attempt_id)
-        return Response(builders.questions(selectors.attempt_sheet(attempt)))
+        return Response(builders.questions(services.student_sheet(attempt=attempt)))
 
 
 class ExtendView(APIView):
@@ -152,6 +152,17 @@ class ProctorExamsView(APIView):
     @extend_schema(responses={200: rest.ProctorExams, **ERRORS})
     def get(self, request):
         return Response(builders.proctor_exams(selectors.exams_for_proctor()))
+
+
+class ReleaseReviewView(APIView):
+    """Proctor: open the exam's review to its students now, under any policy (logged; repeating changes nothing)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(request=None, responses={200: rest.ProctorExam, **ERRORS})
+    def post(self, request, exam_id: int):
+        exam = services.release_review(exam_id=exam_id, by=request.user)
+        return Response(builders.proctor_exam(selectors.exams_for_proctor(exam_id=exam.pk)[0]))
 
 
 class ProctorAttemptsView(APIView):

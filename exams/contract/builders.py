@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from exams import clock, deadlines, presence
-from exams.models import Answer, Attempt, AttemptStatus
+from exams.models import Answer, Attempt, AttemptStatus, Exam
+from exams.review import Review
 
 from ..selectors import ExamListing, Progress, Sheet
 
@@ -86,16 +87,17 @@ def answer_saved_frame(answer: Answer) -> dict:
 
 
 def result(sheet: Sheet) -> dict:
-    """rest.Result: the score and, once the attempt has ended, each question's outcome."""
-    attempt = sheet.attempt
+    """rest.Result: the score and each question's outcome, as far as `sheet.review` shows it."""
+    attempt, seen = sheet.attempt, sheet.review
     score = attempt.score or 0
     max_score = attempt.max_score if attempt.max_score is not None else sum(q.points for q in sheet.questions)
-    ended = not attempt.is_ongoing
     rows = []
     for question in sheet.questions:
+        row: dict[str, object] = {"question_id": question.pk, "points": question.points}
         selected = sheet.answers.get(question.pk)
-        row = {"question_id": question.pk, "selected_option": selected, "points": question.points}
-        if ended:
+        if seen.answers:
+            row["selected_option"] = selected
+        if seen.correct:
             row["correct_option"] = question.correct_option
             row["is_correct"] = selected == question.correct_option
         rows.append(row)
@@ -108,7 +110,16 @@ def result(sheet: Sheet) -> dict:
         "answered": len(sheet.answers),
         "total_questions": len(sheet.questions),
         "results": rows,
+        "review": review(seen),
     }
+
+
+def review(seen: Review) -> dict:
+    """rest.Review: what a result shows, and what more it will show when."""
+    body: dict[str, str | None] = {"shows": seen.shows}
+    if seen.later is not None:
+        body.update(later=seen.later, waits_for=seen.waits_for)
+    return body
 
 
 def force_submit_ack(sheet: Sheet) -> dict:
@@ -130,19 +141,19 @@ def ended_frame(attempt: Attempt, *, at: datetime | None = None) -> dict:
 
 
 def questions(sheet: Sheet) -> dict:
-    """rest.Questions: the attempt's questions and saved choices; the correct option once it has ended."""
-    attempt = sheet.attempt
-    ended = not attempt.is_ongoing
+    """rest.Questions: the attempt's questions, with answers and correct options as far as `sheet.review` shows them."""
+    attempt, seen = sheet.attempt, sheet.review
     rows = []
     for question in sheet.questions:
-        row = {
+        row: dict[str, object] = {
             "id": question.pk,
             "text": question.text,
             "options": question.options,
             "points": question.points,
-            "selected_option": sheet.answers.get(question.pk),
         }
-        if ended:
+        if seen.answers:
+            row["selected_option"] = sheet.answers.get(question.pk)
+        if seen.correct:
             row["correct_option"] = question.correct_option
         rows.append(row)
     return {**timer(attempt), "exam_id": attempt.exam_id, "exam_title": attempt.exam.title, "questions": rows}
@@ -163,7 +174,13 @@ def _exam_summary(listing: ExamListing) -> dict:
         "opens_at": clock.iso(exam.opens_at),
         "closes_at": clock.iso(exam.closes_at),
         "total_questions": listing.total_questions,
+        "review_policy": review_policy(exam),
     }
+
+
+def review_policy(exam: Exam) -> dict:
+    """rest.ReviewPolicy: what the exam's students see after ending, and when (exams/review.py)."""
+    return {"shows": exam.review_shows, "when": exam.review_when, "released_at": clock.iso(exam.review_released_at)}
 
 
 def student_exams(listings: Iterable[ExamListing]) -> dict:
@@ -183,14 +200,14 @@ def student_exams(listings: Iterable[ExamListing]) -> dict:
     }
 
 
+def proctor_exam(listing: ExamListing) -> dict:
+    """rest.ProctorExam: POST release-review."""
+    return {**_exam_summary(listing), "published": listing.exam.published, "ongoing": listing.ongoing}
+
+
 def proctor_exams(listings: Iterable[ExamListing]) -> dict:
     """rest.ProctorExams."""
-    return {
-        "exams": [
-            {**_exam_summary(listing), "published": listing.exam.published, "ongoing": listing.ongoing}
-            for listing in listings
-        ]
-    }
+    return {"exams": [proctor_exam(listing) for listing in listings]}
 
 
 def me(user) -> dict:

@@ -8,6 +8,9 @@ bodies; a field added there and not here fails the tests.
 
 from rest_framework import serializers
 
+from exams.models import ReviewShows, ReviewWhen
+from exams.review import WAITS_FOR
+
 from .codes import ERRORS
 from .fields import Id, Text, Timestamp, option
 from .limits import MAX_EXTEND_SECONDS
@@ -83,12 +86,34 @@ class AnswerSaved(serializers.Serializer):
     saved_at = Timestamp(help_text="When the server received the answer (the time it counts by).")
 
 
+REVIEW_SHOWS = ReviewShows.choices
+ANSWERS_SHOWN = "Only when `review.shows` is `answers` or `correct`."
+CORRECT_SHOWN = "Only when `review.shows` is `correct`."
+
+
 class ResultRow(serializers.Serializer):
     question_id = Id()
-    selected_option = Text(allow_null=True)
     points = serializers.IntegerField()
-    correct_option = Text(required=False, help_text="Only once the attempt has ended.")
-    is_correct = serializers.BooleanField(required=False, help_text="Only once the attempt has ended.")
+    selected_option = Text(required=False, allow_null=True, help_text=f"The answer (null: none). {ANSWERS_SHOWN}")
+    correct_option = Text(required=False, help_text=CORRECT_SHOWN)
+    is_correct = serializers.BooleanField(required=False, help_text=CORRECT_SHOWN)
+
+
+class Review(serializers.Serializer):
+    """What a result shows of the attempt under the exam's review policy (a proctor's: everything)."""
+
+    shows = serializers.ChoiceField(
+        choices=REVIEW_SHOWS, help_text="`score`, `answers` (the student's) or `correct` (and the correct ones)."
+    )
+    later = serializers.ChoiceField(
+        choices=REVIEW_SHOWS, required=False, help_text="What it will show once `waits_for` happens; absent: no more."
+    )
+    waits_for = serializers.ChoiceField(
+        choices=WAITS_FOR,
+        required=False,
+        help_text="`exam_closed` (closes_at passed and nobody still sitting), `release` (by a proctor) "
+        "or `last_attempt` (the student's attempts used up, or the exam closed).",
+    )
 
 
 class Result(serializers.Serializer):
@@ -100,6 +125,7 @@ class Result(serializers.Serializer):
     answered = serializers.IntegerField()
     total_questions = serializers.IntegerField()
     results = ResultRow(many=True)
+    review = Review()
 
 
 class Question(serializers.Serializer):
@@ -107,14 +133,31 @@ class Question(serializers.Serializer):
     text = Text()
     options = serializers.DictField(child=Text(), help_text="Option key -> option text.")
     points = serializers.IntegerField()
-    selected_option = Text(allow_null=True, help_text="The saved answer, if any.")
-    correct_option = Text(required=False, help_text="Only once the attempt has ended.")
+    selected_option = Text(
+        required=False,
+        allow_null=True,
+        help_text="The saved answer (null: none). Once the attempt has ended, only if the review policy shows answers.",
+    )
+    correct_option = Text(required=False, help_text="Only once the review policy shows correct answers.")
 
 
 class Questions(Timer):
     exam_id = Id()
     exam_title = Text()
     questions = Question(many=True)
+
+
+class ReviewPolicy(serializers.Serializer):
+    """What the exam's students see of an ended attempt, and when (the score always, at once)."""
+
+    shows = serializers.ChoiceField(choices=REVIEW_SHOWS, help_text="What they see once `when` has come.")
+    when = serializers.ChoiceField(
+        choices=ReviewWhen.choices,
+        help_text="`at_once`, `closed` (closes_at passed and nobody still sitting; never without closes_at) "
+        "or `released` (by a proctor). A release opens it under any `when`; correct answers wait until "
+        "the student can't sit the exam again.",
+    )
+    released_at = Timestamp(allow_null=True, help_text="When a proctor released the review.")
 
 
 class ExamSummary(serializers.Serializer):
@@ -126,6 +169,7 @@ class ExamSummary(serializers.Serializer):
     opens_at = Timestamp(allow_null=True)
     closes_at = Timestamp(allow_null=True)
     total_questions = serializers.IntegerField()
+    review_policy = ReviewPolicy()
 
 
 class OwnAttempt(Timer):

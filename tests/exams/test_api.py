@@ -8,7 +8,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import AccessToken
 
 from exams import clock
-from exams.models import Answer, Attempt, AttemptStatus, Question
+from exams.models import Answer, Attempt, AttemptStatus, Exam, Question
 
 from .conftest import (
     ANSWER_URL,
@@ -277,8 +277,9 @@ def test_submit_is_scored_and_repeatable(api, exam, started):
     assert body["status"] == "completed"
     assert (body["score"], body["max_score"], body["answered"], body["total_questions"]) == (1, 3, 1, 3)
     assert body["percentage"] == 33.33
-    # Once ended, the results carry the correct options.
-    assert all(row["correct_option"] == "A" for row in body["results"])
+    # Once ended, the results show what the review policy lets the student see: by default the score only.
+    assert body["review"] == {"shows": "score", "later": "correct", "waits_for": "release"}
+    assert all(set(row) == {"question_id", "points"} for row in body["results"])
 
 
 def test_submit_after_the_deadline_gives_the_timeout_result(api, exam, started):
@@ -341,6 +342,7 @@ def test_correct_options_stay_hidden_until_the_end(api, client_for, exam, starte
     for body in before_end:
         assert not any("correct" in key for key in keys_anywhere(body)), body
 
+    Exam.objects.filter(pk=exam.pk).update(review_when="at_once")  # a policy that shows them once it has ended
     api.post(submit_url(attempt_id))
 
     after = api.get(questions_url(attempt_id)).json()

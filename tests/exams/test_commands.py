@@ -93,6 +93,15 @@ def test_load_exam_keeps_the_files_published_flag(tmp_path):
     assert exam.published is True and exam.max_attempts == 2
 
 
+def test_load_exam_takes_the_review_policy(tmp_path):
+    lines = run("load_exam", exam_file(tmp_path, valid_exam(review_shows="answers", review_when="released")))
+    exam = Exam.objects.get(pk=int(lines[-1]))
+    assert (exam.review_shows, exam.review_when) == ("answers", "released")
+    lines = run("load_exam", exam_file(tmp_path, valid_exam(), name="default.json"))
+    exam = Exam.objects.get(pk=int(lines[-1]))
+    assert (exam.review_shows, exam.review_when) == ("correct", "closed")  # the model's defaults
+
+
 def _bad(**changes) -> dict:
     return valid_exam(**changes)
 
@@ -123,6 +132,8 @@ def _bad_question(index: int, **changes) -> dict:
         (_bad(duration_seconds="60"), "duration_seconds"),
         (_bad(published="yes"), "published"),
         (_bad(max_attempts=0), "max_attempts"),
+        (_bad(review_shows="everything"), "review_shows"),
+        (_bad(review_when=["at_once"]), "review_when"),
         ([1, 2, 3], "(file)"),
     ],
 )

@@ -155,7 +155,7 @@ def test_concurrent_expiries_flip_each_attempt_once(make_user, exam):
 
 
 def test_answers_racing_the_submit_are_either_scored_or_refused(make_user, make_exam):
-    exam = make_exam(questions=6)
+    exam = make_exam(questions=6, review_when="at_once")  # the result shows each answer's correctness
     questions = list(Question.objects.filter(exam=exam))
     for _ in range(4):
         student = make_user()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from exams import selectors, services
+from exams import review, selectors, services
 from exams.errors import Forbidden, NotFound
 from exams.models import Question
 
@@ -37,10 +37,10 @@ def test_the_sheet_holds_the_questions_in_order_and_the_answers(student, exam):
     attempt = start(student, exam)
     answer(attempt, 2, "B")
     answer(attempt, 0, "A")
-    sheet = selectors.attempt_sheet(attempt)
+    sheet = selectors.attempt_sheet(attempt, review.DURING_ATTEMPT)
     assert [q.order for q in sheet.questions] == [1, 2, 3]
     assert sheet.answers == {sheet.questions[0].pk: "A", sheet.questions[2].pk: "B"}
-    assert sheet.attempt is attempt
+    assert (sheet.attempt, sheet.review) == (attempt, review.DURING_ATTEMPT)
 
 
 def test_progress_is_read_for_many_attempts_at_once(make_user, make_exam, django_assert_num_queries):

@@ -10,7 +10,6 @@ from exams.contract import builders
 from exams.contract.limits import MAX_EXTEND_SECONDS
 from exams.errors import Conflict, Forbidden, NotFound, ServiceError, TimeUp
 from exams.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath, Question
-from exams.selectors import attempt_sheet
 
 from .conftest import event_kinds, exam_settings, set_deadline
 
@@ -265,7 +264,7 @@ def test_an_answer_received_in_time_is_stored_after_the_timeout_won_the_race(stu
     event = AttemptEvent.objects.filter(attempt=attempt).last()
     assert (event.kind, event.at, event.detail["after_end"]) == (EventKind.ANSWER_SAVED, received_at, "timeout")
     assert "stored and re-scored" in caplog.text
-    assert builders.result(attempt_sheet(attempt))["score"] == 2
+    assert builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk))["score"] == 2
 
 
 def test_an_answer_received_after_deadline_and_grace_is_refused(student, exam):
@@ -385,7 +384,7 @@ def test_the_answer_received_last_stands_whatever_the_order_processed(student, e
 
 
 def test_submit_scores_and_is_idempotent(student, make_exam, clean_redis, on_commit):
-    exam = make_exam(questions=4)
+    exam = make_exam(questions=4, review_when="at_once")
     q1, q2, q3, _ = _questions(exam)
     Question.objects.filter(pk=q2.pk).update(points=3)
     attempt = _start(student, exam)
@@ -443,13 +442,15 @@ def test_submit_someone_elses_attempt_is_403(student, make_user, exam):
     assert attempt.status == AttemptStatus.ONGOING
 
 
-def test_results_hide_the_correct_option_while_ongoing(student, exam):
-    attempt = _start(student, exam)
-    assert all("correct_option" not in row for row in builders.result(attempt_sheet(attempt))["results"])
-    assert all("correct_option" not in row for row in builders.questions(attempt_sheet(attempt))["questions"])
+def test_the_students_sheet_hides_the_correct_option_while_ongoing(student, make_exam):
+    attempt = _start(student, make_exam(review_when="at_once"))
+    assert all(
+        "correct_option" not in row for row in builders.questions(services.student_sheet(attempt=attempt))["questions"]
+    )
     services.submit_attempt(user=student, attempt_id=attempt.pk)
     attempt.refresh_from_db()
-    assert all(row["correct_option"] == "A" for row in builders.questions(attempt_sheet(attempt))["questions"])
+    rows = builders.questions(services.student_sheet(attempt=attempt))["questions"]
+    assert all(row["correct_option"] == "A" for row in rows)
 
 
 # --- Proctors: extend and force submit ------------------------------------------------
@@ -544,8 +545,13 @@ def test_force_submit(student, proctor, exam, clean_redis, on_commit):
     event = AttemptEvent.objects.get(attempt=attempt, kind=EventKind.FORCE_SUBMITTED)
     assert event.detail == {"by": proctor.username}
     assert not clean_redis.exists(timers.timer_key(attempt.pk))
-    # The student's own submit afterwards returns the same result, adding nothing.
-    assert builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk)) == result
+    assert result["results"][0]["is_correct"] is True  # a proctor sees everything
+    # The student's own submit afterwards returns the same result as far as the review policy shows it, adding nothing.
+    own = builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk))
+    assert {k: v for k, v in own.items() if k not in ("results", "review")} == {
+        k: v for k, v in result.items() if k not in ("results", "review")
+    }
+    assert own["review"]["shows"] == "score"
     assert not AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.SUBMITTED).exists()
 
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from exams import clock, presence, selectors, services
+from exams import clock, presence, review, selectors, services
 from exams.contract import builders, frames, rest
-from exams.models import Attempt, AttemptStatus, Question
+from exams.models import Attempt, AttemptStatus, Question, ReviewShows
 from tests.support.contract_check import check, check_frame
 
 pytestmark = pytest.mark.django_db
@@ -70,22 +70,35 @@ def test_answer_shapes(attempt):
     assert (frame["selected_option"], frame["saved_at"]) == ("B", clock.iso(saved.saved_at))
 
 
-def test_result_while_ongoing_and_once_ended(attempt):
+def test_result_while_ongoing_and_as_far_as_the_review_shows(attempt):
     answer(attempt, "A", 0)
     answer(attempt, "B", 1)
-    ongoing = builders.result(selectors.attempt_sheet(attempt))
+    ongoing = builders.result(selectors.attempt_sheet(attempt, review.DURING_ATTEMPT))
     check(rest.Result, ongoing)
     assert all("correct_option" not in row and "is_correct" not in row for row in ongoing["results"])
     assert (ongoing["score"], ongoing["max_score"], ongoing["answered"]) == (0, 3, 2)
 
-    body = builders.result(services.submit_attempt(user=attempt.user, attempt_id=attempt.pk))
+    # The exam's default policy, without closes_at: the score only until a proctor's release.
+    sheet = services.submit_attempt(user=attempt.user, attempt_id=attempt.pk)
+    body = builders.result(sheet)
     check(rest.Result, body)
     assert (body["status"], body["score"], body["max_score"], body["percentage"]) == ("completed", 1, 3, 33.33)
-    assert [row["is_correct"] for row in body["results"]] == [True, False, False]
-    assert [row["selected_option"] for row in body["results"]] == ["A", "B", None]
-    ack = builders.force_submit_ack(selectors.attempt_sheet(selectors.get_attempt(attempt.pk)))
+    assert [set(row) for row in body["results"]] == [{"question_id", "points"}] * 3
+    assert body["review"] == {"shows": "score", "later": "correct", "waits_for": "release"}
+
+    answers = builders.result(selectors.attempt_sheet(sheet.attempt, review.Review(ReviewShows.ANSWERS)))
+    check(rest.Result, answers)
+    assert [row["selected_option"] for row in answers["results"]] == ["A", "B", None]
+    assert all("correct_option" not in row and "is_correct" not in row for row in answers["results"])
+
+    everything = builders.result(selectors.attempt_sheet(sheet.attempt, review.EVERYTHING))
+    check(rest.Result, everything)
+    assert [row["is_correct"] for row in everything["results"]] == [True, False, False]
+    assert [row["selected_option"] for row in everything["results"]] == ["A", "B", None]
+    assert everything["review"] == {"shows": "correct"}
+    ack = builders.force_submit_ack(selectors.attempt_sheet(selectors.get_attempt(attempt.pk), review.EVERYTHING))
     check_frame("proctor", ack)
-    assert {k: v for k, v in ack.items() if k not in ("type", "action")} == body
+    assert {k: v for k, v in ack.items() if k not in ("type", "action")} == everything
 
 
 @pytest.mark.parametrize("status", [AttemptStatus.COMPLETED, AttemptStatus.TIMEOUT])
@@ -101,15 +114,23 @@ def test_the_end_frame_is_one_shape(attempt, status):
     )
 
 
-def test_questions_show_the_correct_option_only_once_ended(attempt):
+def test_questions_show_answers_and_correct_options_as_far_as_the_review_shows(attempt):
     answer(attempt, "B")
-    body = builders.questions(selectors.attempt_sheet(selectors.get_attempt(attempt.pk)))
+    body = builders.questions(selectors.attempt_sheet(selectors.get_attempt(attempt.pk), review.DURING_ATTEMPT))
     check(rest.Questions, body)
     assert [q["selected_option"] for q in body["questions"]] == ["B", None, None]
     assert all("correct_option" not in q for q in body["questions"])
-    body = builders.questions(selectors.attempt_sheet(ended(attempt)))
+    attempt = ended(attempt)
+    body = builders.questions(selectors.attempt_sheet(attempt, review.Review(ReviewShows.SCORE)))
     check(rest.Questions, body)
-    assert all(q["correct_option"] == "A" for q in body["questions"])
+    assert all("selected_option" not in q and "correct_option" not in q for q in body["questions"])
+    body = builders.questions(selectors.attempt_sheet(attempt, review.EVERYTHING))
+    check(rest.Questions, body)
+    assert [(q["selected_option"], q["correct_option"]) for q in body["questions"]] == [
+        ("B", "A"),
+        (None, "A"),
+        (None, "A"),
+    ]
 
 
 def test_exam_lists(student, make_exam):
