@@ -76,7 +76,7 @@ def no_horizontal_scroll(page: Page) -> bool:
 
 
 def test_student_takes_an_exam(browsers: Browsers, student, make_exam):
-    exam = make_exam(duration=600, questions=3)
+    exam = make_exam(duration=600, questions=3, review_when="at_once")  # each answer's verdict at once
     q1, q2, _ = question_ids(exam)
     page = browsers.new_page("student")
     # The student's computer is an hour fast: the countdown must follow the server's clock anyway.
@@ -141,6 +141,51 @@ def test_student_takes_an_exam(browsers: Browsers, student, make_exam):
     card = page.locator(".exam-card", has_text=exam.title)
     expect(card).to_contain_text("Attempt 1: submitted — score 1 / 3")
     expect(card).to_contain_text("No attempts left.")
+    browsers.assert_clean()
+
+
+def test_the_result_follows_the_review_policy_and_a_release(browsers: Browsers, make_user, make_exam):
+    alice, proctor = make_user(username="alice"), make_user(staff=True, username="proctor")
+    exam = make_exam(duration=600, questions=3)  # the default policy, no closes_at: correct answers on release
+    q1, q2, _ = question_ids(exam)
+    token = login(browsers.base, "alice")
+    status, started = rest(browsers.base, "POST", f"/api/exam/timer/start/{exam.pk}/", token)
+    attempt_id = started["attempt_id"]
+    for question, option in ((q1, "A"), (q2, "B")):
+        body = {"attempt_id": attempt_id, "question_id": question, "selected_option": option}
+        assert rest(browsers.base, "POST", "/api/exam/timer/submit-answer/", token, body)[0] == 200
+    assert rest(browsers.base, "POST", f"/api/exam/timer/submit/{attempt_id}/", token)[0] == 200
+
+    # The score only, and when the rest will come.
+    page = browsers.new_page("student")
+    sign_in(page, "/", alice.username)
+    card = page.locator(".exam-card", has_text=exam.title)
+    card.get_by_role("button", name="See result").click()
+    expect(page.locator("#result-score")).to_have_text("1 / 3")
+    expect(page.locator("#review-note")).to_have_text(
+        "Your answers and the correct ones will be shown when your proctor releases them."
+    )
+    expect(page.locator(".result-row")).to_have_count(0)
+
+    # The proctor releases it.
+    desk = browsers.new_page("proctor")
+    watch_exam(desk, proctor.username, exam)
+    expect(desk.locator("#review-policy")).to_contain_text("once you release the review")
+    desk.get_by_role("button", name="Release the review now…").click()
+    desk.locator("#release-dialog").get_by_role("button", name="Release", exact=True).click()
+    expect(desk.locator("#feed")).to_contain_text("You released the review to the students.")
+    expect(desk.locator("#review-policy")).to_contain_text("now: you released the review")
+    expect(desk.get_by_role("button", name="Release the review now…")).to_be_hidden()
+
+    # Now each answer's verdict and the correct one.
+    page.get_by_role("button", name="Back to exams").click()
+    card.get_by_role("button", name="See result").click()
+    rows = page.locator(".result-row")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("✓ correct")
+    expect(rows.nth(1)).to_contain_text("✗ wrong")
+    expect(rows.nth(1)).to_contain_text("Correct answer: A — right")
+    expect(page.locator("#review-note")).to_have_count(0)
     browsers.assert_clean()
 
 

@@ -20,17 +20,27 @@
  * @property {string} text
  * @property {Record<string, string>} options option key -> text
  * @property {number} points
- * @property {string | null} selected_option
+ * @property {string | null} [selected_option] absent once the attempt has ended, unless the review policy shows answers
  */
 
 /** @typedef {Timer & {exam_id: number, exam_title: string, questions: Question[]}} QuestionsBody */
 
+/** @typedef {"score" | "answers" | "correct"} ReviewShows */
+
+/**
+ * What a result shows under the exam's review policy, and what more it will show when.
+ * @typedef {object} Review
+ * @property {ReviewShows} shows
+ * @property {ReviewShows} [later]
+ * @property {"exam_closed" | "release" | "last_attempt"} [waits_for]
+ */
+
 /**
  * @typedef {object} ResultRow
  * @property {number} question_id
- * @property {string | null} selected_option
- * @property {string} [correct_option]
- * @property {boolean} [is_correct]
+ * @property {string | null} [selected_option] when `review.shows` is `answers` or `correct`
+ * @property {string} [correct_option] when `review.shows` is `correct`
+ * @property {boolean} [is_correct] when `review.shows` is `correct`
  */
 
 /**
@@ -44,6 +54,15 @@
  * @property {number} answered
  * @property {number} total_questions
  * @property {ResultRow[]} results
+ * @property {Review} review
+ */
+
+/**
+ * What an exam's students see of an ended attempt, and when.
+ * @typedef {object} ReviewPolicy
+ * @property {ReviewShows} shows
+ * @property {"at_once" | "closed" | "released"} when
+ * @property {string | null} released_at
  */
 
 /**
@@ -53,7 +72,9 @@
  * @property {string} description
  * @property {number} duration_seconds
  * @property {number} max_attempts
+ * @property {string | null} closes_at
  * @property {number} total_questions
+ * @property {ReviewPolicy} review_policy
  */
 
 /** @typedef {Timer & {number: number, score: number | null, max_score: number | null}} PastAttempt */

@@ -5,9 +5,9 @@ import { describeSeconds, el, plural } from "./dom.js";
 
 /** @typedef {import("./contract.js").StudentExam} StudentExam */
 /**
- * What the card's button does: resume the attempt in progress, or start one (the button and the
- * card's error line are given, to show progress and failure).
- * @typedef {{onResume: (attemptId: number) => void, onStart: (exam: StudentExam, button: HTMLButtonElement, error: HTMLElement) => void}} CardActions
+ * What the card's buttons do: open an attempt (resume the one in progress, or see an ended one's
+ * result), or start one (the button and the card's error line are given, to show progress and failure).
+ * @typedef {{onOpen: (attemptId: number) => void, onStart: (exam: StudentExam, button: HTMLButtonElement, error: HTMLElement) => void}} CardActions
  */
 
 /**
@@ -16,7 +16,7 @@ import { describeSeconds, el, plural } from "./dom.js";
  * @param {CardActions} actions
  * @returns {HTMLLIElement}
  */
-export function examCard(exam, { onResume, onStart }) {
+export function examCard(exam, { onOpen, onStart }) {
   const ongoing = exam.attempts.find((a) => a.status === "ongoing");
   const error = el("p", { class: "form-error", role: "alert", hidden: true });
   const meta = [
@@ -26,10 +26,12 @@ export function examCard(exam, { onResume, onStart }) {
   ].join(" · ");
   const past = exam.attempts
     .filter((a) => a.status !== "ongoing")
-    .map((a) => el("li", {}, `Attempt ${a.number}: ${statusText(a.status)} — score ${a.score ?? 0} / ${a.max_score ?? 0}`));
+    .map((a) => el("li", {}, `Attempt ${a.number}: ${statusText(a.status)} — score ${a.score ?? 0} / ${a.max_score ?? 0} `,
+      // What the result shows follows the exam's review policy, which may open later.
+      el("button", { class: "link", type: "button", onclick: () => onOpen(a.attempt_id) }, "See result")));
   let action;
   if (ongoing) {
-    action = el("button", { class: "primary", type: "button", onclick: () => onResume(ongoing.attempt_id) }, "Resume exam");
+    action = el("button", { class: "primary", type: "button", onclick: () => onOpen(ongoing.attempt_id) }, "Resume exam");
   } else if (exam.attempts.length < exam.max_attempts) {
     action = el("button", { class: "primary", type: "button", onclick: (/** @type {MouseEvent} */ e) => onStart(exam, /** @type {HTMLButtonElement} */ (e.currentTarget), error) }, "Start exam");
   } else {

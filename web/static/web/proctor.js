@@ -6,6 +6,7 @@ import { Session } from "./api.js";
 import { AttemptsTable } from "./attempts-table.js";
 import { ServerClock } from "./clock.js";
 import { $, describeSeconds, el, formatDuration, showError, showView, timeOfDay } from "./dom.js";
+import { canRelease, describePolicy } from "./review.js";
 import { bindSignIn, loadUser, showSignIn } from "./signin.js";
 import { LiveSocket } from "./socket.js";
 
@@ -39,6 +40,8 @@ session.onExpired = (/** @type {import("./api.js").ApiError} */ error) => {
 
 /** @type {WatchedExam | null} */
 let exam = null;
+/** @type {Map<number, ProctorExam>} the exams of the picker, by id */
+const examsById = new Map();
 const order = { key: "student", direction: 1 }; // the proctor's sort, kept across exams
 let nextRequest = 0;
 
@@ -90,6 +93,8 @@ async function loadExams() {
     else if (error.status !== 401) showError($("#dashboard-error"), `Could not load the exams: ${error.message}`);
     return false;
   }
+  examsById.clear();
+  for (const e of exams) examsById.set(e.id, e);
   const select = $("#exam-select");
   select.replaceChildren(
     el("option", { value: "" }, exams.length ? "Choose an exam…" : "No exams yet"),
@@ -114,6 +119,7 @@ function watchExam(id) {
   $("#exam-panel").hidden = false;
   $("#attempt-rows").replaceChildren();
   $("#feed").replaceChildren();
+  renderReview(id);
   const table = new AttemptsTable(clock, { onExtend: openExtend, onForce: openForce, order });
   /** @type {WatchedExam} */
   const watched = {
@@ -349,6 +355,45 @@ async function submitForce(event) {
   }
 }
 
+// --- The review: what the exam's students see after ending, and its release ------------------------
+
+/** @param {number} id the watched exam */
+function renderReview(id) {
+  const watchedExam = examsById.get(id);
+  $("#review-policy").textContent = watchedExam ? describePolicy(watchedExam.review_policy, watchedExam.closes_at) : "";
+  $("#release-button").hidden = !watchedExam || !canRelease(watchedExam.review_policy);
+}
+
+function openRelease() {
+  const watchedExam = exam && examsById.get(exam.id);
+  if (!watchedExam) return;
+  $("#release-exam").textContent = watchedExam.title;
+  showError($("#release-error"), "");
+  $("#release-dialog", HTMLDialogElement).showModal();
+}
+
+/** @param {SubmitEvent} event */
+async function submitRelease(event) {
+  event.preventDefault();
+  const dialog = $("#release-dialog", HTMLDialogElement);
+  const watched = exam;
+  if (!watched) return showError($("#release-error"), "Choose an exam first.");
+  const button = /** @type {HTMLButtonElement} */ (event.submitter || dialog.querySelector("button[type=submit]"));
+  button.disabled = true;
+  try {
+    /** @type {ProctorExam} */
+    const updated = await session.post(`/api/proctor/exams/${watched.id}/release-review/`);
+    examsById.set(updated.id, updated);
+    dialog.close();
+    if (exam === watched) renderReview(watched.id);
+    addFeed("You released the review to the students.", "action");
+  } catch (error) {
+    showError($("#release-error"), error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // --- Wiring ------------------------------------------------------------------------------------------
 
 bindSignIn(session, route);
@@ -370,6 +415,8 @@ $("#sort-select", HTMLSelectElement).addEventListener("change", (event) =>
 );
 $("#extend-form").addEventListener("submit", submitExtend);
 $("#force-form").addEventListener("submit", submitForce);
+$("#release-button").addEventListener("click", openRelease);
+$("#release-form").addEventListener("submit", submitRelease);
 for (const button of document.querySelectorAll("dialog [data-close]")) {
   button.addEventListener("click", () => button.closest("dialog")?.close());
 }

@@ -104,7 +104,7 @@ async function showExams(message = "") {
 }
 
 /** @type {import("./exams.js").CardActions} */
-const cardActions = { onResume: (id) => go(`#attempt-${id}`), onStart: startExam };
+const cardActions = { onOpen: (id) => go(`#attempt-${id}`), onStart: startExam };
 
 /**
  * @param {StudentExam} exam
