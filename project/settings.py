@@ -264,6 +264,19 @@ EXAM = {
     "WS_MAX_MESSAGE_BYTES": env.int("WS_MAX_MESSAGE_BYTES", default=4096),
     "WS_MESSAGES_PER_SECOND": env.float("WS_MESSAGES_PER_SECOND", default=10.0),
     "WS_MESSAGE_BURST": env.int("WS_MESSAGE_BURST", default=20),
+    # Per user, across the user's sockets in one process (realtime/limits.py): a user with many
+    # sockets gets no more than one fair share. Excess handshakes close with 4429, excess
+    # messages get `throttled` at once.
+    "WS_MAX_SOCKETS_PER_USER": env.int("WS_MAX_SOCKETS_PER_USER", default=10),
+    "WS_MAX_SOCKETS_PER_ATTEMPT": env.int("WS_MAX_SOCKETS_PER_ATTEMPT", default=5),
+    "WS_USER_MESSAGES_PER_SECOND": env.float("WS_USER_MESSAGES_PER_SECOND", default=20.0),
+    "WS_USER_MESSAGE_BURST": env.int("WS_USER_MESSAGE_BURST", default=40),
+    "WS_MAX_INFLIGHT_PER_USER": env.int("WS_MAX_INFLIGHT_PER_USER", default=4),
+    # Rights on open sockets (realtime/rights.py): every user's is_active and is_staff are
+    # re-read for all of a process's users this often, and an action never runs on rights
+    # read longer ago than the bound (it re-reads that user first).
+    "WS_RIGHTS_REFRESH_SECONDS": env.float("WS_RIGHTS_REFRESH_SECONDS", default=2.0),
+    "WS_RIGHTS_MAX_AGE_SECONDS": env.float("WS_RIGHTS_MAX_AGE_SECONDS", default=5.0),
 }
 
 # --- Who may read /metrics on the web port (exams/api/metrics_view.py): clients in these

@@ -5,6 +5,9 @@ A consumer never dies of one bad event: every handler has one catch-all that ans
 cleanup (the hub's registry, hence ticks and presence) runs however the consumer ends.
 Consumers have no channel-layer channel of their own: the process's hub (realtime/hub.py)
 delivers events to them, so a Redis outage neither closes nor blocks a socket.
+
+Every action is checked first against its user's limits (realtime/limits.py), the socket's
+token expiry and the user's current rights (realtime/rights.py); `auth` renews the token.
 """
 
 import asyncio
@@ -19,16 +22,20 @@ import redis
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import DatabaseError
 
 from exams import clock, notifications, services
 from exams.contract import builders, codes, frames
-from exams.contract.parsing import BadInput, parse_client_message
+from exams.contract.parsing import BadInput, parse_client_message, request_id_of
 from exams.errors import Forbidden, NotAuthenticated, NotFound, ServiceError
 from exams.models import Attempt
 
+from .auth import read_access_token
 from .db import db_call
 from .hub import get_hub
+from .limits import TokenBucket
+from .rights import token_expired
 from .ticker import get_ticker
 
 logger = logging.getLogger(__name__)
@@ -44,23 +51,6 @@ _CLOSE_CODES = {
 }
 
 
-class TokenBucket:
-    """Per-socket flood control: `rate` messages a second, bursts up to `burst`."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.stamp = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
 class _ServiceSocket(AsyncWebsocketConsumer):
     """Shared plumbing: close codes, bounded JSON input, errors as `error` messages, safe sends."""
 
@@ -69,12 +59,17 @@ class _ServiceSocket(AsyncWebsocketConsumer):
     # type -> declaration (exams/contract/frames.py), and type -> handler.
     messages: dict
     actions: dict
+    # A proctor socket: its user must be staff, at every action.
+    needs_staff = False
 
     async def __call__(self, scope, receive, send):
         self.released = self.closed = self.ready = self.busy = False
         self.request_id = None
         self.pending: list[dict] = []
         self.bucket = TokenBucket(settings.EXAM["WS_MESSAGES_PER_SECOND"], settings.EXAM["WS_MESSAGE_BURST"])
+        # From the access token (realtime/auth.py); checked, with the user's rights, at every action.
+        self.user_id: int = scope.get("user_id") or 0
+        self.token_expires_at: float | None = scope.get("token_expires_at")
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -96,6 +91,10 @@ class _ServiceSocket(AsyncWebsocketConsumer):
         # Accept first: a close before the handshake completes can't carry a code.
         await self.accept()
         await self.close(code=code)
+
+    def note_rights(self, user: User, read_at: float) -> None:
+        """The connect's own read of the user's rights (begun at `read_at`): the hub need not read them again soon."""
+        get_hub().rights.note(user.pk, active=user.is_active, staff=user.is_staff, read_at=read_at)
 
     async def open_or_reject(self, opener: Awaitable[T]) -> T | None:
         """Run the connect's one database call; on a refusal close with the contract's code."""
@@ -135,8 +134,14 @@ class _ServiceSocket(AsyncWebsocketConsumer):
         await self.send_json(builders.error_frame(code, message, request_id))
 
     async def close_for_restart(self) -> None:
+        await self.revoke(codes.CLOSE_SERVICE_RESTART)
+
+    async def revoke(self, code: int) -> None:
+        """Close the socket with `code`: from the hub, or instead of an action it may no longer do."""
+        if self.closed:
+            return
         try:
-            await self.close(code=codes.CLOSE_SERVICE_RESTART)
+            await self.close(code=code)
         except Exception:
             pass
         self.closed = True
@@ -172,22 +177,33 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             await self._flush_pending()
 
     async def _handle(self, text_data, bytes_data, received_at: datetime) -> None:
-        allowed = self.bucket.take()
-        # Parsing is bounded by the size limit, and gives the request_id a throttled reply echoes.
+        # The socket's budget, then its user's (shared with the user's other sockets here). Over
+        # either, the message is refused unread: a flood costs a JSON parse per message, no more.
+        if not (self.bucket.take() and get_hub().limits.take(self.user_id)):
+            await self.send_error(codes.THROTTLED, "Too many messages; slow down.", request_id_of(text_data))
+            return
         try:
             message = parse_client_message(text_data, bytes_data, allowed=self.messages)
         except BadInput as exc:
-            if allowed:
-                await self.send_error(exc.code, exc.message, exc.request_id)
-            else:
-                await self.send_error(codes.THROTTLED, "Too many messages; slow down.", exc.request_id)
+            await self.send_error(exc.code, exc.message, exc.request_id)
             return
         request_id = self.request_id = message.pop("request_id", None)
-        if not allowed:
-            await self.send_error(codes.THROTTLED, "Too many messages; slow down.", request_id)
+        kind = message.pop("type")
+        if kind != "auth" and token_expired(self.token_expires_at):
+            # Not renewed in time (the hub's next check would close it too).
+            await self.revoke(codes.CLOSE_UNAUTHENTICATED)
+            return
+        limits = get_hub().limits
+        if not limits.begin(self.user_id):
+            # Refused, not queued: the user's other actions are still under way.
+            await self.send_error(codes.THROTTLED, "Too many of your actions are under way; retry shortly.", request_id)
             return
         try:
-            reply = await self.actions[message.pop("type")](self, received_at=received_at, **message)
+            refusal = (await get_hub().rights.current(self.user_id)).refusal(needs_staff=self.needs_staff)
+            if refusal is not None:
+                await self.revoke(refusal)
+                return
+            reply = await self.actions[kind](self, received_at=received_at, **message)
         except ServiceError as exc:
             await self.send_error(exc.code, exc.message, request_id)
             return
@@ -203,9 +219,19 @@ class _ServiceSocket(AsyncWebsocketConsumer):
                 codes.SERVER_ERROR, "The server could not handle this message; please retry.", request_id
             )
             return
+        finally:
+            limits.end(self.user_id)
         if request_id is not None:
             reply["request_id"] = request_id
         await self.send_json(reply)
+
+    async def do_auth(self, *, received_at: datetime, token: str) -> dict:
+        """A fresh access token for the socket's user: the socket lives until it expires."""
+        grant = read_access_token(token)
+        if grant is None or grant.user_id != self.user_id:
+            raise NotAuthenticated("Not a valid access token for this socket's user.", code="token_not_valid")
+        self.token_expires_at = grant.expires_at
+        return builders.auth_ok_frame(grant.expires_at)
 
 
 class AttemptConsumer(_ServiceSocket):
@@ -224,13 +250,17 @@ class AttemptConsumer(_ServiceSocket):
         self.unsaved: dict[tuple, tuple[datetime, object]] = {}
         self.storing: asyncio.Task | None = None
         # Join first (events are held until the snapshot is out), then read the state.
+        if not get_hub().add_student(self, attempt_id):
+            # The user has too many sockets here already: refused before any database work.
+            return await self.reject(codes.CLOSE_TOO_MANY_SOCKETS)
         self.attempt_id = attempt_id
-        get_hub().add_student(self, attempt_id)
         await get_hub().wait_joined()
+        read_at = time.monotonic()
         attempt = await self.open_or_reject(db_call(services.open_attempt)(user_id=user_id, attempt_id=attempt_id))
         if attempt is None or self.closed:  # closed: the process began shutting down meanwhile
             return
         self.user = attempt.user
+        self.note_rights(self.user, read_at)
         await self.accept()
         get_hub().mark_present(attempt_id)
         await self.send_state(attempt)
@@ -346,7 +376,7 @@ class AttemptConsumer(_ServiceSocket):
         return builders.ended_frame(sheet.attempt)
 
     messages = frames.STUDENT_MESSAGES
-    actions = {"answer": do_answer, "submit": do_submit}
+    actions = {"answer": do_answer, "submit": do_submit, "auth": _ServiceSocket.do_auth}
 
     # Events from the hub ----------------------------------------------------------
 
@@ -377,18 +407,23 @@ class ProctorConsumer(_ServiceSocket):
     """A proctor's live view of one exam: `/ws/proctor/exams/<exam_id>/`."""
 
     exam_id = 0  # set on connect (ids are positive): 0 means the socket never joined
+    needs_staff = True
 
     async def connect(self):
         user_id = self.scope.get("user_id")
         if user_id is None:
             return await self.reject(codes.CLOSE_UNAUTHENTICATED)
-        self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
-        get_hub().add_proctor(self, self.exam_id)
+        exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
+        if not get_hub().add_proctor(self, exam_id):
+            return await self.reject(codes.CLOSE_TOO_MANY_SOCKETS)
+        self.exam_id = exam_id
         await get_hub().wait_joined()
+        read_at = time.monotonic()
         opened = await self.open_or_reject(db_call(_open_exam_room)(user_id=user_id, exam_id=self.exam_id))
         if opened is None or self.closed:  # closed: the process began shutting down meanwhile
             return
         self.user, rows = opened
+        self.note_rights(self.user, read_at)
         await self.accept()
         await self.send_snapshot(rows)
         await self.become_ready()
@@ -423,7 +458,7 @@ class ProctorConsumer(_ServiceSocket):
         return builders.force_submit_ack(sheet)
 
     messages = frames.PROCTOR_MESSAGES
-    actions = {"extend": do_extend, "force_submit": do_force_submit}
+    actions = {"extend": do_extend, "force_submit": do_force_submit, "auth": _ServiceSocket.do_auth}
 
 
 def _open_exam_room(*, user_id: int, exam_id: int) -> tuple:

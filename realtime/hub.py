@@ -9,6 +9,10 @@ It is the only user of the channel layer in a daphne process:
 - it watches Redis: after an outage, a restart that lost the data, or a sweep that took it
   for dead, it re-joins the group, re-reports presence and resyncs every socket from the
   database, so nothing that happened meanwhile stays invisible;
+- it holds each user's limits (realtime/limits.py: sockets, a shared message budget, actions
+  under way) and current rights (realtime/rights.py): every few seconds it re-reads the rights
+  of all its users in one query and closes the sockets of users who lost them (4401, 4403),
+  and of tokens past their expiry (4401);
 - on shutdown it closes every socket with 1012 and leaves presence.
 Sockets talk to the hub only through the small `HubSocket` protocol below.
 """
@@ -23,11 +27,15 @@ from typing import Any, Protocol
 import redis
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import DatabaseError
 
 from exams import clock, delivery, notifications, presence, selectors, services
+from exams.contract.codes import CLOSE_UNAUTHENTICATED
 
 from .db import db_call
+from .limits import UserLimits
+from .rights import Rights, token_expired
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +52,18 @@ LEAVE_WAIT_SECONDS = 1.0
 
 
 class HubSocket(Protocol):
+    user_id: int
+    # A proctor socket: its user must be staff.
+    needs_staff: bool
+    # The socket's access token runs out then (epoch seconds); an `auth` message moves it on.
+    token_expires_at: float | None
+    # Accepted and its snapshot sent: from then on only the hub can tell it its rights are gone.
+    ready: bool
+
     async def deliver(self, payload: dict) -> None: ...
     async def resync(self, state: object) -> None: ...
     async def close_for_restart(self) -> None: ...
+    async def revoke(self, code: int) -> None: ...
 
 
 class Hub:
@@ -64,13 +81,19 @@ class Hub:
         self._registered = False
         # Set while this process is in the fan-out group (see `wait_joined`).
         self.joined = asyncio.Event()
+        self.limits = UserLimits()
+        self.rights = Rights()
 
     # --- sockets ---------------------------------------------------------------------
 
-    def add_student(self, socket: HubSocket, attempt_id: int) -> None:
+    def add_student(self, socket: HubSocket, attempt_id: int) -> bool:
+        """Hold the socket; False (not held) when its user has too many sockets here already."""
         self._ensure_running()
+        if not self.limits.admit(socket, user_id=socket.user_id, room=("attempt", attempt_id)):
+            return False
         group = self.students.setdefault(attempt_id, set())
         group.add(socket)
+        return True
 
     def mark_present(self, attempt_id: int) -> None:
         """The socket is open and accepted: count the attempt as connected (reported in the next batch)."""
@@ -78,6 +101,7 @@ class Hub:
         self._changes[attempt_id] = True
 
     def remove_student(self, socket: HubSocket, attempt_id: int) -> None:
+        self.limits.release(socket, user_id=socket.user_id)
         group = self.students.get(attempt_id)
         if group is None or socket not in group:
             return
@@ -88,11 +112,16 @@ class Hub:
                 self._present.discard(attempt_id)
                 self._changes[attempt_id] = False
 
-    def add_proctor(self, socket: HubSocket, exam_id: int) -> None:
+    def add_proctor(self, socket: HubSocket, exam_id: int) -> bool:
+        """Hold the socket; False (not held) when its user has too many sockets here already."""
         self._ensure_running()
+        if not self.limits.admit(socket, user_id=socket.user_id, room=("exam", exam_id)):
+            return False
         self.proctors.setdefault(exam_id, set()).add(socket)
+        return True
 
     def remove_proctor(self, socket: HubSocket, exam_id: int) -> None:
+        self.limits.release(socket, user_id=socket.user_id)
         group = self.proctors.get(exam_id)
         if group is not None:
             group.discard(socket)
@@ -231,6 +260,42 @@ class Hub:
                 self._healthy = False
             await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
 
+    # --- rights ----------------------------------------------------------------------
+
+    async def police(self) -> None:
+        """Close the sockets whose token has run out, then re-read all users' rights in one
+        query and close the sockets of those who lost them. A socket still connecting is left
+        to its own connect, whose read is newer."""
+        now = time.time()
+        for user_id in self.limits.users():
+            for socket in self.limits.sockets(user_id):
+                if socket.ready and token_expired(socket.token_expires_at, now=now):
+                    await _safely(socket.revoke(CLOSE_UNAUTHENTICATED))
+        users = self.limits.users()
+        self.rights.keep_only(users)
+        if not users:
+            return
+        for user_id, standing in (await self.rights.read(users)).items():
+            for socket in self.limits.sockets(user_id):
+                code = standing.refusal(needs_staff=socket.needs_staff)
+                if code is not None and socket.ready:
+                    await _safely(socket.revoke(code))
+
+    async def _police_forever(self) -> None:
+        # A task of its own: a slow database never delays the heartbeat and presence.
+        while True:
+            await asyncio.sleep(settings.EXAM["WS_RIGHTS_REFRESH_SECONDS"])
+            try:
+                await self.police()
+            except asyncio.CancelledError:
+                raise
+            except DatabaseError as exc:
+                _reraise_if_cancelled()
+                # Meanwhile an action re-reads its own user once the entry is too old.
+                logger.warning("could not re-read the socket users' rights (%s)", exc)
+            except Exception:
+                logger.exception("checking the socket users' rights failed")
+
     def _ensure_running(self) -> None:
         if self._tasks and not all(t.done() for t in self._tasks):
             return
@@ -238,6 +303,7 @@ class Hub:
         self._tasks = [
             loop.create_task(self._receive_forever(), name="hub-fanout"),
             loop.create_task(self._maintain_forever(), name="hub-maintain"),
+            loop.create_task(self._police_forever(), name="hub-rights"),
         ]
 
     # --- shutdown --------------------------------------------------------------------
@@ -296,7 +362,7 @@ async def _safely(coro) -> None:
     try:
         await coro
     except Exception:
-        logger.exception("a socket failed during resync or shutdown")
+        logger.exception("a socket failed during resync, revocation or shutdown")
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()

@@ -6,7 +6,7 @@ nothing but presence (for a proctor row's `connected`), and no database.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from exams import clock, deadlines, presence
 from exams.models import Answer, Attempt, AttemptStatus, Exam
@@ -257,6 +257,14 @@ def snapshot_frame(exam_id: int, rows: list[dict]) -> dict:
 def attempt_event(kind: str, row: dict) -> dict:
     """frames.AttemptEventFrame: `kind` (frames.ATTEMPT_EVENTS) happened to the row's attempt."""
     return {"type": kind, "attempt": row}
+
+
+# --- Sockets ------------------------------------------------------------------------------------
+
+
+def auth_ok_frame(expires_at: float) -> dict:
+    """frames.AuthOkFrame: a socket's token renewed until `expires_at` (epoch seconds)."""
+    return {"type": "auth_ok", "expires_at": clock.iso(datetime.fromtimestamp(expires_at, UTC))}
 
 
 # --- Errors -------------------------------------------------------------------------------------

@@ -40,7 +40,12 @@ _CODES = [
     # Who
     ErrorCode("not_authenticated", 401, REST, "No credentials were sent."),
     ErrorCode("authentication_failed", 401, REST, "The credentials were refused."),
-    ErrorCode("token_not_valid", 401, REST, "The access or refresh token is invalid or expired."),
+    ErrorCode(
+        "token_not_valid",
+        401,
+        BOTH,
+        "The access or refresh token is invalid or expired (a socket's `auth`: or not the socket's user's).",
+    ),
     ErrorCode("no_active_account", 401, REST, "Wrong username or password, or an inactive account."),
     ErrorCode("user_not_found", 401, REST, "The token's user no longer exists."),
     ErrorCode("user_inactive", 401, REST, "The token's user is inactive."),
@@ -80,14 +85,27 @@ CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_SOCKETS = 4429
 
 CLOSE_CODES: list[tuple[int, str]] = [
     (CLOSE_INTERNAL_ERROR, "A frame could not be sent: reconnect for a fresh state."),
     (CLOSE_SERVICE_RESTART, "The server is restarting: reconnect now (to another process)."),
     (CLOSE_TRY_AGAIN_LATER, "The database was unavailable for the handshake: reconnect with backoff."),
-    (CLOSE_UNAUTHENTICATED, "No, bad or expired token (or an inactive user): refresh the token and reconnect."),
-    (CLOSE_FORBIDDEN, "Not the attempt's owner, or not staff on a proctor socket: final."),
+    (
+        CLOSE_UNAUTHENTICATED,
+        "No, bad or expired token, or an inactive or deleted user; also an open socket whose token expired "
+        "without an `auth` renewing it, or whose user was deactivated: refresh the token and reconnect.",
+    ),
+    (
+        CLOSE_FORBIDDEN,
+        "Not the attempt's owner, or not staff on a proctor socket (also an open one whose user lost staff): final.",
+    ),
     (CLOSE_NOT_FOUND, "No such attempt or exam: final."),
+    (
+        CLOSE_TOO_MANY_SOCKETS,
+        "The user has too many sockets open on this server process (WS_MAX_SOCKETS_PER_USER, or "
+        "WS_MAX_SOCKETS_PER_ATTEMPT on one attempt or exam): close another, or reconnect with backoff.",
+    ),
 ]
 
 

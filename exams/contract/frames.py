@@ -56,6 +56,14 @@ class ErrorFrame(serializers.Serializer):
     request_id = RequestId()
 
 
+class AuthOkFrame(serializers.Serializer):
+    """The reply to `auth` (either socket): the socket now lives until the new token expires."""
+
+    type = kind("auth_ok")
+    expires_at = Timestamp(help_text="The new access token's expiry: renew again before it.")
+    request_id = RequestId()
+
+
 # --- Server to proctor: /ws/proctor/exams/<exam_id>/ ------------------------------------------
 
 ATTEMPT_EVENTS = [
@@ -131,6 +139,15 @@ class ForceSubmitMessage(serializers.Serializer):
     request_id = RequestId()
 
 
+class AuthMessage(serializers.Serializer):
+    """Either socket: a fresh access token for the socket's user, sent before the one the socket
+    was opened (or last renewed) with expires; past that expiry the socket is closed with 4401."""
+
+    type = kind("auth")
+    token = Text(help_text="An access token (POST /api/auth/refresh/) of the socket's user.")
+    request_id = RequestId()
+
+
 # --- Registries: type (or (type, action)) -> declaration ----------------------------------------
 
 Declaration = type[serializers.Serializer]
@@ -143,11 +160,11 @@ def _by_type(*declarations: Declaration) -> dict[str, Declaration]:
     }
 
 
-STUDENT_FRAMES = _by_type(TimerFrame, ExtendedFrame, EndedFrame, AnswerSavedFrame, ErrorFrame)
-PROCTOR_FRAMES = _by_type(SnapshotFrame, AttemptEventFrame, ErrorFrame)
+STUDENT_FRAMES = _by_type(TimerFrame, ExtendedFrame, EndedFrame, AnswerSavedFrame, AuthOkFrame, ErrorFrame)
+PROCTOR_FRAMES = _by_type(SnapshotFrame, AttemptEventFrame, AuthOkFrame, ErrorFrame)
 PROCTOR_ACKS = {"extend": ExtendAck, "force_submit": ForceSubmitAck}
-STUDENT_MESSAGES = _by_type(AnswerMessage, SubmitMessage)
-PROCTOR_MESSAGES = _by_type(ExtendMessage, ForceSubmitMessage)
+STUDENT_MESSAGES = _by_type(AnswerMessage, SubmitMessage, AuthMessage)
+PROCTOR_MESSAGES = _by_type(ExtendMessage, ForceSubmitMessage, AuthMessage)
 
 # socket -> (its path, the frames it sends by type, the messages it takes by type)
 SOCKETS: dict[str, tuple[str, dict[str, Declaration], dict[str, Declaration]]] = {

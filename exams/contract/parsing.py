@@ -96,3 +96,21 @@ def parse_client_message(text: str | None, data: bytes | None, *, allowed: dict)
             codes.UNKNOWN_TYPE, f"Unknown message type {kind!r}; expected one of {sorted(allowed)}.", request_id
         )
     return validate(allowed[kind], message, request_id=request_id)
+
+
+def request_id_of(text: str | None) -> object | None:
+    """The valid `request_id` of a socket message, if it has one, without validating the rest:
+    for a reply that refuses the message unread (`throttled`), at a fraction of the cost."""
+    if text is None:
+        return None
+    try:
+        message = parse_json(text)
+    except BadInput:
+        return None
+    request_id = message.get("request_id") if isinstance(message, dict) else None
+    if request_id is None:
+        return None
+    try:
+        return _REQUEST_ID.run_validation(request_id)
+    except serializers.ValidationError:
+        return None

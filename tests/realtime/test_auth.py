@@ -7,7 +7,7 @@ import pytest
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from realtime.auth import JwtAuthMiddleware, user_id_from_token
+from realtime.auth import Grant, JwtAuthMiddleware, read_access_token, user_id_from_token
 from tests.conftest import token_for
 
 
@@ -58,15 +58,20 @@ def test_a_signed_access_token_without_a_usable_user_id_names_nobody():
     assert user_id_from_token(str(token)) == 42
 
 
-async def user_id_in_scope(scope: dict):
-    """The `user_id` the middleware put in the scope it passed on."""
+async def scope_passed_on(scope: dict) -> dict:
+    """The scope the middleware passed on to the application."""
     seen = {}
 
     async def app(scope, receive, send):
         seen.update(scope)
 
     await JwtAuthMiddleware(app)(scope, None, None)
-    return seen["user_id"]
+    return seen
+
+
+async def user_id_in_scope(scope: dict):
+    """The `user_id` the middleware put in the scope it passed on."""
+    return (await scope_passed_on(scope))["user_id"]
 
 
 @pytest.mark.django_db
@@ -84,6 +89,24 @@ async def test_the_middleware_sets_none_without_a_good_token(student):
     for query in (b"", b"token=", b"token=garbage", f"token={expired}".encode()):
         assert await user_id_in_scope({"type": "websocket", "query_string": query}) is None, query
     assert await user_id_in_scope({"type": "websocket"}) is None  # no query string at all
+
+
+@pytest.mark.django_db
+def test_a_valid_access_token_grants_its_user_until_its_expiry(student):
+    token = AccessToken.for_user(student)
+    assert read_access_token(str(token)) == Grant(student.pk, float(token["exp"]))
+    token.set_exp(lifetime=-timedelta(seconds=1))
+    assert read_access_token(str(token)) is None
+
+
+@pytest.mark.django_db
+async def test_the_middleware_puts_the_token_s_expiry_in_the_scope(student):
+    """The socket lives as long as its token (issue 10 §1): the consumer needs to know how long that is."""
+    token = AccessToken.for_user(student)
+    scope = await scope_passed_on({"type": "websocket", "query_string": f"token={token}".encode()})
+    assert (scope["user_id"], scope["token_expires_at"]) == (student.pk, float(token["exp"]))
+    scope = await scope_passed_on({"type": "websocket", "query_string": b"token=garbage"})
+    assert (scope["user_id"], scope["token_expires_at"]) == (None, None)
 
 
 @pytest.mark.django_db
