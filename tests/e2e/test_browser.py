@@ -5,6 +5,7 @@ what the pages show against what the database holds. Set DOCS_SCREENSHOTS=1 to r
 `docs/student.png` and `docs/proctor.png` from the proctor test.
 """
 
+import json
 import os
 import re
 import time
@@ -394,6 +395,42 @@ def test_answers_survive_a_cut_socket_and_going_offline(short_token_server, brow
     choose(page, q2, "A")
     expect(save_state(page, q2)).to_have_attribute("data-state", "saved")
     assert in_thread(saved_answers, attempt.pk) == {q1: "A", q2: "A"}
+    browsers.assert_clean()
+
+
+# --- 4b. an open exam outlives its access tokens ---------------------------------------------------
+
+
+def test_an_open_exam_outlives_its_access_tokens_on_one_socket(
+    short_token_server, browsers: Browsers, student, make_exam
+):
+    """Issue 10 §1: a socket lives as long as its token. The page renews the token in-band (`auth`)
+    before it expires, so the same socket stays open across several 9-second tokens."""
+    exam = make_exam(duration=300, questions=2)
+    q1, _ = question_ids(exam)
+    page = browsers.new_page("student")
+    sockets = []
+    page.on("websocket", lambda ws: sockets.append(ws) if "/ws/attempts/" in ws.url else None)
+    sign_in(page, "/", student.username)
+    start_exam(page, exam.title)
+    assert len(sockets) == 1
+    socket = sockets[0]
+    sent: list[str] = []
+    socket.on("framesent", lambda frame: sent.append(frame))
+    signed_in = time.time()
+
+    # Two renewals, each answered: the second comes after the first token has expired.
+    for _ in range(2):
+        socket.wait_for_event("framereceived", predicate=lambda frame: '"auth_ok"' in frame, timeout=15_000)
+    assert time.time() > signed_in + 9
+
+    expect(page.locator("#connection")).to_have_text("Live")
+    choose(page, q1, "A")
+    expect(save_state(page, q1)).to_have_attribute("data-state", "saved")
+    assert in_thread(saved_answers, in_thread(attempt_of, student).pk) == {q1: "A"}
+    kinds = [json.loads(frame)["type"] for frame in sent]
+    assert kinds[:2] == ["auth", "auth"] and "answer" in kinds, kinds  # the answer too went over this socket
+    assert len(sockets) == 1 and not socket.is_closed(), "never reconnected"
     browsers.assert_clean()
 
 

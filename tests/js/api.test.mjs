@@ -158,6 +158,15 @@ describe("keeping the session alive", () => {
     assert.equal(await s.access(), "a1");
   });
 
+  test("renewAt: when a token is due (what access() and the sockets' in-band auth go by)", () => {
+    const { session } = signedIn();
+    assert.equal(session.renewAt(jwt({ exp: NOW + 300, iat: NOW })), (NOW + 270) * 1000);
+    assert.equal(session.renewAt(jwt({ exp: NOW + 40, iat: NOW })), (NOW + 30) * 1000);
+    assert.equal(session.renewAt(jwt({ exp: NOW + 40 })), (NOW + 10) * 1000, "no iat: a 300 s life is assumed");
+    assert.equal(session.renewAt(jwt({ iat: NOW })), null);
+    assert.equal(session.renewAt("garbage"), null);
+  });
+
   test("expiry is judged on the server's clock the page gives it", async () => {
     const { session, host } = signedIn({ ttl: 300 });
     serve(host, () => json(200, {}));

@@ -1,5 +1,6 @@
 // web/static/web/socket.js: connecting with a fresh token, going live on the first message,
-// reconnect backoff, the contract's close codes, the silence watchdog, waking up and stopping.
+// reconnect backoff, the contract's close codes, renewing the token in-band, the silence
+// watchdog, waking up and stopping.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -7,17 +8,29 @@ import { describe, test } from "node:test";
 import { LiveSocket } from "../../web/static/web/socket.js";
 import { FakeHost } from "./fake-host.mjs";
 
-/** The socket's session: hands out tokens; a test can make the next access or refresh fail. */
+/**
+ * The socket's session: hands out tokens; a test can make the next access or refresh fail.
+ * A token is due for renewal at `dueAt[token]` (the host's wall clock), if set: `access()`
+ * refreshes it from then on, as a Session does.
+ */
 class FakeSession {
   accessCalls = 0;
   refreshCalls = 0;
   token = "t0";
   accessError = null;
   refreshError = null;
+  dueAt = {};
+  constructor(host) {
+    this.now = () => host.wall();
+  }
+  renewAt(token) {
+    return this.dueAt[token] ?? null;
+  }
   async access() {
     this.accessCalls++;
     if (this.accessError) throw this.accessError;
-    return this.token;
+    const due = this.renewAt(this.token);
+    return due !== null && this.now() >= due ? this.refresh() : this.token;
   }
   async refresh() {
     this.refreshCalls++;
@@ -29,7 +42,7 @@ class FakeSession {
 
 function liveSocket(options = {}) {
   const host = new FakeHost();
-  const session = new FakeSession();
+  const session = new FakeSession(host);
   const statuses = [];
   const received = [];
   const socket = new LiveSocket({
@@ -242,6 +255,17 @@ describe("reconnecting", () => {
     assert.deepEqual(u.last(), ["waiting", { retryInMs: 500 }]);
   });
 
+  test("4429 (too many sockets of this user): wait with backoff, then try again", async () => {
+    const t = liveSocket();
+    t.socket.start();
+    await t.host.advance(0);
+    t.host.socket.open();
+    await serverClose(t, 4429);
+    assert.deepEqual(t.last(), ["waiting", { retryInMs: 500 }]);
+    await t.host.advance(500);
+    assert.equal(t.host.sockets.length, 2);
+  });
+
   test("4403 and 4404 are final, with the page's words", async () => {
     for (const [code, message] of [
       [4403, "Not yours."],
@@ -259,6 +283,74 @@ describe("reconnecting", () => {
     await goLive(t);
     await serverClose(t, 4404);
     assert.deepEqual(t.last(), ["failed", { message: "This no longer exists." }]);
+  });
+});
+
+describe("renewing the token in-band", () => {
+  /** A live socket whose token t0 is due in 60 s, and t1 (its refresh) 60 s after that. */
+  async function liveWithDueToken() {
+    const t = liveSocket();
+    t.session.dueAt = { t0: t.host.wall() + 60_000, t1: t.host.wall() + 120_000 };
+    await goLive(t);
+    return t;
+  }
+
+  test("when the token is due, a fresh one goes over the open socket (`auth`), and again for the next", async () => {
+    const t = await liveWithDueToken();
+    await t.host.advance(59_999);
+    assert.deepEqual(t.host.socket.messages, [], "not before it is due");
+    await t.host.advance(1);
+    assert.equal(t.session.refreshCalls, 1);
+    assert.deepEqual(t.host.socket.messages, [{ type: "auth", token: "t1", request_id: "auth-1" }]);
+    await t.host.advance(60_000);
+    assert.deepEqual(t.host.socket.messages.at(-1), { type: "auth", token: "t2", request_id: "auth-2" });
+    assert.equal(t.host.sockets.length, 1, "the same connection throughout");
+    assert.equal(t.last()[0], "live");
+  });
+
+  test("the reply to our `auth` is the socket's; everything else still reaches the page", async () => {
+    const t = await liveWithDueToken();
+    await t.host.advance(60_001);
+    t.host.socket.receive({ type: "auth_ok", expires_at: "2030-01-01T00:05:00Z", request_id: "auth-1" });
+    t.host.socket.receive({ type: "error", code: "token_not_valid", message: "No.", request_id: "auth-1" });
+    t.host.socket.receive({ type: "error", code: "invalid", message: "Yours.", request_id: "q-1" });
+    assert.deepEqual(
+      t.received.map(([message]) => message.type),
+      ["timer", "error"],
+    );
+    assert.equal(t.received[1][0].request_id, "q-1");
+  });
+
+  test("a token without an expiry is never renewed in-band", async () => {
+    const t = liveSocket();
+    await goLive(t);
+    await t.host.advance(3_600_000);
+    assert.deepEqual(t.host.socket.messages, []);
+  });
+
+  test("no refresh possible: a 401 ends the session, anything else tries again in 5 s", async () => {
+    const t = await liveWithDueToken();
+    t.session.refreshError = { status: 503, message: "Unavailable." };
+    await t.host.advance(60_001);
+    assert.deepEqual(t.host.socket.messages, []);
+    t.session.refreshError = null;
+    await t.host.advance(5_000);
+    assert.deepEqual(t.host.socket.messages, [{ type: "auth", token: "t2", request_id: "auth-1" }]);
+
+    const u = await liveWithDueToken();
+    u.session.refreshError = { status: 401, message: "Please sign in again." };
+    await u.host.advance(60_001);
+    assert.deepEqual(u.last(), ["failed", { message: "Please sign in again." }]);
+    assert.equal(u.host.socket.closedWith, 1000);
+  });
+
+  test("a closed socket renews nothing; the next connection takes its own token and schedule", async () => {
+    const t = await liveWithDueToken();
+    const first = t.host.socket;
+    await serverClose(t, 1006);
+    await t.host.advance(60_001);
+    assert.deepEqual(first.sent, []);
+    assert.equal(t.host.sockets.length, 2, "reconnected once, after its backoff");
   });
 });
 

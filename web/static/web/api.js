@@ -174,17 +174,26 @@ export class Session {
   }
 
   /**
-   * An access token with some life left: refreshed first when it is about to expire.
+   * When (on `now()`'s clock, epoch milliseconds) an access token is due for renewal: a little
+   * before it expires (30 s, or a quarter of its life if that is shorter). null: it doesn't say.
+   * @param {string} token
+   * @returns {number | null}
+   */
+  renewAt(token) {
+    const { exp, iat } = claims(token);
+    if (!exp) return null;
+    const lifetime = iat ? exp - iat : 300;
+    return (exp - Math.min(30, lifetime / 4)) * 1000;
+  }
+
+  /**
+   * An access token with some life left: refreshed first when it is due for renewal.
    * @returns {Promise<string>}
    */
   async access() {
     if (!this.tokens || !this.signedIn) throw this.#expired();
-    const { exp, iat } = claims(this.tokens.access);
-    if (exp) {
-      const lifetime = iat ? exp - iat : 300;
-      const margin = Math.min(30, lifetime / 4) * 1000;
-      if (exp * 1000 - this.now() < margin) return this.refresh();
-    }
+    const renewAt = this.renewAt(this.tokens.access);
+    if (renewAt !== null && this.now() >= renewAt) return this.refresh();
     return this.tokens.access;
   }
 

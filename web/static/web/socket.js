@@ -1,7 +1,9 @@
 // @ts-check
 // A WebSocket that stays connected: it reconnects with backoff, takes a fresh access token
 // before each connection, and follows the contract's close codes (1012 and 1001 reconnect now;
-// 4401 refresh and retry; 4403 and 4404 are final).
+// 4401 refresh and retry; 4403 and 4404 are final; 4429, too many sockets, waits and retries).
+// A socket lives only as long as its token: before the token is due, the socket sends the
+// server a fresh one in an `auth` message and stays open.
 
 import { browserHost } from "./host.js";
 
@@ -9,9 +11,17 @@ import { browserHost } from "./host.js";
 /** @typedef {import("./host.js").SocketLike} SocketLike */
 /** @typedef {"idle" | "connecting" | "live" | "waiting" | "failed" | "stopped"} SocketState */
 /**
+ * The part of the REST client's Session a socket uses.
+ * @typedef {object} SocketSession
+ * @property {() => Promise<string>} access an access token with some life left
+ * @property {() => Promise<string>} refresh a new access token
+ * @property {(token: string) => number | null} renewAt when the token is due for renewal (on `now`'s clock)
+ * @property {() => number} now the server's time in epoch milliseconds
+ */
+/**
  * @typedef {object} SocketOptions
  * @property {string} path the socket's path (the access token is added)
- * @property {{access(): Promise<string>, refresh(): Promise<string>}} session the REST client (a Session)
+ * @property {SocketSession} session the REST client (a Session)
  * @property {(message: any, receivedAt: number) => void} onMessage each message, parsed, with its monotonic arrival time
  * @property {(state: "connecting" | "live" | "waiting" | "failed", detail: {retryInMs?: number, message?: string}) => void} onStatus
  * @property {{forbidden?: string, notFound?: string}} [messages] what to say for 4403 and 4404
@@ -23,6 +33,9 @@ const MAX_DELAY_MS = 10_000;
 const MAX_AUTH_RETRIES = 2;
 // A server shutting down closes a whole room at once: spread the reconnects over this long.
 const RESTART_JITTER_MS = 500;
+// A renewal that could not get a token (offline) tries again this soon; at worst the server
+// closes at the token's expiry (4401) and the socket reconnects with a fresh one.
+const RENEW_RETRY_MS = 5_000;
 // WebSocket.readyState values (the same in every browser; a test's fake socket has no class constants).
 const CONNECTING = 0;
 const OPEN = 1;
@@ -33,6 +46,7 @@ export const CLOSE_SERVICE_RESTART = 1012;
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_NOT_FOUND = 4404;
+export const CLOSE_TOO_MANY_SOCKETS = 4429;
 
 export class LiveSocket {
   /** @type {SocketLike | null} */
@@ -45,6 +59,13 @@ export class LiveSocket {
   #retryTimer;
   /** @type {number | undefined} */
   #silenceTimer;
+  /** @type {string | null} the access token the server holds for the current connection */
+  #token = null;
+  /** @type {number | undefined} */
+  #renewTimer;
+  #authSent = 0;
+  /** @type {string | null} the request_id of the last `auth` sent: its reply is the socket's, not the page's */
+  #authRequest = null;
   #wake = () => {
     if (this.#state === "waiting" && this.host.document.visibilityState !== "hidden") {
       this.#failures = 0;
@@ -121,6 +142,7 @@ export class LiveSocket {
     if (this.#state !== "connecting") return; // stopped meanwhile
     const ws = this.host.openSocket(`${this.path}?token=${encodeURIComponent(token)}`);
     this.#ws = ws;
+    this.#token = token;
     ws.onmessage = (event) => {
       if (ws !== this.#ws) return;
       const receivedAt = this.host.monotonic();
@@ -129,6 +151,7 @@ export class LiveSocket {
         this.#failures = 0;
         this.#authRetries = 0;
         this.#setState("live");
+        this.#scheduleRenewal();
       }
       this.#listen();
       let message;
@@ -137,14 +160,52 @@ export class LiveSocket {
       } catch {
         return;
       }
+      // The reply to our `auth` (`auth_ok`, or an error: then the server closes with 4401 at the
+      // old token's expiry and the socket reconnects with a fresh one).
+      if (this.#authRequest !== null && message && message.request_id === this.#authRequest) return;
       this.onMessage(message, receivedAt);
     };
     ws.onclose = (event) => {
       if (ws !== this.#ws) return;
       this.#ws = null;
       this.host.clearTimeout(this.#silenceTimer);
+      this.host.clearTimeout(this.#renewTimer);
       this.#closed(event.code, this.#state === "live");
     };
+  }
+
+  /** Renew the server's copy of the token when the session says it is due. */
+  #scheduleRenewal() {
+    this.host.clearTimeout(this.#renewTimer);
+    const at = this.#token === null ? null : this.session.renewAt(this.#token);
+    if (at === null) return;
+    this.#renewTimer = this.host.setTimeout(() => this.#renew(), Math.max(0, at - this.session.now()));
+  }
+
+  /** Send the server a fresh access token in-band (`auth`), so this connection outlives the old one. */
+  async #renew() {
+    const ws = this.#ws;
+    if (!this.isLive || ws === null) return;
+    let token;
+    try {
+      token = await this.session.access();
+    } catch (error) {
+      if (ws !== this.#ws) return;
+      const failure = /** @type {{status?: number, message: string}} */ (error);
+      if (failure.status === 401) return this.#fail(failure.message);
+      this.#renewTimer = this.host.setTimeout(() => this.#renew(), RENEW_RETRY_MS);
+      return;
+    }
+    if (ws !== this.#ws || !this.isLive) return;
+    if (token === this.#token) {
+      // Not due yet on the session's clock (a timer that fired early): look again shortly.
+      this.#renewTimer = this.host.setTimeout(() => this.#renew(), 1_000);
+      return;
+    }
+    this.#token = token;
+    this.#authRequest = `auth-${++this.#authSent}`;
+    ws.send(JSON.stringify({ type: "auth", token, request_id: this.#authRequest }));
+    this.#scheduleRenewal();
   }
 
   /**
@@ -201,6 +262,7 @@ export class LiveSocket {
   /** @param {number} code */
   #drop(code) {
     this.host.clearTimeout(this.#silenceTimer);
+    this.host.clearTimeout(this.#renewTimer);
     const ws = this.#ws;
     this.#ws = null;
     if (!ws) return;
