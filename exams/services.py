@@ -156,9 +156,9 @@ def save_answer(
         if not deadlines.is_due(attempt.deadline_at, received_at):
             question = Question.objects.filter(pk=question_id, exam_id=attempt.exam_id).first()
             if question is None:
-                raise ServiceError(f"Question {question_id} is not part of this exam.", code="invalid_question")
+                raise NotFound(f"Question {question_id} is not part of this exam.", code="invalid_question")
             if selected_option not in question.options:
-                raise ServiceError(
+                raise NotFound(
                     f"Option {selected_option!r} is not one of {sorted(question.options)}.", code="invalid_option"
                 )
             return _store_answer(attempt, question, selected_option, received_at)

@@ -216,6 +216,7 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.float("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.float("JWT_REFRESH_HOURS", default=24)),
     "UPDATE_LAST_LOGIN": False,
+    "TOKEN_OBTAIN_SERIALIZER": "exams.api.tokens.LoginSerializer",
     "TOKEN_REFRESH_SERIALIZER": "exams.api.tokens.RefreshSerializer",
 }
 
@@ -240,6 +241,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "exams.contract.schema.add_socket_frames",
+        "exams.contract.schema.path_ids_from_one",
     ],
 }
 

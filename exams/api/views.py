@@ -26,10 +26,21 @@ class IsProctor(BasePermission):
         return bool(request.user and request.user.is_staff)
 
 
-ERRORS = {
-    status_code: OpenApiResponse(rest.Error, description='`{"error": {"code", "message"}}`')
-    for status_code in sorted({c.status for c in codes.ERRORS.values()})
-}
+_ERROR = OpenApiResponse(rest.Error, description='`{"error": {"code", "message"}}`')
+# Any operation can answer these: the client accepts no JSON (406), the server failed (500), Redis
+# or the database is down (503).
+_ANY = (406, 500, 503)
+# An operation that reads a JSON body can refuse it (400), its size (413) or its media type (415).
+_BODY = (400, 413, 415)
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The error responses an operation documents: `statuses`, which it answers, and those any operation can give.
+
+    401 and 403 are listed exactly where the server answers them (tests/exams/contract/test_openapi.py
+    measures it; tests/support/contract_check.py fails a test that receives an undocumented status).
+    """
+    return dict.fromkeys(sorted({*statuses, *_ANY}), _ERROR)
 
 
 class LoginView(TokenObtainPairView):
@@ -39,7 +50,7 @@ class LoginView(TokenObtainPairView):
     throttle_scope = "login"
     account_throttle_scope = "login_account"
 
-    @extend_schema(request=rest.LoginRequest, responses={200: rest.Tokens, **ERRORS})
+    @extend_schema(request=rest.LoginRequest, responses={200: rest.Tokens, **errors(*_BODY, 401, 429)})
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -50,7 +61,7 @@ class RefreshView(TokenRefreshView):
     throttle_classes = [FailOpenScopedRateThrottle]
     throttle_scope = "refresh"
 
-    @extend_schema(request=rest.RefreshRequest, responses={200: rest.AccessToken, **ERRORS})
+    @extend_schema(request=rest.RefreshRequest, responses={200: rest.AccessToken, **errors(*_BODY, 401, 429)})
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -58,7 +69,7 @@ class RefreshView(TokenRefreshView):
 class MeView(APIView):
     """The signed-in user."""
 
-    @extend_schema(responses={200: rest.Me, **ERRORS})
+    @extend_schema(responses={200: rest.Me, **errors(401)})
     def get(self, request):
         return Response(builders.me(request.user))
 
@@ -66,7 +77,7 @@ class MeView(APIView):
 class ExamListView(APIView):
     """Published exams with the caller's attempts (any overdue one timed out first)."""
 
-    @extend_schema(responses={200: rest.StudentExams, **ERRORS})
+    @extend_schema(responses={200: rest.StudentExams, **errors(401)})
     def get(self, request):
         return Response(builders.student_exams(services.student_exams(user=request.user)))
 
@@ -74,7 +85,7 @@ class ExamListView(APIView):
 class StartView(APIView):
     """Start an attempt (201), or resume the ongoing one with its true time left (200)."""
 
-    @extend_schema(request=None, responses={200: rest.Start, 201: rest.Start, **ERRORS})
+    @extend_schema(request=None, responses={200: rest.Start, 201: rest.Start, **errors(400, 401, 404, 409)})
     def post(self, request, exam_id: int):
         result = services.start_attempt(user=request.user, exam_id=exam_id)
         return Response(
@@ -86,7 +97,7 @@ class StartView(APIView):
 class RemainingView(APIView):
     """The attempt's clock; an overdue attempt is timed out on the spot."""
 
-    @extend_schema(responses={200: rest.Timer, **ERRORS})
+    @extend_schema(responses={200: rest.Timer, **errors(401, 403, 404)})
     def get(self, request, attempt_id: int):
         return Response(builders.timer(services.current_attempt(user=request.user, attempt_id=attempt_id)))
 
@@ -97,7 +108,10 @@ class SubmitAnswerView(APIView):
     throttle_classes = [FailOpenScopedRateThrottle]
     throttle_scope = "answers"
 
-    @extend_schema(request=rest.SubmitAnswerRequest, responses={200: rest.AnswerSaved, **ERRORS})
+    @extend_schema(
+        request=rest.SubmitAnswerRequest,
+        responses={200: rest.AnswerSaved, **errors(*_BODY, 401, 403, 404, 409, 410, 429)},
+    )
     def post(self, request):
         data = _valid(rest.SubmitAnswerRequest, request.data)
         # Judged by when it arrived (project/receipt.py), not when this thread got to it.
@@ -108,7 +122,7 @@ class SubmitAnswerView(APIView):
 class SubmitView(APIView):
     """Submit the attempt (repeatable): the score, and each question's outcome as far as its review policy shows it."""
 
-    @extend_schema(request=None, responses={200: rest.Result, **ERRORS})
+    @extend_schema(request=None, responses={200: rest.Result, **errors(401, 403, 404)})
     def post(self, request, attempt_id: int):
         return Response(builders.result(services.submit_attempt(user=request.user, attempt_id=attempt_id)))
 
@@ -116,7 +130,7 @@ class SubmitView(APIView):
 class QuestionsView(APIView):
     """The attempt's questions and saved choices; after its end, as far as the exam's review policy shows them."""
 
-    @extend_schema(responses={200: rest.Questions, **ERRORS})
+    @extend_schema(responses={200: rest.Questions, **errors(401, 403, 404)})
     def get(self, request, attempt_id: int):
         attempt = services.current_attempt(user=request.user, attempt_id=attempt_id)
         return Response(builders.questions(services.student_sheet(attempt=attempt)))
@@ -127,7 +141,7 @@ class ExtendView(APIView):
 
     permission_classes = [IsAuthenticated, IsProctor]
 
-    @extend_schema(request=rest.ExtendRequest, responses={200: rest.Extension, **ERRORS})
+    @extend_schema(request=rest.ExtendRequest, responses={200: rest.Extension, **errors(*_BODY, 401, 403, 404, 409)})
     def post(self, request, attempt_id: int):
         seconds = _valid(rest.ExtendRequest, request.data)["seconds"]
         attempt = services.extend_attempt(attempt_id=attempt_id, seconds=seconds, by=request.user)
@@ -139,7 +153,7 @@ class ForceSubmitView(APIView):
 
     permission_classes = [IsAuthenticated, IsProctor]
 
-    @extend_schema(request=None, responses={200: rest.Result, **ERRORS})
+    @extend_schema(request=None, responses={200: rest.Result, **errors(401, 403, 404)})
     def post(self, request, attempt_id: int):
         return Response(builders.result(services.force_submit_attempt(attempt_id=attempt_id, by=request.user)))
 
@@ -149,7 +163,7 @@ class ProctorExamsView(APIView):
 
     permission_classes = [IsAuthenticated, IsProctor]
 
-    @extend_schema(responses={200: rest.ProctorExams, **ERRORS})
+    @extend_schema(responses={200: rest.ProctorExams, **errors(401, 403)})
     def get(self, request):
         return Response(builders.proctor_exams(selectors.exams_for_proctor()))
 
@@ -159,7 +173,7 @@ class ReleaseReviewView(APIView):
 
     permission_classes = [IsAuthenticated, IsProctor]
 
-    @extend_schema(request=None, responses={200: rest.ProctorExam, **ERRORS})
+    @extend_schema(request=None, responses={200: rest.ProctorExam, **errors(401, 403, 404)})
     def post(self, request, exam_id: int):
         exam = services.release_review(exam_id=exam_id, by=request.user)
         return Response(builders.proctor_exam(selectors.exams_for_proctor(exam_id=exam.pk)[0]))
@@ -170,7 +184,7 @@ class ProctorAttemptsView(APIView):
 
     permission_classes = [IsAuthenticated, IsProctor]
 
-    @extend_schema(responses={200: rest.ExamRoom, **ERRORS})
+    @extend_schema(responses={200: rest.ExamRoom, **errors(401, 403, 404)})
     def get(self, request, exam_id: int):
         selectors.get_exam(exam_id)
         return Response(builders.exam_room(exam_id, notifications.exam_rows(exam_id)))

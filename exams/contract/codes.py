@@ -62,8 +62,9 @@ _CODES = [
     ErrorCode("exam_closed", 409, REST, "The exam has closed."),
     ErrorCode("attempts_exhausted", 409, REST, "No attempts left for this exam."),
     ErrorCode("start_conflict", 409, REST, "Concurrent starts kept colliding; retry."),
-    ErrorCode("invalid_question", 400, BOTH, "The question is not part of the attempt's exam."),
-    ErrorCode("invalid_option", 400, BOTH, "The question has no such option."),
+    # 404, not 400: the body is well formed (as the schema says); what it names does not exist.
+    ErrorCode("invalid_question", 404, BOTH, "The question is not part of the attempt's exam."),
+    ErrorCode("invalid_option", 404, BOTH, "The question has no such option."),
     ErrorCode("attempt_completed", 409, BOTH, "The attempt was submitted; the answer was not saved."),
     ErrorCode("time_up", 410, BOTH, "The answer arrived after the deadline; it was not saved."),
     ErrorCode("attempt_ended", 409, BOTH, "The attempt has ended; it can't be extended."),

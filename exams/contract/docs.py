@@ -59,7 +59,7 @@ class _Blocks:
     # --- REST -------------------------------------------------------------------------
 
     def block_rest_endpoints(self) -> str:
-        lines = ["| method, path | request body | success | what |", "|---|---|---|---|"]
+        lines = ["| method, path | request body | success | errors | what |", "|---|---|---|---|---|"]
         for path, operations in self.paths.items():
             for method, operation in operations.items():
                 request = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
@@ -68,10 +68,11 @@ class _Blocks:
                     for status, response in operation["responses"].items()
                     if status.startswith("2")
                 ]
+                failures = [status for status in operation["responses"] if status >= "400"]
                 what = operation.get("description", "").split("\n\n")[0]
                 lines.append(
                     f"| {method.upper()} `{path}` | {self._type(request['schema']) if request else '-'} | "
-                    f"{', '.join(successes)} | {_cell(what)} |"
+                    f"{', '.join(successes)} | {', '.join(failures)} | {_cell(what)} |"
                 )
         return "\n".join(lines)
 

@@ -6,6 +6,9 @@ from rest_framework import serializers
 
 from .limits import MAX_OPTION_LENGTH, MAX_REQUEST_ID_LENGTH
 
+# JSON Schema (ECMA 262) and Python read this alike: any text without U+0000.
+NO_NUL = "^[^\\u0000]*$"
+
 
 class Id(serializers.IntegerField):
     """A JSON integer >= 1 (not a string of digits, not a boolean, not 1.0)."""
@@ -21,16 +24,33 @@ class Id(serializers.IntegerField):
 
 
 class Text(serializers.CharField):
-    """A JSON string, taken as sent (no number turned into text, no whitespace trimmed)."""
+    """A JSON string, taken as sent (no number turned into text, no whitespace trimmed); never empty
+    unless `allow_blank`."""
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("trim_whitespace", False)
+        if not kwargs.get("allow_blank", False):
+            # The schema says so too (minLength 1): DRF refuses "" but its schema would allow it.
+            kwargs.setdefault("min_length", 1)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class TextSchema(OpenApiSerializerFieldExtension):
+    """A Text in the schema: no NUL character, which DRF refuses in any string (ProhibitNullCharactersValidator)."""
+
+    target_class = Text
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction) -> dict:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if self.target.allow_blank:
+            return schema  # a pattern would make drf-spectacular add an ambiguous oneOf for ""
+        return {**schema, "pattern": NO_NUL}
 
 
 def option(**kwargs) -> Text:

@@ -75,3 +75,13 @@ def _without_enum_ids(schema):
     if isinstance(schema, list):
         return [_without_enum_ids(v) for v in schema]
     return schema
+
+
+def path_ids_from_one(result: dict, generator, **kwargs) -> dict:
+    """Every id in a path (`exam_id`, `attempt_id`) is a whole number from 1, as the database's are."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("schema", {}).get("type") == "integer":
+                    parameter["schema"]["minimum"] = 1
+    return result

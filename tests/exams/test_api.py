@@ -95,6 +95,23 @@ def test_login_with_bad_credentials_is_401(client_for, student, username, passwo
     assert_error(client_for().post("/api/auth/login/", body, format="json"), 401)
 
 
+def test_sign_in_takes_the_fields_as_sent(client_for, make_user):
+    # simplejwt trimmed them: a password with a trailing space was checked without it, and a
+    # name of spaces was a 400 "blank" where the schema (any non-empty string) promises a 401.
+    user = make_user()
+    user.set_password(" pw ")
+    user.save()
+    client = client_for()
+    assert (
+        client.post("/api/auth/login/", {"username": user.username, "password": " pw "}, format="json").status_code
+        == 200
+    )
+    assert_error(client.post("/api/auth/login/", {"username": user.username, "password": "pw"}, format="json"), 401)
+    assert_error(client.post("/api/auth/login/", {"username": "  ", "password": "x"}, format="json"), 401)
+    assert_error(client.post("/api/auth/refresh/", {"refresh": "\x1f\x1f"}, format="json"), 401, "token_not_valid")
+    assert_error(client.post("/api/auth/login/", {"username": 12, "password": "x"}, format="json"), 400, "invalid")
+
+
 def test_refresh_with_a_bad_token_is_401(client_for):
     assert_error(
         client_for().post("/api/auth/refresh/", {"refresh": "not-a-token"}, format="json"), 401, "token_not_valid"
@@ -223,7 +240,7 @@ def test_submit_answer(api, exam, started):
         ({"selected_option": None}, "invalid"),
         ({"attempt_id": "abc"}, "invalid"),
         ({"selected_option": "TOO-LONG-OPTION"}, "invalid"),
-        ({"selected_option": "Z"}, "invalid_option"),
+        ({"selected_option": ""}, "invalid"),
     ],
 )
 def test_submit_answer_bad_input_is_400(api, exam, started, change, code):
@@ -234,10 +251,14 @@ def test_submit_answer_bad_input_is_400(api, exam, started, change, code):
     assert not Answer.objects.exists()
 
 
-def test_submit_answer_to_a_question_of_another_exam_is_400(api, make_exam, started):
+def test_submit_answer_naming_what_does_not_exist_is_404(api, make_exam, exam, started):
+    # Well formed (the schema accepts it), but the option or the question is not there.
+    payload = {"attempt_id": started["attempt_id"], "question_id": _first_question(exam).pk, "selected_option": "Z"}
+    assert_error(api.post(ANSWER_URL, payload, format="json"), 404, "invalid_option")
     foreign = _first_question(make_exam())
     payload = {"attempt_id": started["attempt_id"], "question_id": foreign.pk, "selected_option": "A"}
-    assert_error(api.post(ANSWER_URL, payload, format="json"), 400, "invalid_question")
+    assert_error(api.post(ANSWER_URL, payload, format="json"), 404, "invalid_question")
+    assert not Answer.objects.exists()
 
 
 def test_submit_answer_after_the_deadline_is_410(api, exam, started):

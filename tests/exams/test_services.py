@@ -166,14 +166,14 @@ def test_save_answer_stores_and_replaces(student, exam):
 def test_answer_to_a_question_of_another_exam_is_400(student, exam, make_exam):
     attempt = _start(student, exam)
     foreign = _questions(make_exam())[0]
-    _raises(ServiceError, 400, "invalid_question", _answer, user=student, attempt=attempt, question=foreign)
+    _raises(NotFound, 404, "invalid_question", _answer, user=student, attempt=attempt, question=foreign)
     assert not Answer.objects.exists()
 
 
 def test_answer_with_an_option_the_question_lacks_is_400(student, exam):
     attempt = _start(student, exam)
     question = _questions(exam)[0]
-    _raises(ServiceError, 400, "invalid_option", _answer, user=student, attempt=attempt, question=question, option="Z")
+    _raises(NotFound, 404, "invalid_option", _answer, user=student, attempt=attempt, question=question, option="Z")
     assert not Answer.objects.exists()
 
 

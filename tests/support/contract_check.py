@@ -135,11 +135,15 @@ def response_declaration(method: str, path: str, status: int) -> type | None:
     except Resolver404:
         return rest.Error if status >= 400 else None
     view = getattr(match.func, "cls", None)
-    declared = _declared_responses().get((view, method.upper()), {})
+    operation = (view, method.upper())
+    if operation not in _declared_responses():
+        if status >= 400:
+            return rest.Error  # not an operation of the API (405, or the catch-all's 404)
+        raise ShapeError(f"{method} {path} answered {status}, but the API has no such operation")
+    declared = _declared_responses()[operation]
     if status in declared:
         return declared[status]
-    if status >= 400:
-        return rest.Error  # every error, whether the view lists its status or not
+    # An error status the operation does not document is as wrong as an undeclared field.
     raise ShapeError(f"{method} {path} answered {status}, a status its view does not declare")
 
 

@@ -78,6 +78,12 @@ def test_rest_bodies_are_checked_by_path_method_and_status():
         check_body("GET", "/api/exam/timer/remaining/1/", 201, TIMER)
     with pytest.raises(ShapeError, match="undeclared"):
         check_body("GET", "/api/no/such/path/", 404, {"detail": "Not found."})
+    error = {"error": {"code": "not_owner", "message": "Not yours."}}
+    check_body("GET", "/api/exam/timer/remaining/1/", 403, error)
+    # An error status the operation does not document fails like an undeclared field.
+    with pytest.raises(ShapeError, match="does not declare"):
+        check_body("GET", "/api/me/", 403, error)
+    check_body("DELETE", "/api/me/", 405, {"error": {"code": "method_not_allowed", "message": "No."}})
 
 
 def test_the_test_client_fails_on_a_builder_that_drifted(client_for, student, exam, monkeypatch):

@@ -293,6 +293,8 @@ function statusOf(code) {
     throttled: 429,
     service_unavailable: 503,
     not_found: 404,
+    invalid_question: 404,
+    invalid_option: 404,
     not_owner: 403,
   };
   return statuses[code] || 400;

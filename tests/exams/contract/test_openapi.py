@@ -1,0 +1,115 @@
+"""The OpenAPI document says what the server does: 401 and 403 exactly on the operations that
+answer them, and blank strings refused where the server refuses them.
+
+The statuses are measured, not listed: each operation is called without credentials and as a
+signed-in user who has no right to its object, and the document must name exactly the statuses
+those calls got.
+"""
+
+import pytest
+
+from exams.contract import docs
+from exams.models import Question
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(make_exam, make_user, client_for):
+    """An exam with an attempt of its owner's; `other` is another student, `owner` can start."""
+    exam = make_exam()
+    owner, other = make_user(), make_user()
+    attempt_id = client_for(owner).post(f"/api/exam/timer/start/{exam.pk}/").json()["attempt_id"]
+    question = Question.objects.filter(exam=exam).first()
+    return {"exam": exam.pk, "attempt": attempt_id, "question": question.pk, "owner": owner, "other": other}
+
+
+def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
+    """(method, documented path) -> (a concrete path on the world's objects, a valid body)."""
+    attempt, exam = world["attempt"], world["exam"]
+    return {
+        ("POST", "/api/auth/login/"): ("/api/auth/login/", {"username": world["other"].username, "password": "wrong"}),
+        ("POST", "/api/auth/refresh/"): ("/api/auth/refresh/", {"refresh": "not-a-token"}),
+        ("GET", "/api/me/"): ("/api/me/", None),
+        ("GET", "/api/exams/"): ("/api/exams/", None),
+        ("POST", "/api/exam/timer/start/{exam_id}/"): (f"/api/exam/timer/start/{exam}/", None),
+        ("GET", "/api/exam/timer/remaining/{attempt_id}/"): (f"/api/exam/timer/remaining/{attempt}/", None),
+        ("POST", "/api/exam/timer/submit-answer/"): (
+            "/api/exam/timer/submit-answer/",
+            {"attempt_id": attempt, "question_id": world["question"], "selected_option": "A"},
+        ),
+        ("POST", "/api/exam/timer/submit/{attempt_id}/"): (f"/api/exam/timer/submit/{attempt}/", None),
+        ("GET", "/api/exam/timer/questions/{attempt_id}/"): (f"/api/exam/timer/questions/{attempt}/", None),
+        ("POST", "/api/exam/timer/extend/{attempt_id}/"): (f"/api/exam/timer/extend/{attempt}/", {"seconds": 60}),
+        ("POST", "/api/exam/timer/force-submit/{attempt_id}/"): (f"/api/exam/timer/force-submit/{attempt}/", None),
+        ("GET", "/api/proctor/exams/"): ("/api/proctor/exams/", None),
+        ("GET", "/api/proctor/exams/{exam_id}/attempts/"): (f"/api/proctor/exams/{exam}/attempts/", None),
+        ("POST", "/api/proctor/exams/{exam_id}/release-review/"): (f"/api/proctor/exams/{exam}/release-review/", None),
+    }
+
+
+def documented(status: str) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, operations in docs.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if status in operation["responses"]
+    }
+
+
+def operations() -> set[tuple[str, str]]:
+    return {(method.upper(), path) for path, ops in docs.openapi()["paths"].items() for method in ops}
+
+
+def call(client, method: str, path: str, body: dict | None) -> int:
+    return getattr(client, method.lower())(path, body, format="json").status_code
+
+
+def test_every_operation_is_measured(world):
+    assert set(calls(world)) == operations()
+
+
+def test_401_is_documented_exactly_where_the_server_answers_it(world, client_for):
+    # Without credentials (login: a wrong password; refresh: a bad token, both in the valid bodies above).
+    answered = {op for op, (path, body) in calls(world).items() if call(client_for(), op[0], path, body) == 401}
+    assert answered == operations()
+    assert documented("401") == answered
+
+
+def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for):
+    # Signed in as a student who does not own the attempt: the rights every operation checks.
+    client = client_for(world["other"])
+    answered = {op for op, (path, body) in calls(world).items() if call(client, op[0], path, body) == 403}
+    assert answered == {
+        ("GET", "/api/exam/timer/remaining/{attempt_id}/"),
+        ("POST", "/api/exam/timer/submit-answer/"),
+        ("POST", "/api/exam/timer/submit/{attempt_id}/"),
+        ("GET", "/api/exam/timer/questions/{attempt_id}/"),
+        ("POST", "/api/exam/timer/extend/{attempt_id}/"),
+        ("POST", "/api/exam/timer/force-submit/{attempt_id}/"),
+        ("GET", "/api/proctor/exams/"),
+        ("GET", "/api/proctor/exams/{exam_id}/attempts/"),
+        ("POST", "/api/proctor/exams/{exam_id}/release-review/"),
+    }
+    assert documented("403") == answered
+
+
+@pytest.mark.parametrize(
+    "component,field",
+    [
+        ("SubmitAnswerRequest", "selected_option"),
+        ("LoginRequest", "username"),
+        ("LoginRequest", "password"),
+        ("RefreshRequest", "refresh"),
+    ],
+)
+def test_blank_strings_are_refused_by_the_schema_as_by_the_server(component, field, world, client_for):
+    schema = docs.openapi()["components"]["schemas"][component]["properties"][field]
+    assert schema.get("minLength") == 1, schema
+    path, body = {
+        "SubmitAnswerRequest": calls(world)[("POST", "/api/exam/timer/submit-answer/")],
+        "LoginRequest": calls(world)[("POST", "/api/auth/login/")],
+        "RefreshRequest": calls(world)[("POST", "/api/auth/refresh/")],
+    }[component]
+    response = client_for(world["owner"]).post(path, {**body, field: ""}, format="json")
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid")
