@@ -1,0 +1,56 @@
+"""Schemathesis against the live OpenAPI document: every operation fuzzed as a student and as a
+proctor, every response checked against the document (no 5xx, statuses, content types, bodies,
+refused bad input, accepted good input, 401 without the token).
+
+The schema is the one the app serves at /api/schema/, fetched through the app's WSGI handler;
+requests go through the same handler, on the test database, with real Redis. Each operation gets
+a bounded number of examples (FUZZ_EXAMPLES) so the run stays well under a minute.
+
+The objects are made small and first (exam 1, attempt 1, questions 1-3 after the table flush) so
+generated ids find them: the fuzzing reaches the real paths (answers saved, attempts submitted,
+extended, force-submitted, reviews released), not only 404s. Nothing is excluded: a login with a
+random name and password is a 401, a lockout or throttle a documented 429, and no generated name
+is one of the two users whose tokens the run uses.
+"""
+
+import os
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from django.db import connection
+from hypothesis import HealthCheck, settings
+
+from exams import services
+from exams.models import Attempt, Exam, Question
+from tests.conftest import token_for
+
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+
+
+@pytest.fixture(params=["student", "proctor"])
+def token(request, transactional_db, make_user, make_exam) -> str:
+    """A student's or a proctor's token; the student has attempt 1 of exam 1 (questions 1-3) under way."""
+    with connection.cursor() as cursor:
+        # The tables are empty (flushed by DELETE, which keeps the counters): number from 1 again.
+        for model in (Exam, Question, Attempt):
+            cursor.execute(f"ALTER TABLE {model._meta.db_table} AUTO_INCREMENT = 1")
+    student, proctor = make_user(), make_user(staff=True)
+    exam = make_exam(duration=3600)
+    attempt = services.start_attempt(user=student, exam_id=exam.pk).attempt
+    assert (exam.pk, attempt.pk, sorted(exam.questions.values_list("pk", flat=True))) == (1, 1, [1, 2, 3])
+    return token_for(student if request.param == "student" else proctor)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    database=None,  # no .hypothesis/ directory in the repository
+    # The token fixture is set up once per operation, not per example: the examples share it on purpose.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_the_api_conforms_to_its_document(case, token):
+    case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
