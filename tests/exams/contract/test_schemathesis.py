@@ -17,6 +17,7 @@ import os
 
 import pytest
 import schemathesis
+from django.core.management.color import no_style
 from django.core.wsgi import get_wsgi_application
 from django.db import connection
 from hypothesis import HealthCheck, settings
@@ -33,10 +34,12 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 @pytest.fixture(params=["student", "proctor"])
 def token(request, transactional_db, make_user, make_exam) -> str:
     """A student's or a proctor's token; the student has attempt 1 of exam 1 (questions 1-3) under way."""
+    # The tables are empty (flushed by DELETE, which keeps the counters): number from 1 again,
+    # with whatever statement this database uses for it.
+    sequences = [{"table": model._meta.db_table, "column": "id"} for model in (Exam, Question, Attempt)]
     with connection.cursor() as cursor:
-        # The tables are empty (flushed by DELETE, which keeps the counters): number from 1 again.
-        for model in (Exam, Question, Attempt):
-            cursor.execute(f"ALTER TABLE {model._meta.db_table} AUTO_INCREMENT = 1")
+        for sql in connection.ops.sequence_reset_by_name_sql(no_style(), sequences):
+            cursor.execute(sql)
     student, proctor = make_user(), make_user(staff=True)
     exam = make_exam(duration=3600)
     attempt = services.start_attempt(user=student, exam_id=exam.pk).attempt
