@@ -145,6 +145,16 @@ class ExamEventKind(models.TextChoices):
     REVIEW_RELEASED = "review_released"
 
 
+class IncidentCategory(models.TextChoices):
+    """Why time was lost or granted: a pause's reason, an incident's category (issues 11, 12)."""
+
+    ENVIRONMENT = "environment", "Environment (fire alarm, noise, power)"
+    EXAMINEE = "examinee", "Examinee (illness, bathroom, late arrival)"
+    TECHNICAL = "technical", "Technical (device, network, platform)"
+    STAFF = "staff", "Staff (proctor or invigilator action)"
+    OTHER = "other", "Other"
+
+
 class ExamEvent(models.Model):
     """Append-only log of what staff did to an exam as a whole (a review's release)."""
 
