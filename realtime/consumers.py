@@ -198,6 +198,9 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             # Refused, not queued: the user's other actions are still under way.
             await self.send_error(codes.THROTTLED, "Too many of your actions are under way; retry shortly.", request_id)
             return
+        # Received, whatever fails next: an answer's receipt is kept before the rights check,
+        # which reads the database when the hub's copy is stale (a database outage).
+        self.note_received(kind, message, received_at)
         try:
             refusal = (await get_hub().rights.current(self.user_id)).refusal(needs_staff=self.needs_staff)
             if refusal is not None:
@@ -209,6 +212,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             return
         except (redis.RedisError, DatabaseError):
             logger.warning("backing service failed during a socket action", exc_info=True)
+            self.on_backing_failure()
             await self.send_error(
                 codes.SERVICE_UNAVAILABLE, "A backing service is unavailable; please retry.", request_id
             )
@@ -224,6 +228,12 @@ class _ServiceSocket(AsyncWebsocketConsumer):
         if request_id is not None:
             reply["request_id"] = request_id
         await self.send_json(reply)
+
+    def note_received(self, kind: str, message: dict, received_at: datetime) -> None:
+        """A client action passed the limits and parsed; the database may not have seen it yet."""
+
+    def on_backing_failure(self) -> None:
+        """The database or Redis failed during an action (its error reply goes out next)."""
 
     async def do_auth(self, *, received_at: datetime, token: str) -> dict:
         """A fresh access token for the socket's user: the socket lives until it expires."""
@@ -301,21 +311,28 @@ class AttemptConsumer(_ServiceSocket):
 
     # Client actions ----------------------------------------------------------------
 
-    async def do_answer(self, *, received_at: datetime, question_id: int, selected_option: str) -> dict:
+    def note_received(self, kind: str, message: dict, received_at: datetime) -> None:
         # An answer this socket received while the database was down keeps that first receipt
         # when the client sends it again: the server had it in time, the outage was ours.
         # The server also stores it by itself once the database is back (`_store_unsaved`).
-        key = (question_id, selected_option)
-        if key in self.unsaved:
-            received_at = self.unsaved[key][0]
+        if kind != "answer":
+            return
+        key = (message["question_id"], message["selected_option"])
+        first = self.unsaved[key][0] if key in self.unsaved else received_at
         # The acknowledgement goes with the latest request_id: the one the client waits on.
-        self.unsaved[key] = (received_at, self.request_id)
+        self.unsaved[key] = (first, self.request_id)
+
+    def on_backing_failure(self) -> None:
+        if self.unsaved and (self.storing is None or self.storing.done()):
+            self.storing = asyncio.get_running_loop().create_task(self._store_unsaved())
+
+    async def do_answer(self, *, received_at: datetime, question_id: int, selected_option: str) -> dict:
+        key = (question_id, selected_option)
+        received_at = self.unsaved[key][0]  # the first receipt (note_received)
         try:
             answer = await self._save(key, received_at)
         except (DatabaseError, redis.RedisError):
-            if self.storing is None or self.storing.done():
-                self.storing = asyncio.get_running_loop().create_task(self._store_unsaved())
-            raise
+            raise  # kept in `unsaved`; stored once the database is back
         except BaseException:
             self.unsaved.pop(key, None)
             raise
@@ -350,6 +367,12 @@ class AttemptConsumer(_ServiceSocket):
                 # Like a client message: its broadcast waits until its reply is out.
                 self.busy = True
                 try:
+                    # The user's rights first, as for a client action: read afresh if stale.
+                    refusal = (await get_hub().rights.current(self.user_id)).refusal(needs_staff=False)
+                    if refusal is not None:
+                        self.unsaved.clear()
+                        await self.revoke(refusal)
+                        return
                     reply = self._saved_reply(await self._save(key, received_at))
                 except (DatabaseError, redis.RedisError):
                     break  # still away

@@ -322,7 +322,14 @@ async def test_thousands_of_sockets_with_one_deadline_all_time_out(make_exam, pr
     os.environ.get("DATABASE_URL", "").startswith("sqlite") or not os.environ.get("DATABASE_URL"),
     reason="cuts MySQL through a TCP proxy; SQLite is a file",
 )
-async def test_an_answer_received_during_a_database_cut_counts_from_its_first_receipt(make_exam):
+@pytest.mark.parametrize(
+    "rights_max_age",
+    # "0": every action re-reads its user's rights, as once the hub's copy is stale in a long
+    # cut; that read failing used to refuse the answer before its receipt was kept (drills).
+    ["5", "0"],
+    ids=["rights fresh", "rights stale"],
+)
+async def test_an_answer_received_during_a_database_cut_counts_from_its_first_receipt(make_exam, rights_max_age):
     """§4: the server had the answer in time; that the database was away then is ours, not the student's."""
     from tests.support.processes import database_address, database_url
     from tests.support.tcp_proxy import TcpProxy
@@ -330,7 +337,10 @@ async def test_an_answer_received_during_a_database_cut_counts_from_its_first_re
     exam = await asyncio.to_thread(make_exam)
     [attempt] = await asyncio.to_thread(make_attempts, exam, 1, seconds=4)
     question_id = await asyncio.to_thread(lambda: exam.questions.first().pk)
-    with TcpProxy(*database_address()) as proxy, daphne(DATABASE_URL=database_url(port=proxy.port)) as base:
+    with (
+        TcpProxy(*database_address()) as proxy,
+        daphne(DATABASE_URL=database_url(port=proxy.port), WS_RIGHTS_MAX_AGE_SECONDS=rights_max_age) as base,
+    ):
         student = await Socket.open(base, attempt_path(attempt.pk), token_for(attempt.user))
         await until(lambda: student.of_type("timer"), 10, lambda: student.frames)
         proxy.cut()
