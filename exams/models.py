@@ -1,6 +1,6 @@
 """Exams, their questions, students' attempts, answers and each attempt's event log."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -79,13 +79,22 @@ class AttemptQuerySet(models.QuerySet):
     def ongoing(self) -> "AttemptQuerySet":
         return self.filter(status=AttemptStatus.ONGOING)
 
+    def running(self) -> "AttemptQuerySet":
+        """Ongoing and not paused: its clock runs (only these have a Redis timer)."""
+        return self.ongoing().filter(paused_at__isnull=True)
+
+    def paused(self) -> "AttemptQuerySet":
+        """Ongoing and paused: never due, whatever its (stale) deadline says."""
+        return self.ongoing().filter(paused_at__isnull=False)
+
     def due(self, now: datetime) -> "AttemptQuerySet":
-        """Ongoing and past deadline + grace at `now`: to be timed out."""
-        return self.ongoing().filter(deadline_at__lt=deadlines.due_cutoff(now))
+        """Running and past deadline + grace at `now`: to be timed out. A paused attempt is never due."""
+        return self.running().filter(deadline_at__lt=deadlines.due_cutoff(now))
 
     def live(self, now: datetime) -> "AttemptQuerySet":
-        """Ongoing and not due at `now`: answers count, it can be submitted or extended."""
-        return self.ongoing().filter(deadline_at__gte=deadlines.due_cutoff(now))
+        """Ongoing and not due at `now` (paused, or running within deadline + grace): it can be submitted or
+        extended; answers count unless it is paused. `due` and `live` split `ongoing`."""
+        return self.ongoing().filter(Q(paused_at__isnull=False) | Q(deadline_at__gte=deadlines.due_cutoff(now)))
 
 
 class Attempt(models.Model):
@@ -95,9 +104,19 @@ class Attempt(models.Model):
     number = models.PositiveIntegerField(default=1)
     status = models.CharField(max_length=16, choices=AttemptStatus.choices, default=AttemptStatus.ONGOING)
     started_at = models.DateTimeField()
+    # The timeline (exams/deadlines.py): deadline_at is attempt_deadline() of the five fields below,
+    # rewritten by the same UPDATE that changes any of them (deadlines.timeline_update).
+    # The exam's duration x the accommodation's multiplier + its extra time, fixed at the start.
+    allotted_seconds = models.PositiveIntegerField(default=0)
+    # Net time granted (> 0) or taken (< 0) by proctors after the start.
+    extra_seconds = models.IntegerField(default=0)
+    # Completed pauses; the current one (since paused_at) is added when it ends.
+    paused_total = models.DurationField(default=timedelta(0))
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # This attempt's hard close: the exam's closes_at at the start, or the student's close override.
+    close_at = models.DateTimeField(null=True, blank=True)
     # The durable truth for the clock; Redis only mirrors it.
     deadline_at = models.DateTimeField()
-    extra_seconds = models.PositiveIntegerField(default=0)
     ended_at = models.DateTimeField(null=True, blank=True)
     score = models.PositiveIntegerField(null=True, blank=True)
     max_score = models.PositiveIntegerField(null=True, blank=True)
@@ -120,13 +139,23 @@ class Attempt(models.Model):
     def __str__(self) -> str:
         return f"attempt {self.pk} ({self.status})"
 
+    def save(self, *args, **kwargs) -> None:
+        # A row made directly (tests, fixtures) with only a deadline: its allotted time is what it was given.
+        if self._state.adding and not self.allotted_seconds and self.started_at and self.deadline_at:
+            self.allotted_seconds = max(0, round((self.deadline_at - self.started_at).total_seconds()))
+        super().save(*args, **kwargs)
+
     @property
     def is_ongoing(self) -> bool:
         return self.status == AttemptStatus.ONGOING
 
+    @property
+    def is_paused(self) -> bool:
+        return self.is_ongoing and self.paused_at is not None
+
     def is_due(self, at: datetime) -> bool:
-        """Ongoing and past deadline + grace at `at` (exams/deadlines.py)."""
-        return self.is_ongoing and deadlines.is_due(self.deadline_at, at)
+        """Ongoing, not paused and past deadline + grace at `at` (exams/deadlines.py)."""
+        return self.is_ongoing and self.paused_at is None and deadlines.is_due(self.deadline_at, at)
 
 
 class Answer(models.Model):

@@ -87,10 +87,8 @@ def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
     now = clock.now()
     ongoing = Attempt.objects.filter(user=user, exam=exam).ongoing().order_by("-number").first()
     if ongoing is not None:
-        if not deadlines.is_due(ongoing.deadline_at, now):
-            _best_effort_redis(
-                "restoring a timer", timers.restore_timers, [(ongoing.pk, clock.to_ms(ongoing.deadline_at))]
-            )
+        if not ongoing.is_due(now):
+            _restore_timer(ongoing)
             AttemptEvent.objects.create(attempt=ongoing, kind=EventKind.RESUMED, at=now)
             return StartResult(ongoing, created=False)
         expire_attempts(attempt_ids=[ongoing.pk], path=ExpiryPath.ON_ACCESS)
@@ -110,10 +108,17 @@ def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
         if used >= exam.max_attempts:
             raise Conflict("No attempts left for this exam.", code="attempts_exhausted")
         now = clock.now()
-        deadline = now + timedelta(seconds=exam.duration_seconds)
-        if exam.closes_at:
-            deadline = min(deadline, exam.closes_at)
-        attempt = Attempt.objects.create(user=user, exam=exam, number=used + 1, started_at=now, deadline_at=deadline)
+        allotted = exam.duration_seconds
+        deadline = deadlines.attempt_deadline(now, allotted, 0, timedelta(0), exam.closes_at)
+        attempt = Attempt.objects.create(
+            user=user,
+            exam=exam,
+            number=used + 1,
+            started_at=now,
+            allotted_seconds=allotted,
+            close_at=exam.closes_at,
+            deadline_at=deadline,
+        )
         AttemptEvent.objects.create(attempt=attempt, kind=EventKind.STARTED, at=now)
         try:
             timers.create_timer(attempt.pk, deadline_ms=clock.to_ms(deadline))
@@ -333,10 +338,14 @@ def current_attempt(*, user: User, attempt_id: int) -> Attempt:
             expire_attempt(attempt_id=attempt.pk, path=ExpiryPath.ON_ACCESS)
             attempt.refresh_from_db()
         else:
-            _best_effort_redis(
-                "restoring a timer", timers.restore_timers, [(attempt.pk, clock.to_ms(attempt.deadline_at))]
-            )
+            _restore_timer(attempt)
     return attempt
+
+
+def _restore_timer(attempt: Attempt) -> None:
+    """Re-arm a live attempt's Redis timer if Redis lost it; a paused attempt has none (its clock stands still)."""
+    if attempt.paused_at is None:
+        _best_effort_redis("restoring a timer", timers.restore_timers, [(attempt.pk, clock.to_ms(attempt.deadline_at))])
 
 
 def open_attempt(*, user_id: int, attempt_id: int) -> Attempt:
@@ -392,9 +401,7 @@ def extend_attempt(*, attempt_id: int, seconds: int, by: User, exam_id: int | No
         extended = (
             Attempt.objects.filter(pk=attempt_id)
             .live(now)
-            .update(
-                deadline_at=F("deadline_at") + timedelta(seconds=seconds), extra_seconds=F("extra_seconds") + seconds
-            )
+            .update(**deadlines.timeline_update(extra_seconds=F("extra_seconds") + seconds))
         )
         if not extended:
             raise Conflict("This attempt has already ended.", code="attempt_ended")
@@ -403,7 +410,8 @@ def extend_attempt(*, attempt_id: int, seconds: int, by: User, exam_id: int | No
             attempt=attempt, kind=EventKind.EXTENDED, at=now, detail={"seconds": seconds, "by": by.get_username()}
         )
         try:
-            timers.extend_timer(attempt.pk, deadline_ms=clock.to_ms(attempt.deadline_at))
+            if attempt.paused_at is None:  # a paused attempt has no timer until it resumes
+                timers.extend_timer(attempt.pk, deadline_ms=clock.to_ms(attempt.deadline_at))
         except redis.RedisError as exc:
             raise Unavailable("The timer service (Redis) is unavailable; the time was not extended.") from exc
         _on_commit(lambda: notifications.attempt_extended(attempt, seconds))

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db.models import F
 
 from exams import clock
 from exams.models import Attempt, AttemptEvent
@@ -20,8 +21,16 @@ def exam_settings(**changes) -> dict:
 
 
 def set_deadline(attempt: Attempt, *, seconds_from_now: float) -> Attempt:
-    """Move an attempt's database deadline (the truth) as if time had passed; returns it fresh."""
-    Attempt.objects.filter(pk=attempt.pk).update(deadline_at=clock.now() + timedelta(seconds=seconds_from_now))
+    """Move an attempt's database deadline (the truth) as if time had passed; returns it fresh.
+
+    Its whole timeline moves (start and close too), so a later change recomputes from it the
+    deadline set here (exams/deadlines.py).
+    """
+    attempt.refresh_from_db()
+    shift = clock.now() + timedelta(seconds=seconds_from_now) - attempt.deadline_at
+    Attempt.objects.filter(pk=attempt.pk).update(
+        deadline_at=F("deadline_at") + shift, started_at=F("started_at") + shift, close_at=F("close_at") + shift
+    )
     attempt.refresh_from_db()
     return attempt
 
