@@ -26,6 +26,13 @@ class ReviewWhen(models.TextChoices):
     RELEASED = "released", "When a proctor releases it"
 
 
+class AtDeadline(models.TextChoices):
+    """What happens when an attempt's time runs out (exams/services.py `expire_attempts`)."""
+
+    AUTO_SUBMIT = "auto_submit", "Submit it automatically"
+    HAND_IN = "hand_in", "Lock the answers; the student must press submit within hand_in_seconds"
+
+
 class Exam(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -39,6 +46,10 @@ class Exam(models.Model):
     review_when = models.CharField(max_length=16, choices=ReviewWhen.choices, default=ReviewWhen.CLOSED)
     # Set once by a proctor's release (services.release_review); opens the review under any `review_when`.
     review_released_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # At the deadline: submitted at once, or `overdue` for hand_in_seconds (answers locked, the
+    # student presses submit), then submitted by the expiry engine (Moodle's "overdue").
+    at_deadline = models.CharField(max_length=16, choices=AtDeadline.choices, default=AtDeadline.AUTO_SUBMIT)
+    hand_in_seconds = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -46,6 +57,10 @@ class Exam(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(duration_seconds__gt=0), name="exam_duration_positive"),
             models.CheckConstraint(condition=Q(max_attempts__gt=0), name="exam_max_attempts_positive"),
+            models.CheckConstraint(
+                condition=Q(at_deadline=AtDeadline.AUTO_SUBMIT) | Q(hand_in_seconds__gt=0),
+                name="exam_hand_in_needs_seconds",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -71,6 +86,9 @@ class AttemptStatus(models.TextChoices):
     ONGOING = "ongoing", "Ongoing"
     COMPLETED = "completed", "Completed"
     TIMEOUT = "timeout", "Timeout"
+    # Past the deadline of an exam whose policy is `hand_in`: answers locked, submit still taken
+    # until `hand_in_until` (+ grace), then timed out by the expiry engine.
+    OVERDUE = "overdue", "Overdue (hand-in window)"
 
 
 class AttemptQuerySet(models.QuerySet):
@@ -80,16 +98,45 @@ class AttemptQuerySet(models.QuerySet):
         return self.filter(status=AttemptStatus.ONGOING)
 
     def running(self) -> "AttemptQuerySet":
-        """Ongoing and not paused: its clock runs (only these have a Redis timer)."""
+        """Ongoing and not paused: its clock runs (only these, and overdue ones, have a Redis timer)."""
         return self.ongoing().filter(paused_at__isnull=True)
 
     def paused(self) -> "AttemptQuerySet":
         """Ongoing and paused: never due, whatever its (stale) deadline says."""
         return self.ongoing().filter(paused_at__isnull=False)
 
+    def unfinished(self) -> "AttemptQuerySet":
+        """Ongoing (paused or not), or overdue (in its hand-in window): not ended yet."""
+        return self.filter(status__in=[AttemptStatus.ONGOING, AttemptStatus.OVERDUE])
+
     def due(self, now: datetime) -> "AttemptQuerySet":
-        """Running and past deadline + grace at `now`: to be timed out. A paused attempt is never due."""
-        return self.running().filter(deadline_at__lt=deadlines.due_cutoff(now))
+        """To be moved on by the expiry engine at `now`: running and past deadline + grace (timed out,
+        or made `overdue` under a hand-in policy), or overdue and past hand_in_until + grace (timed out).
+        A paused attempt is never due."""
+        cutoff = deadlines.due_cutoff(now)
+        return self.filter(
+            Q(status=AttemptStatus.ONGOING, paused_at__isnull=True, deadline_at__lt=cutoff)
+            | Q(status=AttemptStatus.OVERDUE, hand_in_until__lt=cutoff)
+        )
+
+    def submittable(self, now: datetime) -> "AttemptQuerySet":
+        """May be ended by a submit at `now`: live, or overdue within its hand-in window (+ grace)."""
+        cutoff = deadlines.due_cutoff(now)
+        return self.filter(
+            Q(status=AttemptStatus.ONGOING, paused_at__isnull=False)
+            | Q(status=AttemptStatus.ONGOING, deadline_at__gte=cutoff)
+            | Q(status=AttemptStatus.OVERDUE, hand_in_until__gte=cutoff)
+        )
+
+    def armed(self, now: datetime) -> list[tuple[int, datetime]]:
+        """(id, instant) of each attempt the Redis mirror must hold a timer for: a running attempt's
+        deadline, an overdue one's hand_in_until (both fall due by the same rule); a paused one has none."""
+        cutoff = deadlines.due_cutoff(now)
+        live = self.live(now).running().values_list("pk", "deadline_at")
+        overdue = self.filter(status=AttemptStatus.OVERDUE, hand_in_until__gte=cutoff).values_list(
+            "pk", "hand_in_until"
+        )
+        return [*live.iterator(chunk_size=2000), *overdue]
 
     def live(self, now: datetime) -> "AttemptQuerySet":
         """Ongoing and not due at `now` (paused, or running within deadline + grace): it can be submitted or
@@ -120,7 +167,9 @@ class Attempt(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     score = models.PositiveIntegerField(null=True, blank=True)
     max_score = models.PositiveIntegerField(null=True, blank=True)
-    # Written by the UPDATE that ends the attempt, so that writer can tell it won.
+    # Set when it turns `overdue`: the hand-in window's end (deadline + the exam's hand_in_seconds).
+    hand_in_until = models.DateTimeField(null=True, blank=True)
+    # Written by the UPDATE that ends the attempt (or makes it overdue), so that writer can tell it won.
     end_token = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
 
     objects = AttemptQuerySet.as_manager()
@@ -134,6 +183,8 @@ class Attempt(models.Model):
             # The reconciler's query: ongoing attempts past their deadline.
             models.Index(fields=["status", "deadline_at"], name="attempt_status_deadline"),
             models.Index(fields=["exam", "status"], name="attempt_exam_status"),
+            # The same for overdue attempts: past their hand-in window.
+            models.Index(fields=["status", "hand_in_until"], name="attempt_status_hand_in"),
         ]
 
     def __str__(self) -> str:
@@ -153,8 +204,21 @@ class Attempt(models.Model):
     def is_paused(self) -> bool:
         return self.is_ongoing and self.paused_at is not None
 
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == AttemptStatus.OVERDUE
+
+    @property
+    def timer_at(self) -> datetime:
+        """The instant the Redis timer of a running or overdue attempt runs to (AttemptQuerySet.armed)."""
+        if self.is_overdue and self.hand_in_until is not None:
+            return self.hand_in_until
+        return self.deadline_at
+
     def is_due(self, at: datetime) -> bool:
-        """Ongoing, not paused and past deadline + grace at `at` (exams/deadlines.py)."""
+        """For the expiry engine at `at` (exams/deadlines.py), as `AttemptQuerySet.due`: never while paused."""
+        if self.is_overdue:
+            return self.hand_in_until is not None and deadlines.is_due(self.hand_in_until, at)
         return self.is_ongoing and self.paused_at is None and deadlines.is_due(self.deadline_at, at)
 
 
@@ -208,6 +272,7 @@ class EventKind(models.TextChoices):
     SUBMITTED = "submitted"
     FORCE_SUBMITTED = "force_submitted"
     TIMED_OUT = "timed_out"
+    OVERDUE = "overdue"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
 

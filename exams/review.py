@@ -56,7 +56,7 @@ DURING_ATTEMPT = Review(ReviewShows.ANSWERS)
 
 def what_student_sees(attempt: Attempt, now: datetime) -> Review:
     """The review policy of `attempt.exam` applied to its student at `now` (reads the database)."""
-    if attempt.is_ongoing:
+    if attempt.is_ongoing or attempt.is_overdue:
         return DURING_ATTEMPT
     exam = attempt.exam
     target = exam.review_shows
@@ -82,7 +82,7 @@ def _waits_for(exam: Exam, now: datetime) -> str | None:
     if exam.review_when == ReviewWhen.AT_ONCE:
         return None
     if exam.review_when == ReviewWhen.CLOSED and exam.closes_at is not None:
-        if not is_closed(exam, now) or Attempt.objects.filter(exam_id=exam.pk).live(now).exists():
+        if not is_closed(exam, now) or Attempt.objects.filter(exam_id=exam.pk).submittable(now).exists():
             return WAITS_FOR_CLOSE
         return None
     return WAITS_FOR_RELEASE
@@ -91,6 +91,6 @@ def _waits_for(exam: Exam, now: datetime) -> str | None:
 def _may_sit_again(exam: Exam, *, user_id: int, now: datetime) -> bool:
     """The student has an attempt under way, or may start another one."""
     attempts = Attempt.objects.filter(exam_id=exam.pk, user_id=user_id)
-    if attempts.live(now).exists():
+    if attempts.submittable(now).exists():
         return True
     return not is_closed(exam, now) and attempts.count() < exam.max_attempts

@@ -24,6 +24,7 @@ from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
 from .models import (
     Answer,
+    AtDeadline,
     Attempt,
     AttemptEvent,
     AttemptStatus,
@@ -85,7 +86,8 @@ class _StartRaced(Exception):
 
 def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
     now = clock.now()
-    ongoing = Attempt.objects.filter(user=user, exam=exam).ongoing().order_by("-number").first()
+    # An overdue attempt (in its hand-in window) is resumed too: its student must still submit it.
+    ongoing = Attempt.objects.filter(user=user, exam=exam).unfinished().order_by("-number").first()
     if ongoing is not None:
         if not ongoing.is_due(now):
             _restore_timer(ongoing)
@@ -102,7 +104,7 @@ def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
         # One start at a time per student: without the lock, a start that read "no ongoing
         # attempt" before a racing one committed would count it and create attempt n + 1.
         list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        if Attempt.objects.filter(user=user, exam=exam).ongoing().exists():
+        if Attempt.objects.filter(user=user, exam=exam).unfinished().exists():
             raise _StartRaced
         used = Attempt.objects.filter(user=user, exam=exam).count()
         if used >= exam.max_attempts:
@@ -174,8 +176,10 @@ def save_answer(
         ).first()
         if stored is not None:
             return stored
-    if attempt.is_ongoing:
+    if attempt.is_ongoing or attempt.is_overdue:
         expire_attempts(attempt_ids=[attempt_id], path=ExpiryPath.ON_ACCESS)
+    if attempt.is_overdue:
+        raise TimeUp("Time is up: the answers are locked; submit the attempt. The answer was not saved.")
     raise TimeUp("Time is up for this attempt; the answer was not saved.")
 
 
@@ -189,7 +193,7 @@ def _store_answer(attempt: Attempt, question: Question, selected_option: str, re
         attempt=attempt, question=question, defaults={"selected_option": selected_option, "saved_at": received_at}
     )
     detail = {"question_id": question.pk, "selected_option": selected_option}
-    if not attempt.is_ongoing:
+    if attempt.status in (AttemptStatus.COMPLETED, AttemptStatus.TIMEOUT):
         # Received in time, processed after the end: the score must count it.
         Attempt.objects.filter(pk=attempt.pk).update(**_score_expressions())
         detail["after_end"] = attempt.status
@@ -226,17 +230,39 @@ def _score_expressions() -> dict:
 
 
 def _end_attempts(*, ids: Iterable[int], status: str, now: datetime, due_only: bool) -> list[Attempt]:
-    """The compare-and-set: end those of `ids` still ongoing; return the ones this call ended.
+    """The compare-and-set: end those of `ids` still due (`due_only`) or still submittable; return
+    the ones this call ended.
 
     Must run inside a transaction. A token written by the same UPDATE tells which rows this
     call won (MySQL has no UPDATE ... RETURNING).
     """
     token = uuid.uuid4().hex
     attempts = Attempt.objects.filter(pk__in=list(ids))
-    qs = attempts.due(now) if due_only else attempts.live(now)
+    qs = attempts.due(now) if due_only else attempts.submittable(now)
     if not qs.update(status=status, ended_at=now, end_token=token, **_score_expressions()):
         return []
     return list(Attempt.objects.filter(end_token=token))
+
+
+def _make_overdue(*, ids: list[int], now: datetime) -> list[Attempt]:
+    """The compare-and-set into the hand-in window: those of `ids` ongoing and due whose exam's
+    policy is `hand_in` become `overdue` until deadline + the exam's hand_in_seconds.
+
+    One UPDATE per distinct hand_in_seconds among their exams (one, in practice).
+    """
+    due = Attempt.objects.filter(pk__in=ids, status=AttemptStatus.ONGOING).due(now)
+    windows: dict[int, list[int]] = {}
+    for exam_id, seconds in Exam.objects.filter(
+        at_deadline=AtDeadline.HAND_IN, pk__in=due.values("exam_id")
+    ).values_list("pk", "hand_in_seconds"):
+        windows.setdefault(seconds, []).append(exam_id)
+    token = uuid.uuid4().hex
+    changed = 0
+    for seconds, exam_ids in windows.items():
+        changed += due.filter(exam_id__in=exam_ids).update(
+            status=AttemptStatus.OVERDUE, hand_in_until=F("deadline_at") + timedelta(seconds=seconds), end_token=token
+        )
+    return list(Attempt.objects.filter(end_token=token)) if changed else []
 
 
 def _after_end(attempts: list[Attempt], *, notify: bool = True) -> None:
@@ -249,8 +275,10 @@ def _after_end(attempts: list[Attempt], *, notify: bool = True) -> None:
 def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = True) -> list[Attempt]:
     """Time out those of `attempt_ids` that are ongoing and past their deadline, in one UPDATE.
 
-    Returns the attempts this call flipped, each with a `timed_out` event that records the
-    path that caught it and how late (ms after the deadline) the UPDATE ran; the commit
+    Under a `hand_in` policy a due attempt becomes `overdue` instead, and is timed out once its
+    hand-in window is over. Returns the attempts this call moved on (timed out, or overdue), each
+    with a `timed_out` (or `overdue`) event that records the path that caught it and how late (ms
+    after the deadline, or the window's end) the UPDATE ran; the commit
     follows within milliseconds (bench/bench_expiry.py measures it from outside). With
     notify=False the caller sends `notifications.attempts_ended` itself once this returns
     (the listener does, so that its next batch commits while this one's messages go out).
@@ -260,21 +288,42 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
         return []
     with transaction.atomic():
         now = clock.now()
+        # Into the hand-in window first; one whose window is over already (no listener ran
+        # meanwhile) is timed out by the next UPDATE, in the same transaction.
+        overdue = _make_overdue(ids=ids, now=now)
         ended = _end_attempts(ids=ids, status=AttemptStatus.TIMEOUT, now=now, due_only=True)
+        ended_ids = {a.pk for a in ended}
+        still_overdue = [a for a in overdue if a.pk not in ended_ids]
         events = [
+            AttemptEvent(
+                attempt=a,
+                kind=EventKind.OVERDUE,
+                at=now,
+                path=path,
+                lateness_ms=clock.to_ms(now) - clock.to_ms(a.deadline_at),
+                detail={"hand_in_until": clock.iso(a.hand_in_until)},
+            )
+            for a in overdue
+        ] + [
             AttemptEvent(
                 attempt=a,
                 kind=EventKind.TIMED_OUT,
                 at=now,
                 path=path,
-                lateness_ms=clock.to_ms(now) - clock.to_ms(a.deadline_at),
+                lateness_ms=clock.to_ms(now) - clock.to_ms(a.hand_in_until or a.deadline_at),
             )
             for a in ended
         ]
         AttemptEvent.objects.bulk_create(events)
         _after_end(ended, notify=notify)
+        if still_overdue:
+            # The timer now runs to the end of the hand-in window (the reconciler re-arms it if this fails).
+            windows = [(a.pk, clock.to_ms(a.hand_in_until)) for a in still_overdue if a.hand_in_until]
+            _on_commit(lambda: _best_effort_redis("arming hand-in timers", timers.set_timers, windows))
+            if notify:
+                _on_commit(lambda: notifications.attempts_ended([a.pk for a in still_overdue]))
     metrics.observe_expiries(path, [e.lateness_ms or 0 for e in events])
-    return ended
+    return ended + still_overdue
 
 
 def expire_attempt(*, attempt_id: int, path: str) -> bool:
@@ -305,7 +354,7 @@ def force_submit_attempt(*, attempt_id: int, by: User, exam_id: int | None = Non
 
 
 def _finish(attempt: Attempt, *, kind: str, detail: dict, for_proctor: bool) -> Sheet:
-    if attempt.is_ongoing:
+    if attempt.is_ongoing or attempt.is_overdue:
         with transaction.atomic():
             now = clock.now()
             ended = _end_attempts(ids=[attempt.pk], status=AttemptStatus.COMPLETED, now=now, due_only=False)
@@ -333,7 +382,7 @@ def student_sheet(*, attempt: Attempt) -> Sheet:
 def current_attempt(*, user: User, attempt_id: int) -> Attempt:
     """The student's attempt as it stands now: timed out on access once past its deadline."""
     attempt = get_own_attempt(user=user, attempt_id=attempt_id)
-    if attempt.is_ongoing:
+    if attempt.is_ongoing or attempt.is_overdue:
         if attempt.is_due(clock.now()):
             expire_attempt(attempt_id=attempt.pk, path=ExpiryPath.ON_ACCESS)
             attempt.refresh_from_db()
@@ -343,9 +392,10 @@ def current_attempt(*, user: User, attempt_id: int) -> Attempt:
 
 
 def _restore_timer(attempt: Attempt) -> None:
-    """Re-arm a live attempt's Redis timer if Redis lost it; a paused attempt has none (its clock stands still)."""
+    """Re-arm a live (or overdue) attempt's Redis timer if Redis lost it; a paused attempt has none (its clock
+    stands still)."""
     if attempt.paused_at is None:
-        _best_effort_redis("restoring a timer", timers.restore_timers, [(attempt.pk, clock.to_ms(attempt.deadline_at))])
+        _best_effort_redis("restoring a timer", timers.restore_timers, [(attempt.pk, clock.to_ms(attempt.timer_at))])
 
 
 def open_attempt(*, user_id: int, attempt_id: int) -> Attempt:

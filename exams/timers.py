@@ -124,6 +124,20 @@ def create_timer(attempt_id: int, *, deadline_ms: int) -> None:
 extend_timer = create_timer
 
 
+def set_timers(deadlines: Iterable[tuple[int, int]], *, client: redis.Redis | None = None) -> int:
+    """Arm (or move) the timer keys and index members of many attempts in one MULTI: (attempt_id, deadline_ms)
+    pairs, as `create_timer` does for one (a bulk time change, a resume, a hand-in window)."""
+    pipe = (client or get_redis()).pipeline(transaction=True)
+    count = 0
+    for attempt_id, deadline_ms in deadlines:
+        pipe.set(timer_key(attempt_id), deadline_ms, px=_ttl_ms(deadline_ms))
+        pipe.zadd(DEADLINES_KEY, {str(attempt_id): deadline_ms})
+        count += 1
+    if count:
+        pipe.execute()
+    return count
+
+
 def restore_timers(deadlines: Iterable[tuple[int, int]], *, client: redis.Redis | None = None) -> int:
     """Re-arm what Redis lost for (attempt_id, deadline_ms) pairs; returns keys recreated.
 

@@ -295,15 +295,24 @@ class AttemptConsumer(_ServiceSocket):
 
     async def send_state(self, attempt: Attempt) -> None:
         """Tell the socket the attempt's state as the database holds it."""
-        if self.ended and not attempt.is_ongoing:
+        if self.ended and not (attempt.is_ongoing or attempt.is_overdue):
             return  # it knows already
         await self.send_json(builders.timer_frame(attempt))
         if attempt.is_ongoing:
             self.ended = False
             get_ticker().follow(attempt.pk, attempt.deadline_at)
+        elif attempt.is_overdue:
+            self.ended = False
+            await self.send_json(builders.overdue_frame(attempt))
+            self._follow_hand_in(attempt.hand_in_until)
         else:
             self._end()
             await self.send_json(builders.ended_frame(attempt))
+
+    def _follow_hand_in(self, until: datetime | None) -> None:
+        """No more ticks; settle the attempt if no end is heard by the hand-in window's end."""
+        if until is not None:
+            get_ticker().follow(self.attempt_id, until, quiet=True)
 
     def _end(self) -> None:
         self.ended = True
@@ -419,6 +428,10 @@ class AttemptConsumer(_ServiceSocket):
             if self.ended:
                 return
             get_ticker().follow(self.attempt_id, datetime.fromisoformat(payload["deadline"]))
+        elif kind == "overdue":
+            if self.ended:
+                return
+            self._follow_hand_in(datetime.fromisoformat(payload["hand_in_until"]))
         elif kind in ("timeout", "submitted"):
             if self.ended:
                 return

@@ -52,9 +52,11 @@ _REMAINING, _SERVER_TIME = "\u0001remaining", "\u0001server_time"
 class _Frame:
     """An attempt's `timer` frame, pre-encoded around `remaining_seconds` and `server_time`."""
 
-    __slots__ = ("deadline", "deadline_us", "head", "middle", "tail")
+    __slots__ = ("deadline", "deadline_us", "head", "middle", "quiet", "tail")
 
-    def __init__(self, attempt_id: int, deadline: datetime) -> None:
+    def __init__(self, attempt_id: int, deadline: datetime, *, quiet: bool = False) -> None:
+        # quiet: no frames, only the backup expiry (an overdue attempt, followed to its hand-in window's end).
+        self.quiet = quiet
         # The shape comes from the contract's builder; only the encoding is cached here.
         fields = builders.tick_frame(attempt_id, deadline, deadline)
         fields.update(remaining_seconds=_REMAINING, server_time=_SERVER_TIME)
@@ -81,10 +83,12 @@ class Ticker:
         self._settling: dict[int, asyncio.Task] = {}
         self._task: asyncio.Task | None = None
 
-    def follow(self, attempt_id: int, deadline: datetime) -> None:
-        """Tick the attempt (ongoing, with this deadline) from now on."""
-        if attempt_id not in self.frames or self.frames[attempt_id].deadline != deadline:
-            self.frames[attempt_id] = _Frame(attempt_id, deadline)
+    def follow(self, attempt_id: int, deadline: datetime, *, quiet: bool = False) -> None:
+        """Tick the attempt (ongoing, with this deadline) from now on; `quiet`: send no frames, only settle
+        it if no end is heard by `deadline` + grace + slack (an overdue attempt's hand-in window)."""
+        frame = self.frames.get(attempt_id)
+        if frame is None or frame.deadline != deadline or frame.quiet != quiet:
+            self.frames[attempt_id] = _Frame(attempt_id, deadline, quiet=quiet)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="exam-ticker")
 
@@ -129,7 +133,7 @@ class Ticker:
                 if attempt_id not in self._settling:
                     self._settling[attempt_id] = asyncio.get_running_loop().create_task(self._settle(attempt_id))
                 continue
-            if frame.deadline_us < now_us:
+            if frame.quiet or frame.deadline_us < now_us:
                 continue  # past the deadline: no "ongoing, 0 s left" frames while the end commits
             message = {"type": "websocket.send", "text": frame.text(now_us, server_time_json)}
             for consumer in list(group):

@@ -30,7 +30,10 @@ def timer_fields(attempt_id: int, status: str, deadline: datetime, at: datetime)
 
 def timer(attempt: Attempt, *, at: datetime | None = None) -> dict:
     """rest.Timer: GET remaining."""
-    return timer_fields(attempt.pk, attempt.status, attempt.deadline_at, at or clock.now())
+    fields = timer_fields(attempt.pk, attempt.status, attempt.deadline_at, at or clock.now())
+    if attempt.is_overdue:
+        fields["hand_in_until"] = clock.iso(attempt.hand_in_until)
+    return fields
 
 
 def timer_frame(attempt: Attempt) -> dict:
@@ -128,7 +131,10 @@ def force_submit_ack(sheet: Sheet) -> dict:
 
 
 def ended_frame(attempt: Attempt, *, at: datetime | None = None) -> dict:
-    """frames.EndedFrame: `submitted` or `timeout`, however the student hears of the end."""
+    """frames.EndedFrame: `submitted` or `timeout`, however the student hears of the end; frames.OverdueFrame
+    for an attempt whose time ran out into its hand-in window."""
+    if attempt.is_overdue:
+        return overdue_frame(attempt, at=at)
     return {
         "type": "timeout" if attempt.status == AttemptStatus.TIMEOUT else "submitted",
         "attempt_id": attempt.pk,
@@ -136,6 +142,18 @@ def ended_frame(attempt: Attempt, *, at: datetime | None = None) -> dict:
         "score": attempt.score or 0,
         "max_score": attempt.max_score or 0,
         "deadline": clock.iso(attempt.deadline_at),
+        "server_time": clock.iso(at or clock.now()),
+    }
+
+
+def overdue_frame(attempt: Attempt, *, at: datetime | None = None) -> dict:
+    """frames.OverdueFrame: time is up, the answers are locked, submit by `hand_in_until`."""
+    return {
+        "type": "overdue",
+        "attempt_id": attempt.pk,
+        "status": attempt.status,
+        "deadline": clock.iso(attempt.deadline_at),
+        "hand_in_until": clock.iso(attempt.hand_in_until),
         "server_time": clock.iso(at or clock.now()),
     }
 
@@ -175,6 +193,8 @@ def _exam_summary(listing: ExamListing) -> dict:
         "closes_at": clock.iso(exam.closes_at),
         "total_questions": listing.total_questions,
         "review_policy": review_policy(exam),
+        "at_deadline": exam.at_deadline,
+        "hand_in_seconds": exam.hand_in_seconds,
     }
 
 
@@ -223,7 +243,7 @@ def proctor_rows(attempts: list[Progress]) -> list[dict]:
 
     `connected` is presence's answer (one Redis round trip, advisory: all False while Redis is down).
     """
-    connected = presence.connected_map(p.attempt.pk for p in attempts if p.attempt.is_ongoing)
+    connected = presence.connected_map(p.attempt.pk for p in attempts if p.attempt.is_ongoing or p.attempt.is_overdue)
     at = clock.now()
     return [
         {

@@ -40,6 +40,18 @@ class EndedFrame(serializers.Serializer):
     request_id = RequestId()
 
 
+class OverdueFrame(serializers.Serializer):
+    """Time ran out under the exam's `hand_in` policy: the answers are locked; the student must press
+    submit by `hand_in_until`, after which the attempt is submitted for them (then `timeout`)."""
+
+    type = kind("overdue")
+    attempt_id = Id()
+    status = serializers.ChoiceField(choices=["overdue"])
+    deadline = Timestamp()
+    hand_in_until = Timestamp(help_text="Submit by then.")
+    server_time = Timestamp()
+
+
 class AnswerSavedFrame(rest.AnswerSaved):
     """The reply to an `answer`, or an answer saved by another tab or over REST."""
 
@@ -71,6 +83,7 @@ ATTEMPT_EVENTS = [
     "answer_saved",
     "attempt_submitted",
     "attempt_timeout",
+    "attempt_overdue",
     "attempt_extended",
     "student_connected",
     "student_disconnected",
@@ -160,7 +173,9 @@ def _by_type(*declarations: Declaration) -> dict[str, Declaration]:
     }
 
 
-STUDENT_FRAMES = _by_type(TimerFrame, ExtendedFrame, EndedFrame, AnswerSavedFrame, AuthOkFrame, ErrorFrame)
+STUDENT_FRAMES = _by_type(
+    TimerFrame, ExtendedFrame, EndedFrame, OverdueFrame, AnswerSavedFrame, AuthOkFrame, ErrorFrame
+)
 PROCTOR_FRAMES = _by_type(SnapshotFrame, AttemptEventFrame, AuthOkFrame, ErrorFrame)
 PROCTOR_ACKS = {"extend": ExtendAck, "force_submit": ForceSubmitAck}
 STUDENT_MESSAGES = _by_type(AnswerMessage, SubmitMessage, AuthMessage)

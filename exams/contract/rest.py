@@ -8,14 +8,18 @@ bodies; a field added there and not here fails the tests.
 
 from rest_framework import serializers
 
-from exams.models import ReviewShows, ReviewWhen
+from exams.models import AtDeadline, ReviewShows, ReviewWhen
 from exams.review import WAITS_FOR
 
 from .codes import ERRORS
 from .fields import Id, Text, Timestamp, option
 from .limits import MAX_EXTEND_SECONDS
 
-STATUSES = ["ongoing", "completed", "timeout"]
+STATUSES = ["ongoing", "overdue", "completed", "timeout"]
+HAND_IN_UNTIL_HELP = (
+    "Only while `status` is `overdue` (the exam's `at_deadline` is `hand_in`): time is up and the answers "
+    "are locked, but the student may still submit until this instant; then it is submitted for them."
+)
 
 
 # --- Requests ---------------------------------------------------------------------------
@@ -67,6 +71,7 @@ class Timer(serializers.Serializer):
     remaining_seconds = serializers.IntegerField(min_value=0, help_text="Whole seconds left; 0 once ended.")
     deadline = Timestamp(help_text="When the attempt's time runs out.")
     server_time = Timestamp(help_text="The server's clock when this was made.")
+    hand_in_until = Timestamp(required=False, help_text=HAND_IN_UNTIL_HELP)
 
 
 class Start(Timer):
@@ -170,6 +175,12 @@ class ExamSummary(serializers.Serializer):
     closes_at = Timestamp(allow_null=True)
     total_questions = serializers.IntegerField()
     review_policy = ReviewPolicy()
+    at_deadline = serializers.ChoiceField(
+        choices=AtDeadline.choices,
+        help_text="When time runs out: `auto_submit` (submitted at once) or `hand_in` (answers locked, the "
+        "student submits within `hand_in_seconds`, then it is submitted for them).",
+    )
+    hand_in_seconds = serializers.IntegerField(min_value=0, help_text="The hand-in window (0 under `auto_submit`).")
 
 
 class OwnAttempt(Timer):

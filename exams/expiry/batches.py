@@ -102,15 +102,15 @@ def reconcile(*, batch_size: int = 1000, set_aside: SetAside | None = None) -> t
         ended, _ = expire_batch(attempt_ids=batch, path=ExpiryPath.RECONCILER, set_aside=set_aside)
         flipped += len(ended)
     # A paused attempt has no timer: its clock stands still until it resumes.
-    live = Attempt.objects.live(now).running().values_list("pk", "deadline_at")
-    restored = timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in live.iterator(chunk_size=2000))
+    armed = Attempt.objects.armed(clock.now())
+    restored = timers.restore_timers((pk, clock.to_ms(instant)) for pk, instant in armed)
     return flipped, restored
 
 
 def rearm(*, attempt_ids: Iterable[int]) -> int:
-    """Put claimed-but-not-due attempts back in the deadline index (e.g. extended meanwhile)."""
-    ongoing = Attempt.objects.filter(pk__in=list(attempt_ids)).running().values_list("pk", "deadline_at")
-    return timers.restore_timers((pk, clock.to_ms(deadline)) for pk, deadline in ongoing)
+    """Put claimed-but-not-due attempts back in the deadline index (e.g. extended meanwhile, or overdue)."""
+    armed = Attempt.objects.filter(pk__in=list(attempt_ids)).armed(clock.now())
+    return timers.restore_timers((pk, clock.to_ms(instant)) for pk, instant in armed)
 
 
 def ping_database() -> None:

@@ -73,8 +73,9 @@ async def enable_keyspace_events(client: aioredis.Redis) -> bool:
 def _summary(path: str, claimed: int, ended: list, aside: list[int], started: float) -> None:
     if not claimed:
         return
-    # `ended` holds the attempts flipped; each ended_at is its timed_out event's time.
-    late = sorted(clock.to_ms(a.ended_at) - clock.to_ms(a.deadline_at) for a in ended)
+    # `ended` holds the attempts flipped; each timed-out one's ended_at is its timed_out event's
+    # time (an attempt made overdue has none yet).
+    late = sorted(clock.to_ms(a.ended_at) - clock.to_ms(a.deadline_at) for a in ended if a.ended_at)
     logger.info(
         "%s: %d claimed, %d timed out%s in %.0f ms%s",
         path,
