@@ -217,3 +217,17 @@ def deadline_of(attempt) -> datetime:
     return attempt_deadline(
         attempt.started_at, attempt.allotted_seconds, attempt.extra_seconds, attempt.paused_total, attempt.close_at
     )
+
+
+def pause_update(now: datetime) -> dict:
+    """`QuerySet.update` arguments that pause running attempts at `now` (the deadline does not change)."""
+    return {"paused_at": now}
+
+
+def resume_update(now: datetime) -> dict:
+    """`QuerySet.update` arguments that end paused attempts' pauses at `now`: each row's pause (now - paused_at)
+    joins its `paused_total`, which moves its deadline by exactly that much. Only for rows with `paused_at` set."""
+    paused_for = ExpressionWrapper(
+        Value(now, output_field=DateTimeField()) - F("paused_at"), output_field=DurationField()
+    )
+    return timeline_update(paused_total=F("paused_total") + paused_for, paused_at=None)

@@ -159,3 +159,31 @@ def test_the_migration_backfills_the_timeline_from_the_deadline(student, make_ex
     attempt.refresh_from_db()
     assert (attempt.allotted_seconds, attempt.close_at) == (3600, closes)
     assert deadlines.deadline_of(attempt) == attempt.deadline_at
+
+
+PAUSES = st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=1))
+
+
+@pytest.mark.django_db
+@REAL_SERVICES
+@given(many=st.lists(st.tuples(timelines, PAUSES), min_size=1, max_size=6))
+def test_resuming_many_rows_in_one_update_adds_each_pause_exactly(many, student, exam):
+    Attempt.objects.filter(exam=exam).delete()
+    now = clock.now()
+    rows = [
+        Attempt.objects.create(user=student, exam=exam, number=n, deadline_at=START, **row_of(t))
+        for n, (t, _) in enumerate(many, 1)
+    ]
+    Attempt.objects.filter(exam=exam).update(deadline_at=deadlines.deadline_expression())
+    for (_, paused_for), attempt in zip(many, rows, strict=True):
+        Attempt.objects.filter(pk=attempt.pk).update(**deadlines.pause_update(now - paused_for))
+        attempt.refresh_from_db()
+    Attempt.objects.filter(exam=exam).update(**deadlines.resume_update(now))
+    for (_, paused_for), attempt in zip(many, rows, strict=True):
+        before = attempt.deadline_at
+        attempt.refresh_from_db()
+        assert attempt.paused_at is None
+        assert attempt.paused_total == row_of(many[rows.index(attempt)][0])["paused_total"] + paused_for
+        assert attempt.deadline_at == deadlines.deadline_of(attempt)
+        if attempt.close_at is None:
+            assert attempt.deadline_at == before + paused_for
