@@ -2,7 +2,8 @@
 
 Each test drives real pages against a real daphne and a real expiry listener, and checks
 what the pages show against what the database holds. Set DOCS_SCREENSHOTS=1 to refresh
-`docs/student.png` and `docs/proctor.png` from the proctor test.
+`docs/proctor.png` and the phone screenshots from the proctor test (`docs/student.png` comes
+from test_student_page.py).
 """
 
 import json
@@ -49,8 +50,11 @@ def save_state(page: Page, question_id: int):
 
 
 def start_exam(page: Page, title: str) -> None:
+    """From the list of exams, through the instructions page, to the running attempt."""
     card = page.locator(".exam-card", has_text=title)
     card.get_by_role("button", name="Start exam").click()
+    expect(page.locator("#instructions-title")).to_have_text(title)
+    page.get_by_role("button", name="Start the exam").click()
     expect(page.locator("#exam-title")).to_have_text(title)
     expect(page.locator("#connection")).to_have_text("Live")
 
@@ -254,9 +258,6 @@ def test_proctor_sees_the_student_and_extends_their_time(browsers: Browsers, mak
 
     choose(student, q2, "B")
     expect(save_state(student, q2)).to_have_attribute("data-state", "saved")
-    if os.environ.get("DOCS_SCREENSHOTS"):
-        DOCS.mkdir(exist_ok=True)
-        student.screenshot(path=DOCS / "student.png")
 
     # Force submit ends bob's attempt; the status filter finds it.
     proctor_row(desk, "bob").get_by_role("button", name="Force submit bob").click()

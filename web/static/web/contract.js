@@ -55,6 +55,7 @@
  * @property {number} total_questions
  * @property {ResultRow[]} results
  * @property {Review} review
+ * @property {EndedBy} ended_by
  */
 
 /**
@@ -77,7 +78,8 @@
  * @property {ReviewPolicy} review_policy
  */
 
-/** @typedef {Timer & {number: number, score: number | null, max_score: number | null}} PastAttempt */
+/** @typedef {"student" | "proctor" | "time" | null} EndedBy  who ended an attempt: null while ongoing */
+/** @typedef {Timer & {number: number, score: number | null, max_score: number | null, ended_by: EndedBy}} PastAttempt */
 /** @typedef {ExamSummary & {attempts: PastAttempt[]}} StudentExam  `GET /api/exams/` */
 /** @typedef {ExamSummary & {published: boolean, ongoing: number}} ProctorExam  `GET /api/proctor/exams/` */
 

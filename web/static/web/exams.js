@@ -6,8 +6,8 @@ import { describeSeconds, el, plural } from "./dom.js";
 /** @typedef {import("./contract.js").StudentExam} StudentExam */
 /**
  * What the card's buttons do: open an attempt (resume the one in progress, or see an ended one's
- * result), or start one (the button and the card's error line are given, to show progress and failure).
- * @typedef {{onOpen: (attemptId: number) => void, onStart: (exam: StudentExam, button: HTMLButtonElement, error: HTMLElement) => void}} CardActions
+ * result), or go to the instructions page, from where one is started.
+ * @typedef {{onOpen: (attemptId: number) => void, onStart: (exam: StudentExam) => void}} CardActions
  */
 
 /**
@@ -18,7 +18,6 @@ import { describeSeconds, el, plural } from "./dom.js";
  */
 export function examCard(exam, { onOpen, onStart }) {
   const ongoing = exam.attempts.find((a) => a.status === "ongoing");
-  const error = el("p", { class: "form-error", role: "alert", hidden: true });
   const meta = [
     plural(exam.total_questions, "question"),
     `${describeSeconds(exam.duration_seconds)}`,
@@ -26,14 +25,14 @@ export function examCard(exam, { onOpen, onStart }) {
   ].join(" · ");
   const past = exam.attempts
     .filter((a) => a.status !== "ongoing")
-    .map((a) => el("li", {}, `Attempt ${a.number}: ${statusText(a.status)} — score ${a.score ?? 0} / ${a.max_score ?? 0} `,
+    .map((a) => el("li", { dataset: { attemptId: a.attempt_id, endedBy: a.ended_by || "" } }, `Attempt ${a.number}: ${statusText(a)} — score ${a.score ?? 0} / ${a.max_score ?? 0} `,
       // What the result shows follows the exam's review policy, which may open later.
       el("button", { class: "link", type: "button", onclick: () => onOpen(a.attempt_id) }, "See result")));
   let action;
   if (ongoing) {
     action = el("button", { class: "primary", type: "button", onclick: () => onOpen(ongoing.attempt_id) }, "Resume exam");
   } else if (exam.attempts.length < exam.max_attempts) {
-    action = el("button", { class: "primary", type: "button", onclick: (/** @type {MouseEvent} */ e) => onStart(exam, /** @type {HTMLButtonElement} */ (e.currentTarget), error) }, "Start exam");
+    action = el("button", { class: "primary", type: "button", onclick: () => onStart(exam) }, "Start exam");
   } else {
     action = el("p", { class: "muted" }, "No attempts left.");
   }
@@ -45,17 +44,18 @@ export function examCard(exam, { onOpen, onStart }) {
     el("p", { class: "muted" }, meta),
     past.length ? el("ul", { class: "past-attempts" }, past) : null,
     ongoing ? el("p", { class: "muted" }, "You have an attempt in progress; its clock kept running.") : null,
-    error,
     action,
   );
 }
 
 /**
- * @param {string} status
+ * How the attempt ended, in words: a forced submission says the proctor ended it.
+ * @param {import("./contract.js").PastAttempt} attempt
  * @returns {string}
  */
-function statusText(status) {
+export function statusText(attempt) {
+  if (attempt.ended_by === "proctor") return "ended by the proctor";
   /** @type {Record<string, string>} */
   const texts = { ongoing: "in progress", completed: "submitted", timeout: "timed out" };
-  return texts[status] || status;
+  return texts[attempt.status] || attempt.status;
 }

@@ -1,15 +1,36 @@
 // @ts-check
-// The student page: sign in, pick an exam, answer against the server's clock, see the score.
+// The student page: sign in, pick an exam, read its instructions, start, answer against the
+// server's clock, see the score.
+//
+// Views (one `data-view` section each, named by the address):
+//   (none)        the list of exams
+//   #exam-<id>    the instructions page; the attempt starts only from its Start button
+//   #attempt-<id> the open attempt: banners, navigator, questions (an overlay may cover them)
+//   #result-<id>  an ended attempt's result
+// Feature modules plug in through student-hooks.js (pre-start screens, attempt open/close,
+// socket frames, instruction lines) and banners.js (banners and overlays); they are imported
+// below, in the "Feature modules" block, and nowhere else.
 
 import { AnswerQueue } from "./answers.js";
 import { Session } from "./api.js";
+import { clearAttemptScreens, hideBanner, showBanner } from "./banners.js";
 import { Countdown, ServerClock, parseTime } from "./clock.js";
 import { $, announce, describeSeconds, el, formatDuration, plural, showError, showView } from "./dom.js";
 import { examCard } from "./exams.js";
-import { renderProgress, renderQuestions, renderSaveState } from "./questions.js";
+import { FlagStore } from "./flags.js";
+import { renderInstructions } from "./instructions.js";
+import { LateAnswers } from "./late.js";
+import { QuestionNavigator } from "./navigator.js";
+import { isAnswered, renderProgress, renderQuestions, renderSaveState } from "./questions.js";
 import { renderResult } from "./result.js";
 import { bindSignIn, loadUser, showSignIn } from "./signin.js";
+import { skewText } from "./skew.js";
 import { LiveSocket } from "./socket.js";
+import { ConnectionStatus } from "./status.js";
+import { dispatchFrame, runAttemptOpen, runPreStart } from "./student-hooks.js";
+
+// --- Feature modules (each registers its hooks when imported) -------------------------------
+// (none yet: add `import "./<feature>.js";` lines here)
 
 /** @typedef {import("./contract.js").Question} Question */
 /** @typedef {import("./contract.js").StudentExam} StudentExam */
@@ -18,18 +39,28 @@ import { LiveSocket } from "./socket.js";
  * The open attempt: everything its screen runs, made at once in openAttempt.
  * @typedef {object} OpenAttempt
  * @property {number} id
+ * @property {number} examId
  * @property {Question[]} questions
  * @property {import("./questions.js").QuestionNodes} nodes
+ * @property {QuestionNavigator} navigator
+ * @property {FlagStore} flags
+ * @property {LateAnswers} late
+ * @property {ConnectionStatus} status
+ * @property {Set<number>} unreachable questions whose last save could not reach the server
  * @property {Countdown} countdown
+ * @property {number} deadline server epoch ms
  * @property {LiveSocket} socket
  * @property {AnswerQueue} queue
  * @property {Set<number>} warned the warnings (seconds left) already given
  * @property {boolean} ended
  * @property {boolean} timeUp our countdown reached 0: locked until the server says what happened
+ * @property {boolean} moduleLock a feature module locked the answers (e.g. paused)
  * @property {boolean} checking a checkEnd call is in flight
  * @property {number | null} lastTick when the last timer frame arrived (monotonic)
  * @property {number[]} timers intervals and timeouts to clear on leaving
  * @property {() => void} onVisible
+ * @property {() => void} onNetwork
+ * @property {() => void} closeModules the feature modules' cleanups
  */
 
 const WARNINGS = [300, 60]; // seconds left at which a warning is announced
@@ -46,9 +77,13 @@ session.onExpired = (/** @type {import("./api.js").ApiError} */ error) => {
 
 /** @type {OpenAttempt | null} */
 let current = null;
+/** @type {() => void} undoes the pre-start modules' work when the instructions page is left */
+let leavePreStart = () => {};
+/** @type {StudentExam | null} the exam whose instructions are shown */
+let instructionsExam = null;
 let visit = 0; // bumped on each navigation, so a slow load for a page the user left is dropped
 
-// --- Routing: #attempt-<id> is an open attempt, anything else the list of exams ------------
+// --- Routing ----------------------------------------------------------------------------------
 
 async function route() {
   if (!session.signedIn) return showSignIn();
@@ -65,12 +100,13 @@ async function route() {
   showPlace();
 }
 
-/** The view the address names: an attempt or the list of exams. */
+/** The view the address names. */
 function showPlace() {
   if (!session.signedIn) return showSignIn();
-  const match = location.hash.match(/^#attempt-(\d+)$/);
-  if (match) openAttempt(Number(match[1]));
-  else showExams();
+  const match = location.hash.match(/^#(exam|attempt|result)-(\d+)$/);
+  if (!match) return showExams();
+  if (match[1] === "exam") showInstructions(Number(match[2]));
+  else openAttempt(Number(match[2])); // an ended attempt shows its result
 }
 
 /** @param {string} hash */
@@ -79,10 +115,18 @@ function go(hash) {
   else location.hash = hash; // the hashchange listener shows it
 }
 
+/** Leave whatever view is open (its socket, timers, modules). */
+function leaveViews() {
+  leaveAttempt();
+  instructionsExam = null;
+  leavePreStart();
+  leavePreStart = () => {};
+}
+
 // --- The list of exams ---------------------------------------------------------------------
 
 async function showExams(message = "") {
-  leaveAttempt();
+  leaveViews();
   const ticket = ++visit;
   showView("exams");
   const list = $("#exam-list");
@@ -104,25 +148,71 @@ async function showExams(message = "") {
 }
 
 /** @type {import("./exams.js").CardActions} */
-const cardActions = { onOpen: (id) => go(`#attempt-${id}`), onStart: startExam };
+const cardActions = { onOpen: (id) => go(`#attempt-${id}`), onStart: (exam) => go(`#exam-${exam.id}`) };
+
+// --- The instructions page: nothing starts until the student presses Start ----------------------
+
+/** @param {number} examId */
+async function showInstructions(examId) {
+  leaveViews();
+  const ticket = ++visit;
+  showView("instructions");
+  $("#instructions-title").textContent = "Loading…";
+  for (const id of ["#instructions-facts", "#instructions-extra", "#instructions-rules", "#prestart-slot"]) $(id).replaceChildren();
+  showError($("#instructions-error"), "");
+  const button = $("#start-button", HTMLButtonElement);
+  Object.assign(button, { hidden: false, disabled: true, textContent: "Start the exam" });
+  /** @type {StudentExam | undefined} */
+  let exam;
+  try {
+    /** @type {{exams: StudentExam[]}} */
+    const { exams } = await session.get("/api/exams/");
+    exam = exams.find((e) => e.id === examId);
+  } catch (error) {
+    if (ticket === visit && error.status !== 401) showExams(`Could not load the exam: ${error.message}`);
+    return;
+  }
+  if (ticket !== visit) return;
+  if (!exam) return showExams(`Exam ${examId} is not open to you.`);
+  const ongoing = exam.attempts.find((a) => a.status === "ongoing");
+  if (ongoing) return go(`#attempt-${ongoing.attempt_id}`); // its clock is running already
+  renderInstructions(exam);
+  if (exam.attempts.length >= exam.max_attempts) {
+    button.hidden = true;
+    showError($("#instructions-error"), "You have no attempts left for this exam.");
+    return;
+  }
+  button.disabled = false;
+  const chosen = (instructionsExam = exam);
+  leavePreStart = runPreStart({
+    exam: chosen,
+    slot: $("#prestart-slot"),
+    startButton: button,
+    start: (body) => startExam(chosen, body),
+    open: (attemptId) => go(`#attempt-${attemptId}`),
+    session,
+    clock,
+  });
+}
 
 /**
+ * POST start, then open the attempt (also what a pre-start module calls to start).
  * @param {StudentExam} exam
- * @param {HTMLButtonElement} button
- * @param {HTMLElement} errorNode
+ * @param {object} [body]
  */
-async function startExam(exam, button, errorNode) {
+async function startExam(exam, body = {}) {
+  const button = $("#start-button", HTMLButtonElement);
   button.disabled = true;
   button.textContent = "Starting…";
-  showError(errorNode, "");
+  showError($("#instructions-error"), "");
   try {
-    const reply = await session.post(`/api/exam/timer/start/${exam.id}/`, {}, { timed: true });
+    const reply = await session.post(`/api/exam/timer/start/${exam.id}/`, body, { timed: true });
     clock.addSample(reply.data.server_time, reply.received, reply.sent);
     go(`#attempt-${reply.data.attempt_id}`);
   } catch (error) {
-    showError(errorNode, error.message);
+    showError($("#instructions-error"), error.message);
     button.disabled = false;
-    button.textContent = "Start exam";
+    button.textContent = "Start the exam";
   }
 }
 
@@ -130,11 +220,12 @@ async function startExam(exam, button, errorNode) {
 
 /** @param {number} id */
 async function openAttempt(id) {
-  leaveAttempt();
+  leaveViews();
   const ticket = ++visit;
   showView("attempt");
   $("#exam-title").textContent = "Loading…";
   $("#questions").replaceChildren();
+  $("#navigator-list").replaceChildren();
   setNotice("");
   let reply;
   try {
@@ -147,7 +238,7 @@ async function openAttempt(id) {
   /** @type {import("./contract.js").QuestionsBody} */
   const data = reply.data;
   clock.addSample(data.server_time, reply.received, reply.sent);
-  if (data.status !== "ongoing") return showResult(id, data.questions);
+  if (data.status !== "ongoing") return showResult(id, data.questions, parseTime(data.deadline));
 
   $("#exam-title").textContent = data.exam_title;
   Object.assign($("#submit-button"), { disabled: false, textContent: "Submit exam…" });
@@ -160,35 +251,68 @@ async function openAttempt(id) {
     onStatus: (state, detail) => onSocketStatus(attempt, state, detail),
     messages: { forbidden: "This attempt belongs to another account.", notFound: "This attempt no longer exists." },
   });
+  const flags = new FlagStore(id);
+  const questionNav = new QuestionNavigator(data.questions, (questionId) => jumpTo(attempt, questionId));
   /** @type {OpenAttempt} */
   const attempt = (current = {
     id,
+    examId: data.exam_id,
     questions: data.questions,
-    nodes: renderQuestions(data.questions, (questionId, option) => attempt.queue.choose(questionId, option)),
+    nodes: renderQuestions(data.questions, {
+      onChoose: (questionId, option) => choose(attempt, questionId, option),
+      onFlag: (questionId) => flags.toggle(questionId),
+      isFlagged: (questionId) => flags.has(questionId),
+      onChange: (questionId) => markQuestion(attempt, questionId),
+    }),
+    navigator: questionNav,
+    flags,
+    late: new LateAnswers(id),
+    status: new ConnectionStatus((banner) => (banner ? showBanner("connection", banner) : hideBanner("connection"))),
+    unreachable: new Set(),
     countdown: new Countdown(clock, (seconds) => renderCountdown(attempt, seconds)),
+    deadline: parseTime(data.deadline),
     socket,
     queue: new AnswerQueue({
       attemptId: id,
       session,
       socket,
-      onState: (questionId, state, detail) => renderSaveState(attempt.nodes, questionId, state, detail),
+      onState: (questionId, state, detail) => onSaveState(attempt, questionId, state, detail),
       onEnded: () => checkEnd(attempt),
     }),
     warned: new Set(),
     ended: false,
     timeUp: false,
+    moduleLock: false,
     checking: false,
     lastTick: null,
     timers: [],
     onVisible: () => {
       if (document.visibilityState === "visible") sampleClock(attempt);
     },
+    onNetwork: () => attempt.status.network(navigator.onLine),
+    closeModules: () => {},
   });
-  attempt.countdown.setDeadline(parseTime(data.deadline));
+  for (const question of data.questions) markQuestion(attempt, question.id);
+  attempt.countdown.setDeadline(attempt.deadline);
   attempt.countdown.start();
   attempt.socket.start();
   attempt.queue.resume();
+  attempt.status.network(navigator.onLine);
   document.addEventListener("visibilitychange", attempt.onVisible);
+  window.addEventListener("online", attempt.onNetwork);
+  window.addEventListener("offline", attempt.onNetwork);
+  attempt.closeModules = runAttemptOpen({
+    attemptId: id,
+    examId: data.exam_id,
+    socket,
+    session,
+    clock,
+    setLocked: (locked) => {
+      attempt.moduleLock = locked;
+      applyLock(attempt);
+    },
+    refresh: () => sampleClock(attempt),
+  });
   attempt.timers.push(setInterval(() => sampleClock(attempt), RESAMPLE_MS));
   for (let i = 0; i < CLOCK_SAMPLES && !attempt.ended; i++) {
     await sampleClock(attempt);
@@ -196,7 +320,7 @@ async function openAttempt(id) {
   }
 }
 
-/** Stop everything the open attempt runs (its socket, countdown and timers). */
+/** Stop everything the open attempt runs (its socket, countdown, timers and modules). */
 function leaveAttempt() {
   if (!current) return;
   const attempt = current;
@@ -204,8 +328,73 @@ function leaveAttempt() {
   attempt.ended = true;
   attempt.countdown.stop();
   attempt.socket.stop();
+  attempt.status.stop();
   attempt.timers.forEach(clearInterval);
   document.removeEventListener("visibilitychange", attempt.onVisible);
+  window.removeEventListener("online", attempt.onNetwork);
+  window.removeEventListener("offline", attempt.onNetwork);
+  attempt.closeModules();
+  clearAttemptScreens();
+}
+
+/**
+ * The student chose (or cleared, `null`) an answer.
+ * @param {OpenAttempt} attempt
+ * @param {number} questionId
+ * @param {string | null} option
+ */
+function choose(attempt, questionId, option) {
+  attempt.late.chosen(questionId, option, clock.now());
+  attempt.queue.choose(questionId, option);
+}
+
+/**
+ * @param {OpenAttempt} attempt
+ * @param {number} questionId
+ * @param {import("./questions.js").SaveState} state
+ * @param {import("./answers.js").SaveDetail} detail
+ */
+function onSaveState(attempt, questionId, state, detail) {
+  renderSaveState(attempt.nodes, questionId, state, detail);
+  if (state === "offline") {
+    attempt.unreachable.add(questionId);
+    attempt.late.offline(questionId, clock.now());
+  } else if (state === "saved" || state === "error") {
+    attempt.unreachable.delete(questionId);
+  }
+  if (state === "saved" && !detail.external) attempt.late.saved(questionId);
+  if (state === "error" && detail.code === "time_up") {
+    attempt.late.refused(questionId, attempt.navigator.numbers.get(questionId) || 0, clock.now(), detail.message || "");
+  }
+  attempt.status.answers(attempt.queue.pendingCount, attempt.unreachable.size > 0);
+  markQuestion(attempt, questionId);
+}
+
+/**
+ * Redraw one question's marks in the navigator.
+ * @param {OpenAttempt} attempt
+ * @param {number} questionId
+ */
+function markQuestion(attempt, questionId) {
+  const node = attempt.nodes.get(questionId);
+  const state = node ? node.item.dataset.saveState : "";
+  attempt.navigator.mark(questionId, {
+    answered: isAnswered(attempt.nodes, questionId),
+    flagged: attempt.flags.has(questionId),
+    problem: state === "offline" || state === "error",
+  });
+  attempt.navigator.summary(attempt.flags.size);
+}
+
+/**
+ * @param {OpenAttempt} attempt
+ * @param {number} questionId
+ */
+function jumpTo(attempt, questionId) {
+  const node = attempt.nodes.get(questionId);
+  if (!node) return;
+  node.item.scrollIntoView({ block: "start" });
+  node.item.focus({ preventScroll: true });
 }
 
 /**
@@ -222,7 +411,16 @@ async function sampleClock(attempt) {
   if (attempt.ended) return;
   clock.addSample(reply.data.server_time, reply.received, reply.sent);
   if (reply.data.status !== "ongoing") return finish(attempt);
-  attempt.countdown.setDeadline(parseTime(reply.data.deadline));
+  setDeadline(attempt, reply.data.deadline);
+}
+
+/**
+ * @param {OpenAttempt} attempt
+ * @param {string} deadline
+ */
+function setDeadline(attempt, deadline) {
+  attempt.deadline = parseTime(deadline);
+  attempt.countdown.setDeadline(attempt.deadline);
   renderSkew();
 }
 
@@ -235,15 +433,17 @@ function onMessage(attempt, message, receivedAt) {
   if (attempt.ended) return;
   switch (message.type) {
     case "timer":
+      // Every frame corrects the clock (clock.js allows for a drifting monotonic clock).
       clock.addSample(message.server_time, receivedAt);
       noteTick(attempt, receivedAt);
       if (message.status !== "ongoing") return finish(attempt);
-      attempt.countdown.setDeadline(parseTime(message.deadline));
+      setDeadline(attempt, message.deadline);
       break;
     case "extended": {
       clock.addSample(message.server_time, receivedAt);
-      attempt.countdown.setDeadline(parseTime(message.deadline));
-      unlock(attempt);
+      setDeadline(attempt, message.deadline);
+      attempt.timeUp = false;
+      applyLock(attempt);
       const text = `A proctor gave you ${describeSeconds(message.added_seconds)} more. ` +
         `Time left: ${formatDuration(message.remaining_seconds)}.`;
       setNotice(text, "info");
@@ -261,6 +461,27 @@ function onMessage(attempt, message, receivedAt) {
       if (!attempt.queue.reject(message)) setNotice(message.message, "error");
       break;
   }
+  if (!attempt.ended) dispatchFrame(contextOf(attempt), message, receivedAt);
+}
+
+/**
+ * The hook context of the open attempt (what runAttemptOpen was given).
+ * @param {OpenAttempt} attempt
+ * @returns {import("./student-hooks.js").AttemptContext}
+ */
+function contextOf(attempt) {
+  return {
+    attemptId: attempt.id,
+    examId: attempt.examId,
+    socket: attempt.socket,
+    session,
+    clock,
+    setLocked: (locked) => {
+      attempt.moduleLock = locked;
+      applyLock(attempt);
+    },
+    refresh: () => sampleClock(attempt),
+  };
 }
 
 /**
@@ -287,28 +508,21 @@ function onSocketStatus(attempt, state, detail) {
   } else if (state === "connecting") {
     box.textContent = "Connecting…";
   } else if (state === "waiting") {
-    box.textContent = `Reconnecting in ${Math.ceil((detail.retryInMs || 0) / 1000)} s — answers are saved over HTTP`;
+    box.textContent = `Reconnecting in ${Math.ceil((detail.retryInMs || 0) / 1000)} s`;
   } else if (state === "failed") {
     box.textContent = "Disconnected";
-    setNotice(detail.message || "", "error");
   }
+  attempt.status.socket(state, detail);
 }
 
 /**
+ * Answers and the submit button are out of reach while the page (time is up, ended) or a module locks them.
  * @param {OpenAttempt} attempt
- * @param {string} [message]
  */
-function lock(attempt, message) {
-  for (const { fieldset } of attempt.nodes.values()) fieldset.disabled = true;
-  $("#submit-button", HTMLButtonElement).disabled = true;
-  if (message) setNotice(message, "info");
-}
-
-/** @param {OpenAttempt} attempt */
-function unlock(attempt) {
-  if (attempt.ended) return;
-  for (const { fieldset } of attempt.nodes.values()) fieldset.disabled = false;
-  $("#submit-button", HTMLButtonElement).disabled = false;
+function applyLock(attempt) {
+  const locked = attempt.ended || attempt.timeUp || attempt.moduleLock;
+  for (const { fieldset } of attempt.nodes.values()) fieldset.disabled = locked;
+  $("#submit-button", HTMLButtonElement).disabled = locked;
 }
 
 // --- The countdown ---------------------------------------------------------------------------
@@ -318,6 +532,7 @@ function unlock(attempt) {
  * @param {number | null} seconds `remainingSeconds` on the server's clock
  */
 function renderCountdown(attempt, seconds) {
+  renderSkew(); // the system clock may have been changed meanwhile
   if (seconds === null) return;
   $("#countdown").textContent = formatDuration(seconds);
   $("#timer-box").dataset.level = seconds <= 60 ? "danger" : seconds <= 300 ? "warn" : "";
@@ -335,20 +550,21 @@ function renderCountdown(attempt, seconds) {
   }
   if (seconds === 0 && !attempt.ended && !attempt.timeUp) {
     attempt.timeUp = true;
-    lock(attempt, "Time is up — collecting your result…");
+    applyLock(attempt);
+    setNotice("Time is up — collecting your result…", "info");
     checkEnd(attempt);
   } else if (seconds > 0 && attempt.timeUp) {
     attempt.timeUp = false; // our clock was early, or extra time arrived
-    unlock(attempt);
+    applyLock(attempt);
   }
 }
 
+/** The device-clock warning, from the clock's current offset (called on every redraw and sample). */
 function renderSkew() {
-  const skew = Math.round(clock.skewMs / 1000);
+  const text = skewText(clock.skewMs);
   const hint = $("#clock-hint");
-  hint.hidden = Math.abs(skew) < 5;
-  hint.textContent = `Your device's clock is ${describeSeconds(Math.abs(skew))} ${skew > 0 ? "behind" : "ahead"}; ` +
-    "the countdown follows the server's clock.";
+  hint.hidden = text === null;
+  if (text !== null && hint.textContent !== text) hint.textContent = text;
 }
 
 /**
@@ -362,7 +578,7 @@ async function checkEnd(attempt) {
     const reply = await session.get(`/api/exam/timer/remaining/${attempt.id}/`, { timed: true });
     clock.addSample(reply.data.server_time, reply.received, reply.sent);
     if (reply.data.status !== "ongoing") return finish(attempt);
-    attempt.countdown.setDeadline(parseTime(reply.data.deadline));
+    setDeadline(attempt, reply.data.deadline);
     if (reply.data.remaining_seconds === 0) attempt.timers.push(setTimeout(() => checkEnd(attempt), 1000));
   } catch (error) {
     if (error.status !== 401) attempt.timers.push(setTimeout(() => checkEnd(attempt), 2000));
@@ -378,9 +594,11 @@ function openSubmitDialog() {
   if (!attempt || attempt.ended) return;
   const answered = renderProgress(attempt.questions.length);
   const total = attempt.questions.length;
-  $("#submit-summary").textContent = answered === total
+  const flagged = attempt.flags.size;
+  $("#submit-summary").textContent = (answered === total
     ? `You answered all ${total} questions.`
-    : `You answered ${answered} of ${total} questions; unanswered ones score nothing.`;
+    : `You answered ${answered} of ${total} questions; unanswered ones score nothing.`) +
+    (flagged ? ` ${plural(flagged, "question")} ${flagged === 1 ? "is" : "are"} still flagged for review.` : "");
   const pending = attempt.queue.pendingCount;
   showError($("#submit-pending"), pending ? `${plural(pending, "answer")} still being saved; we'll wait for ${pending === 1 ? "it" : "them"} first.` : "");
   const dialog = $("#submit-dialog", HTMLDialogElement);
@@ -404,10 +622,19 @@ async function submitAttempt() {
     button.textContent = "Submit exam…";
     return;
   }
-  const questions = attempt.questions;
+  closeAttempt(attempt);
+  renderResult(result, attempt.questions, { late: attempt.late.list, deadline: attempt.deadline });
+}
+
+/**
+ * The attempt is over here: stop it, record what never reached the server, forget its flags.
+ * @param {OpenAttempt} attempt
+ */
+function closeAttempt(attempt) {
   leaveAttempt();
   attempt.queue.close();
-  renderResult(result, questions);
+  attempt.late.ended((questionId) => attempt.navigator.numbers.get(questionId) || 0);
+  attempt.flags.clear();
 }
 
 /**
@@ -416,17 +643,16 @@ async function submitAttempt() {
  */
 function finish(attempt) {
   if (attempt.ended) return;
-  lock(attempt);
-  leaveAttempt();
-  attempt.queue.close();
-  showResult(attempt.id, attempt.questions);
+  closeAttempt(attempt);
+  showResult(attempt.id, attempt.questions, attempt.deadline);
 }
 
 /**
  * @param {number} id
  * @param {Question[]} questions
+ * @param {number | null} deadline server epoch ms
  */
-async function showResult(id, questions) {
+async function showResult(id, questions, deadline) {
   const ticket = ++visit;
   showView("result");
   $("#result-title").textContent = "Loading your result…";
@@ -434,13 +660,13 @@ async function showResult(id, questions) {
   try {
     // Submitting an attempt that has already ended changes nothing and returns its result.
     const result = await session.post(`/api/exam/timer/submit/${id}/`);
-    if (ticket === visit) renderResult(result, questions);
+    if (ticket === visit) renderResult(result, questions, { late: new LateAnswers(id).list, deadline });
   } catch (error) {
     if (ticket !== visit) return;
     $("#result-title").textContent = "Your exam has ended";
     $("#result-details").replaceChildren(
       el("p", { class: "form-error", role: "alert" }, `Could not load the result: ${error.message}`),
-      el("button", { type: "button", onclick: () => showResult(id, questions) }, "Try again"),
+      el("button", { type: "button", onclick: () => showResult(id, questions, deadline) }, "Try again"),
     );
   }
 }
@@ -448,6 +674,7 @@ async function showResult(id, questions) {
 // --- Messages --------------------------------------------------------------------------------
 
 /**
+ * The attempt's one-off notice (time warnings, extra time, a refused message).
  * @param {string} text
  * @param {"info" | "warn" | "error"} [kind]
  */
@@ -465,6 +692,10 @@ $("#submit-button").addEventListener("click", openSubmitDialog);
 $("#submit-dialog", HTMLDialogElement).addEventListener("close", (event) => {
   if (/** @type {HTMLDialogElement} */ (event.target).returnValue === "confirm") submitAttempt();
 });
+$("#start-button").addEventListener("click", () => {
+  if (instructionsExam) startExam(instructionsExam);
+});
+$("#instructions-back").addEventListener("click", () => go(""));
 $("#back-button").addEventListener("click", () => go(""));
 window.addEventListener("hashchange", showPlace);
 window.addEventListener("beforeunload", (event) => {
