@@ -222,10 +222,15 @@ class Attempt(models.Model):
         return self.is_ongoing and self.paused_at is None and deadlines.is_due(self.deadline_at, at)
 
 
+# An answer the student cleared ("clear my choice") stays as a row with this option and its
+# time, so that an older choice processed after the clearing can't bring itself back.
+CLEARED = ""
+
+
 class Answer(models.Model):
     attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="answers")
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
-    selected_option = models.CharField(max_length=8)
+    selected_option = models.CharField(max_length=8)  # CLEARED ("") once the student cleared it
     saved_at = models.DateTimeField()
 
     class Meta:

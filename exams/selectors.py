@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Max, Q
 
 from .errors import Forbidden, NotFound
-from .models import Answer, Attempt, AttemptStatus, Exam, Question
+from .models import CLEARED, Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, Question
 from .review import Review
 
 
@@ -51,14 +51,31 @@ class Sheet:
     questions: list[Question]
     answers: dict[int, str]
     review: Review
+    forced: bool = False  # ended by a proctor's force submit
 
 
 def attempt_sheet(attempt: Attempt, review: Review) -> Sheet:
     """The attempt's questions and answers, read together (for its result or its question list),
     for a reader who sees `review` of them: review.what_student_sees for its student, EVERYTHING for a proctor."""
     questions = list(Question.objects.filter(exam_id=attempt.exam_id))
-    answers = dict(Answer.objects.filter(attempt=attempt).values_list("question_id", "selected_option"))
-    return Sheet(attempt, questions, answers, review)
+    answers = dict(
+        Answer.objects.filter(attempt=attempt)
+        .exclude(selected_option=CLEARED)
+        .values_list("question_id", "selected_option")
+    )
+    return Sheet(attempt, questions, answers, review, forced=bool(forced_attempt_ids([attempt])))
+
+
+def forced_attempt_ids(attempts: list[Attempt]) -> set[int]:
+    """Those of the (ended) attempts a proctor force-submitted, in one query (none for ongoing ones)."""
+    ended = [a.pk for a in attempts if a.status == AttemptStatus.COMPLETED]
+    if not ended:
+        return set()
+    return set(
+        AttemptEvent.objects.filter(attempt_id__in=ended, kind=EventKind.FORCE_SUBMITTED).values_list(
+            "attempt_id", flat=True
+        )
+    )
 
 
 def attempts_with_users(attempt_ids: list[int]) -> list[Attempt]:
@@ -82,7 +99,7 @@ def with_progress(attempts: list[Attempt]) -> list[Progress]:
         row["attempt_id"]: row
         for row in Answer.objects.filter(attempt_id__in=ids)
         .values("attempt_id")
-        .annotate(n=Count("id"), last=Max("saved_at"))
+        .annotate(n=Count("id", filter=~Q(selected_option=CLEARED)), last=Max("saved_at"))
         .order_by()
     }
     exam_ids = {a.exam_id for a in attempts}
@@ -115,15 +132,18 @@ class ExamListing(NamedTuple):
     total_questions: int
     attempts: list[Attempt]
     ongoing: int
+    forced: frozenset[int] = frozenset()  # those of `attempts` a proctor force-submitted
 
 
 def exams_for_student(user: User) -> list[ExamListing]:
     """Published exams, each with this student's attempts in order."""
     exams = list(Exam.objects.filter(published=True).annotate(n=Count("questions")).order_by("id"))
     attempts: dict[int, list[Attempt]] = {}
-    for attempt in Attempt.objects.filter(user=user, exam__in=exams).order_by("number"):
+    mine = list(Attempt.objects.filter(user=user, exam__in=exams).order_by("number"))
+    for attempt in mine:
         attempts.setdefault(attempt.exam_id, []).append(attempt)
-    return [ExamListing(exam, exam.n, attempts.get(exam.pk, []), 0) for exam in exams]
+    forced = frozenset(forced_attempt_ids(mine))
+    return [ExamListing(exam, exam.n, attempts.get(exam.pk, []), 0, forced) for exam in exams]
 
 
 def exams_for_proctor(*, exam_id: int | None = None) -> list[ExamListing]:

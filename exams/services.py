@@ -23,6 +23,7 @@ from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
 from .models import (
+    CLEARED,
     Answer,
     AtDeadline,
     Attempt,
@@ -139,10 +140,11 @@ def save_answer(
     user: User,
     attempt_id: int,
     question_id: int,
-    selected_option: str,
+    selected_option: str | None,
     received_at: datetime | None = None,
 ) -> Answer:
-    """Store (or replace) the answer to one question if it was received in time.
+    """Store (or replace) the answer to one question if it was received in time; `None` clears it
+    ("clear my choice"), under the same rule.
 
     `received_at` is when the server received it (REST: project/receipt.py; a socket: the
     message's arrival), now by default: time spent waiting after that (a busy worker, a slow
@@ -164,15 +166,15 @@ def save_answer(
             question = Question.objects.filter(pk=question_id, exam_id=attempt.exam_id).first()
             if question is None:
                 raise NotFound(f"Question {question_id} is not part of this exam.", code="invalid_question")
-            if selected_option not in question.options:
+            if selected_option is not None and selected_option not in question.options:
                 raise NotFound(
                     f"Option {selected_option!r} is not one of {sorted(question.options)}.", code="invalid_option"
                 )
-            return _store_answer(attempt, question, selected_option, received_at)
+            return _store_answer(attempt, question, selected_option or CLEARED, received_at)
         # A resend, after the deadline, of an answer already stored in time (its reply was lost
         # with a dropped socket): acknowledging it changes nothing, refusing it would say "lost".
         stored = Answer.objects.filter(
-            attempt=attempt, question_id=question_id, selected_option=selected_option
+            attempt=attempt, question_id=question_id, selected_option=selected_option or CLEARED
         ).first()
         if stored is not None:
             return stored

@@ -335,7 +335,7 @@ class AttemptConsumer(_ServiceSocket):
         if self.unsaved and (self.storing is None or self.storing.done()):
             self.storing = asyncio.get_running_loop().create_task(self._store_unsaved())
 
-    async def do_answer(self, *, received_at: datetime, question_id: int, selected_option: str) -> dict:
+    async def do_answer(self, *, received_at: datetime, question_id: int, selected_option: str | None) -> dict:
         key = (question_id, selected_option)
         received_at = self.unsaved[key][0]  # the first receipt (note_received)
         try:

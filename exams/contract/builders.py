@@ -79,7 +79,7 @@ def answer_saved(answer: Answer) -> dict:
     return {
         "attempt_id": answer.attempt_id,
         "question_id": answer.question_id,
-        "selected_option": answer.selected_option,
+        "selected_option": answer.selected_option or None,  # CLEARED: null
         "saved_at": clock.iso(answer.saved_at),
     }
 
@@ -114,7 +114,17 @@ def result(sheet: Sheet) -> dict:
         "total_questions": len(sheet.questions),
         "results": rows,
         "review": review(seen),
+        "ended_by": ended_by(attempt, forced=sheet.forced),
     }
+
+
+def ended_by(attempt: Attempt, *, forced: bool) -> str | None:
+    """rest.ENDED_BY: who ended the attempt (`forced`: a proctor's force submit ended it), None while ongoing."""
+    if attempt.status == AttemptStatus.ONGOING:
+        return None
+    if attempt.status == AttemptStatus.TIMEOUT:
+        return "time"
+    return "proctor" if forced else "student"
 
 
 def review(seen: Review) -> dict:
@@ -211,7 +221,13 @@ def student_exams(listings: Iterable[ExamListing]) -> dict:
             {
                 **_exam_summary(listing),
                 "attempts": [
-                    {**timer(a, at=at), "number": a.number, "score": a.score, "max_score": a.max_score}
+                    {
+                        **timer(a, at=at),
+                        "number": a.number,
+                        "score": a.score,
+                        "max_score": a.max_score,
+                        "ended_by": ended_by(a, forced=a.pk in listing.forced),
+                    }
                     for a in listing.attempts
                 ],
             }

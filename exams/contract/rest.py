@@ -20,6 +20,10 @@ HAND_IN_UNTIL_HELP = (
     "Only while `status` is `overdue` (the exam's `at_deadline` is `hand_in`): time is up and the answers "
     "are locked, but the student may still submit until this instant; then it is submitted for them."
 )
+ENDED_BY = ["student", "proctor", "time"]
+ENDED_BY_HELP = (
+    "Who ended it: `student` (submitted), `proctor` (force-submitted) or `time` (ran out); null while ongoing."
+)
 
 
 # --- Requests ---------------------------------------------------------------------------
@@ -27,7 +31,7 @@ HAND_IN_UNTIL_HELP = (
 
 class AnswerFields(serializers.Serializer):
     question_id = Id()
-    selected_option = option()
+    selected_option = option(allow_null=True, help_text="The chosen option's key; null clears the question's answer.")
 
 
 class SubmitAnswerRequest(AnswerFields):
@@ -87,7 +91,7 @@ class Extension(Timer):
 class AnswerSaved(serializers.Serializer):
     attempt_id = Id()
     question_id = Id()
-    selected_option = Text()
+    selected_option = Text(allow_null=True, help_text="The saved choice; null: the answer was cleared.")
     saved_at = Timestamp(help_text="When the server received the answer (the time it counts by).")
 
 
@@ -131,6 +135,7 @@ class Result(serializers.Serializer):
     total_questions = serializers.IntegerField()
     results = ResultRow(many=True)
     review = Review()
+    ended_by = serializers.ChoiceField(choices=ENDED_BY, allow_null=True, help_text=ENDED_BY_HELP)
 
 
 class Question(serializers.Serializer):
@@ -187,6 +192,7 @@ class OwnAttempt(Timer):
     number = serializers.IntegerField(help_text="1 for the student's first attempt at the exam.")
     score = serializers.IntegerField(allow_null=True, help_text="Null while ongoing.")
     max_score = serializers.IntegerField(allow_null=True)
+    ended_by = serializers.ChoiceField(choices=ENDED_BY, allow_null=True, help_text=ENDED_BY_HELP)
 
 
 class StudentExam(ExamSummary):

@@ -565,3 +565,39 @@ def test_openapi_schema_and_docs(client_for):
     docs = client_for().get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+# --- Clearing a choice, and who ended an attempt (issue 12) ---------------------------------
+
+
+def test_submit_answer_with_null_clears_it(api, exam, started):
+    question = _first_question(exam)
+    payload = {"attempt_id": started["attempt_id"], "question_id": question.pk, "selected_option": "A"}
+    assert api.post(ANSWER_URL, payload, format="json").status_code == 200
+
+    response = api.post(ANSWER_URL, {**payload, "selected_option": None}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["question_id"], body["selected_option"]) == (question.pk, None)
+    assert_iso(body["saved_at"])
+    questions = api.get(questions_url(started["attempt_id"])).json()["questions"]
+    assert questions[0]["selected_option"] is None
+    result = api.post(submit_url(started["attempt_id"])).json()
+    assert (result["answered"], result["score"], result["ended_by"]) == (0, 0, "student")
+
+
+def test_clearing_after_the_deadline_is_410(api, exam, started):
+    question = _first_question(exam)
+    payload = {"attempt_id": started["attempt_id"], "question_id": question.pk, "selected_option": "A"}
+    api.post(ANSWER_URL, payload, format="json")
+    set_deadline(Attempt.objects.get(pk=started["attempt_id"]), seconds_from_now=-1)
+    assert_error(api.post(ANSWER_URL, {**payload, "selected_option": None}, format="json"), 410, "time_up")
+    assert Answer.objects.get().selected_option == "A"
+
+
+def test_a_forced_submission_says_the_proctor_ended_it(client_for, proctor, api, exam, started):
+    assert client_for(proctor).post(force_url(started["attempt_id"])).json()["ended_by"] == "proctor"
+    assert api.post(submit_url(started["attempt_id"])).json()["ended_by"] == "proctor"
+    [listed] = api.get("/api/exams/").json()["exams"][0]["attempts"]
+    assert (listed["status"], listed["ended_by"]) == ("completed", "proctor")

@@ -642,3 +642,73 @@ def test_grace_counts_in_the_timer_ttl(student, exam, clean_redis):
         attempt = _start(student, exam)
     assert 65_000 - SLACK_MS < clean_redis.pttl(timers.timer_key(attempt.pk)) <= 65_000 + 1
     assert clean_redis.zscore(timers.DEADLINES_KEY, str(attempt.pk)) == clock.to_ms(attempt.deadline_at)
+
+
+# --- Clearing a choice (issue 12: "clear my choice") ----------------------------------------
+
+
+def test_clearing_an_answer_keeps_a_cleared_row_that_does_not_count(student, make_exam):
+    exam = make_exam(questions=3, review_when="at_once")
+    q1, q2, _ = _questions(exam)
+    attempt = _start(student, exam)
+    _answer(student, attempt, q1, "A")  # right
+    _answer(student, attempt, q2, "A")  # right
+    cleared = _answer(student, attempt, q1, None)
+
+    assert builders.answer_saved(cleared)["selected_option"] is None
+    result = builders.result(services.submit_attempt(user=student, attempt_id=attempt.pk))
+    assert (result["score"], result["answered"]) == (1, 1)
+    by_question = {row["question_id"]: row for row in result["results"]}
+    assert by_question[q1.pk]["selected_option"] is None
+    assert by_question[q1.pk]["is_correct"] is False
+    assert [e.detail for e in AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.ANSWER_SAVED)][-1] == {
+        "question_id": q1.pk,
+        "selected_option": "",
+    }
+
+
+def test_an_older_choice_processed_after_the_clearing_does_not_come_back(student, exam):
+    attempt = _start(student, exam)
+    question = _questions(exam)[0]
+    earlier = clock.now()
+    _answer_received(student, attempt, question, None, earlier + timedelta(milliseconds=50))
+    kept = _answer_received(student, attempt, question, "A", earlier)
+    assert kept.selected_option == ""
+    assert Answer.objects.get(attempt=attempt, question=question).selected_option == ""
+
+
+def test_clearing_after_the_deadline_is_410_and_keeps_the_answer(student, exam):
+    attempt = _start(student, exam)
+    question = _questions(exam)[0]
+    _answer(student, attempt, question, "B")
+    set_deadline(attempt, seconds_from_now=-10)
+    _raises(TimeUp, 410, "time_up", _answer, user=student, attempt=attempt, question=question, option=None)
+    assert Answer.objects.get(attempt=attempt, question=question).selected_option == "B"
+
+
+def test_a_late_resend_of_a_clearing_stored_in_time_is_acknowledged(student, exam):
+    attempt = _start(student, exam)
+    question = _questions(exam)[0]
+    _answer(student, attempt, question, "B")
+    _answer(student, attempt, question, None)
+    set_deadline(attempt, seconds_from_now=-10)
+    assert _answer(student, attempt, question, None).selected_option == ""
+
+
+# --- Who ended an attempt (issue 12: a forced submission says so) -----------------------------
+
+
+def test_the_result_and_the_exam_list_say_who_ended_the_attempt(student, make_user, make_exam):
+    proctor = make_user(staff=True)
+    exam = make_exam(questions=2, max_attempts=3)
+    first = _start(student, exam)
+    assert builders.result(services.submit_attempt(user=student, attempt_id=first.pk))["ended_by"] == "student"
+    second = _start(student, exam)
+    services.force_submit_attempt(attempt_id=second.pk, by=proctor)
+    assert builders.result(services.submit_attempt(user=student, attempt_id=second.pk))["ended_by"] == "proctor"
+    third = _start(student, exam)
+    set_deadline(third, seconds_from_now=-10)
+    assert builders.result(services.submit_attempt(user=student, attempt_id=third.pk))["ended_by"] == "time"
+
+    [listing] = builders.student_exams(services.student_exams(user=student))["exams"]
+    assert [a["ended_by"] for a in listing["attempts"]] == ["student", "proctor", "time"]

@@ -825,3 +825,18 @@ async def test_proctor_only_hears_their_exam(student, proctor, make_exam, exam):
     event = await next_frame(comm)
     assert (event["type"], event["attempt"]["attempt_id"]) == ("attempt_started", mine.pk)
     await comm.disconnect()
+
+
+async def test_an_answer_cleared_over_the_socket(student, exam, question_ids):
+    # issue 12, "clear my choice": `selected_option: null` clears, under the same deadline rule.
+    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    await next_frame(comm, skip_ticks=False)
+    await request(comm, {"type": "answer", "question_id": question_ids[0], "selected_option": "A"})
+    reply = await request(
+        comm, {"type": "answer", "question_id": question_ids[0], "selected_option": None, "request_id": "c"}
+    )
+    assert (reply["type"], reply["selected_option"], reply["request_id"]) == ("answer_saved", None, "c")
+    stored = await database_sync_to_async(lambda: Answer.objects.get(attempt=attempt).selected_option)()
+    assert stored == ""
+    await comm.disconnect()
