@@ -179,6 +179,35 @@ describe("over the socket", () => {
 });
 
 describe("over REST", () => {
+  test("issue 12: an answer sent offline is not labelled 'from another window' when the socket's copy comes after the REST reply", async () => {
+    // Offline, the choice waits and goes over REST once the network is back; the server also
+    // tells the attempt's sockets of that save. Whichever of the two arrives first, it is ours.
+    const { answers, session, host, socket, states } = queue({ live: false });
+    answers.choose(5, "c");
+    session.calls[0].reject(Object.assign(new Error("Failed to fetch"), { status: 0 }));
+    await host.advance(0);
+    assert.equal(states.at(-1).state, "offline");
+    socket.live = true;
+    await host.advance(1000); // the retry: the socket is live again, so it goes there, then REST after no ack
+    await host.advance(4000);
+    const rest = session.calls.at(-1);
+    assert.equal(rest.body.selected_option, "c");
+    session.save(rest, "2030-01-01T00:00:07.000Z");
+    await host.advance(0);
+    answers.confirm({ type: "answer_saved", question_id: 5, selected_option: "c", saved_at: "2030-01-01T00:00:07.000Z" });
+    assert.equal(states.filter((s) => s.external).length, 0, JSON.stringify(states));
+    assert.deepEqual(states.at(-1), { questionId: 5, state: "saved", option: "c", savedAt: "2030-01-01T00:00:07.000Z" });
+  });
+
+  test("a later save of the same option from another window is still shown as one", async () => {
+    const { answers, session, host, lastState } = queue({ live: false });
+    answers.choose(5, "c");
+    session.save(session.calls[0], "2030-01-01T00:00:07.000Z");
+    await host.advance(0);
+    answers.confirm({ type: "answer_saved", question_id: 5, selected_option: "c", saved_at: "2030-01-01T00:00:30.000Z" });
+    assert.equal(lastState(5).external, true);
+  });
+
   test("with the socket down, a choice goes over REST at once", async () => {
     const { answers, session, host, lastState } = queue({ live: false });
     answers.choose(3, "a");

@@ -2,7 +2,8 @@
 // The student's choices on their way to the server. Each choice is kept until the server
 // confirms it: sent over the socket when it is live, over REST when it is not (or when the
 // socket doesn't answer in time), retried with backoff while the server can't be reached,
-// and kept in localStorage so a reload doesn't lose it either.
+// and kept in localStorage so a reload doesn't lose it either. A choice of `null` clears the
+// question's answer ("clear my choice"): it travels, waits and is confirmed like any other.
 
 import { browserHost } from "./host.js";
 
@@ -11,11 +12,11 @@ import { browserHost } from "./host.js";
 /**
  * What a save state says about the choice: the server's `savedAt` once saved, `external` when
  * saved from another window, the error's `message`, `via: "rest"` while REST carries it.
- * @typedef {{option: string, savedAt?: string, external?: boolean, message?: string, via?: "rest"}} SaveDetail
+ * @typedef {{option: string | null, savedAt?: string, external?: boolean, message?: string, code?: string, via?: "rest"}} SaveDetail
  */
 /**
  * A saved answer: the socket's `answer_saved` frame (`request_id` when it answers ours) or the REST reply.
- * @typedef {{question_id: number, selected_option: string, saved_at: string, request_id?: string}} SavedAnswer
+ * @typedef {{question_id: number, selected_option: string | null, saved_at: string, request_id?: string}} SavedAnswer
  */
 /** @typedef {{request_id?: string, code: string, message: string}} SocketError  the socket's `error` frame */
 /** @typedef {{status?: number, code?: string, message: string}} Failure  an ApiError, or a socket error given a status */
@@ -30,7 +31,7 @@ import { browserHost } from "./host.js";
  */
 /**
  * A choice waiting for the server's confirmation.
- * @typedef {{option: string, seq: number, requestId: string | null, restInFlight: boolean, ackTimer?: number}} Entry
+ * @typedef {{option: string | null, seq: number, requestId: string | null, restInFlight: boolean, ackTimer?: number}} Entry
  */
 
 const ACK_TIMEOUT_MS = 4000;
@@ -44,7 +45,7 @@ export class AnswerQueue {
   #pending = new Map();
   /** @type {Map<string, {questionId: number, seq: number}>} request id -> what it carried */
   #sent = new Map();
-  /** @type {Map<number, {seq: number, option: string}>} question id -> the newest choice the server confirmed */
+  /** @type {Map<number, {seq: number, option: string | null, savedAt: string}>} question id -> the newest choice the server confirmed to us */
   #confirmed = new Map();
   #seq = 0;
   /** @type {number | undefined} */
@@ -77,9 +78,9 @@ export class AnswerQueue {
   }
 
   /**
-   * The student chose `option`: send it, and keep it until the server confirms it.
+   * The student chose `option` (null: cleared their choice): send it, and keep it until the server confirms it.
    * @param {number} questionId
-   * @param {string} option
+   * @param {string | null} option
    * @returns {void}
    */
   choose(questionId, option) {
@@ -117,10 +118,22 @@ export class AnswerQueue {
       this.#saved(questionId, mine.seq, message);
     } else if (entry && entry.option === message.selected_option) {
       this.#saved(questionId, entry.seq, message);
-    } else if (!entry) {
+    } else if (!entry && !this.#isOwnSave(questionId, message)) {
       // Saved from another tab or device: the server's choice is the one that counts.
       this.onState(questionId, "saved", { option: message.selected_option, savedAt: message.saved_at, external: true });
     }
+  }
+
+  /**
+   * The server tells every socket of the attempt about a save made over REST, ours included, and
+   * that frame may come after the REST reply has confirmed the choice: the same save (same
+   * option, same `saved_at`) is ours, not another window's.
+   * @param {number} questionId
+   * @param {SavedAnswer} message
+   */
+  #isOwnSave(questionId, message) {
+    const confirmed = this.#confirmed.get(questionId);
+    return confirmed !== undefined && confirmed.option === message.selected_option && confirmed.savedAt === message.saved_at;
   }
 
   /**
@@ -168,7 +181,7 @@ export class AnswerQueue {
     this.host.storage.removeItem(this.storageKey);
   }
 
-  /** @returns {Record<string, string>} the choices a previous page left unsent */
+  /** @returns {Record<string, string | null>} the choices a previous page left unsent */
   #stored() {
     try {
       return JSON.parse(this.host.storage.getItem(this.storageKey) || "{}") || {};
@@ -231,7 +244,7 @@ export class AnswerQueue {
    */
   #saved(questionId, seq, message) {
     const newest = this.#confirmed.get(questionId);
-    if (!newest || seq > newest.seq) this.#confirmed.set(questionId, { seq, option: message.selected_option });
+    if (!newest || seq > newest.seq) this.#confirmed.set(questionId, { seq, option: message.selected_option, savedAt: message.saved_at });
     const entry = this.#pending.get(questionId);
     if (entry && entry.seq === seq) {
       this.host.clearTimeout(entry.ackTimer);
@@ -253,7 +266,7 @@ export class AnswerQueue {
   #failed(questionId, entry, error) {
     const status = error.status;
     if (status === 410 || status === 409) {
-      this.onState(questionId, "error", { option: entry.option, message: error.message });
+      this.onState(questionId, "error", { option: entry.option, message: error.message, code: error.code });
       this.onEnded(error);
     } else if (status === undefined || status === 0 || status === 401 || status === 429 || status >= 500) {
       // Can't reach the server (or signed out): keep it and try again later.
