@@ -119,8 +119,9 @@ def result(sheet: Sheet) -> dict:
 
 
 def ended_by(attempt: Attempt, *, forced: bool) -> str | None:
-    """rest.ENDED_BY: who ended the attempt (`forced`: a proctor's force submit ended it), None while ongoing."""
-    if attempt.status == AttemptStatus.ONGOING:
+    """rest.ENDED_BY: who ended the attempt (`forced`: a proctor's force submit ended it), None until it has
+    ended (ongoing, or overdue: in its hand-in window)."""
+    if attempt.status in (AttemptStatus.ONGOING, AttemptStatus.OVERDUE):
         return None
     if attempt.status == AttemptStatus.TIMEOUT:
         return "time"

@@ -22,7 +22,7 @@ HAND_IN_UNTIL_HELP = (
 )
 ENDED_BY = ["student", "proctor", "time"]
 ENDED_BY_HELP = (
-    "Who ended it: `student` (submitted), `proctor` (force-submitted) or `time` (ran out); null while ongoing."
+    "Who ended it: `student` (submitted), `proctor` (force-submitted) or `time` (ran out); null until it has ended."
 )
 
 

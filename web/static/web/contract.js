@@ -2,7 +2,7 @@
 // Types only: the server's REST bodies and socket frames as the pages read them (the fields
 // they use; the repository's API documentation lists every field). Nothing here runs.
 
-/** @typedef {"ongoing" | "completed" | "timeout"} AttemptStatus */
+/** @typedef {"ongoing" | "overdue" | "completed" | "timeout"} AttemptStatus  overdue: in its hand-in window (answers locked, submit taken) */
 
 /**
  * An attempt's clock: REST `/remaining`, `start`, `questions`, and the socket's `timer` frame.

@@ -17,14 +17,14 @@ import { describeSeconds, el, plural } from "./dom.js";
  * @returns {HTMLLIElement}
  */
 export function examCard(exam, { onOpen, onStart }) {
-  const ongoing = exam.attempts.find((a) => a.status === "ongoing");
+  const ongoing = exam.attempts.find((a) => a.status === "ongoing" || a.status === "overdue");
   const meta = [
     plural(exam.total_questions, "question"),
     `${describeSeconds(exam.duration_seconds)}`,
     exam.max_attempts > 1 ? `${exam.max_attempts} attempts allowed` : "1 attempt",
   ].join(" · ");
   const past = exam.attempts
-    .filter((a) => a.status !== "ongoing")
+    .filter((a) => a !== ongoing)
     .map((a) => el("li", { dataset: { attemptId: a.attempt_id, endedBy: a.ended_by || "" } }, `Attempt ${a.number}: ${statusText(a)} — score ${a.score ?? 0} / ${a.max_score ?? 0} `,
       // What the result shows follows the exam's review policy, which may open later.
       el("button", { class: "link", type: "button", onclick: () => onOpen(a.attempt_id) }, "See result")));
@@ -56,6 +56,6 @@ export function examCard(exam, { onOpen, onStart }) {
 export function statusText(attempt) {
   if (attempt.ended_by === "proctor") return "ended by the proctor";
   /** @type {Record<string, string>} */
-  const texts = { ongoing: "in progress", completed: "submitted", timeout: "timed out" };
+  const texts = { ongoing: "in progress", overdue: "time is up, not handed in yet", completed: "submitted", timeout: "timed out" };
   return texts[attempt.status] || attempt.status;
 }

@@ -55,6 +55,7 @@ import { dispatchFrame, runAttemptOpen, runPreStart } from "./student-hooks.js";
  * @property {boolean} ended
  * @property {boolean} timeUp our countdown reached 0: locked until the server says what happened
  * @property {boolean} moduleLock a feature module locked the answers (e.g. paused)
+ * @property {boolean} overdue in the hand-in window: time is up, answers locked, submitting still taken
  * @property {boolean} checking a checkEnd call is in flight
  * @property {number | null} lastTick when the last timer frame arrived (monotonic)
  * @property {number[]} timers intervals and timeouts to clear on leaving
@@ -174,7 +175,7 @@ async function showInstructions(examId) {
   }
   if (ticket !== visit) return;
   if (!exam) return showExams(`Exam ${examId} is not open to you.`);
-  const ongoing = exam.attempts.find((a) => a.status === "ongoing");
+  const ongoing = exam.attempts.find((a) => !hasEnded(a.status));
   if (ongoing) return go(`#attempt-${ongoing.attempt_id}`); // its clock is running already
   renderInstructions(exam);
   if (exam.attempts.length >= exam.max_attempts) {
@@ -238,7 +239,7 @@ async function openAttempt(id) {
   /** @type {import("./contract.js").QuestionsBody} */
   const data = reply.data;
   clock.addSample(data.server_time, reply.received, reply.sent);
-  if (data.status !== "ongoing") return showResult(id, data.questions, parseTime(data.deadline));
+  if (hasEnded(data.status)) return showResult(id, data.questions, parseTime(data.deadline));
 
   $("#exam-title").textContent = data.exam_title;
   Object.assign($("#submit-button"), { disabled: false, textContent: "Submit exam…" });
@@ -283,6 +284,7 @@ async function openAttempt(id) {
     ended: false,
     timeUp: false,
     moduleLock: false,
+    overdue: data.status === "overdue",
     checking: false,
     lastTick: null,
     timers: [],
@@ -293,6 +295,7 @@ async function openAttempt(id) {
     closeModules: () => {},
   });
   for (const question of data.questions) markQuestion(attempt, question.id);
+  applyLock(attempt);
   attempt.countdown.setDeadline(attempt.deadline);
   attempt.countdown.start();
   attempt.socket.start();
@@ -410,7 +413,8 @@ async function sampleClock(attempt) {
   }
   if (attempt.ended) return;
   clock.addSample(reply.data.server_time, reply.received, reply.sent);
-  if (reply.data.status !== "ongoing") return finish(attempt);
+  if (hasEnded(reply.data.status)) return finish(attempt);
+  setOverdue(attempt, reply.data.status === "overdue");
   setDeadline(attempt, reply.data.deadline);
 }
 
@@ -436,7 +440,8 @@ function onMessage(attempt, message, receivedAt) {
       // Every frame corrects the clock (clock.js allows for a drifting monotonic clock).
       clock.addSample(message.server_time, receivedAt);
       noteTick(attempt, receivedAt);
-      if (message.status !== "ongoing") return finish(attempt);
+      if (hasEnded(message.status)) return finish(attempt);
+      setOverdue(attempt, message.status === "overdue");
       setDeadline(attempt, message.deadline);
       break;
     case "extended": {
@@ -520,9 +525,31 @@ function onSocketStatus(attempt, state, detail) {
  * @param {OpenAttempt} attempt
  */
 function applyLock(attempt) {
-  const locked = attempt.ended || attempt.timeUp || attempt.moduleLock;
+  const locked = attempt.ended || attempt.timeUp || attempt.moduleLock || attempt.overdue;
   for (const { fieldset } of attempt.nodes.values()) fieldset.disabled = locked;
-  $("#submit-button", HTMLButtonElement).disabled = locked;
+  // In the hand-in window the answers are locked but the attempt can (and should) still be submitted.
+  $("#submit-button", HTMLButtonElement).disabled = attempt.overdue ? attempt.ended || attempt.moduleLock : locked;
+}
+
+/**
+ * The attempt entered (or, given extra time, left) its hand-in window.
+ * @param {OpenAttempt} attempt
+ * @param {boolean} overdue
+ */
+function setOverdue(attempt, overdue) {
+  if (attempt.overdue === overdue) return;
+  attempt.overdue = overdue;
+  applyLock(attempt);
+  if (overdue) setNotice("Time is up: your answers are locked. Submit your exam now to hand it in.", "warn");
+}
+
+/**
+ * Whether an attempt in `status` is over (its result can be shown); `overdue` is not yet.
+ * @param {string} status
+ * @returns {boolean}
+ */
+function hasEnded(status) {
+  return status === "completed" || status === "timeout";
 }
 
 // --- The countdown ---------------------------------------------------------------------------
@@ -577,9 +604,10 @@ async function checkEnd(attempt) {
   try {
     const reply = await session.get(`/api/exam/timer/remaining/${attempt.id}/`, { timed: true });
     clock.addSample(reply.data.server_time, reply.received, reply.sent);
-    if (reply.data.status !== "ongoing") return finish(attempt);
+    if (hasEnded(reply.data.status)) return finish(attempt);
+    setOverdue(attempt, reply.data.status === "overdue");
     setDeadline(attempt, reply.data.deadline);
-    if (reply.data.remaining_seconds === 0) attempt.timers.push(setTimeout(() => checkEnd(attempt), 1000));
+    if (reply.data.remaining_seconds === 0 && !attempt.overdue) attempt.timers.push(setTimeout(() => checkEnd(attempt), 1000));
   } catch (error) {
     if (error.status !== 401) attempt.timers.push(setTimeout(() => checkEnd(attempt), 2000));
   } finally {
