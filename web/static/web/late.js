@@ -120,7 +120,8 @@ export function describeLate(late, deadline) {
   const offline = late.offlineSince === null ? "" : `, while this device was offline (from ${timeOfDay(late.offlineSince)})`;
   const due = deadline === null ? "the deadline" : `the deadline (${timeOfDay(deadline)})`;
   if (late.refusedAt === null) {
-    return `Question ${late.number}: ${what}, ${chosen}${offline}, never reached the server before the exam ended; it was not counted.`;
+    return `Question ${late.number}: ${what}, ${chosen}${offline}, was still on this device, unconfirmed, when the exam ended; ` +
+      "it counts only if your result above shows it.";
   }
   const after = deadline !== null && late.chosenAt > deadline ? " It was made after the deadline." : "";
   return `Question ${late.number}: ${what}, ${chosen}${offline}, reached the server after ${due} and was not counted.${after}`;
