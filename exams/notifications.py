@@ -24,6 +24,11 @@ def exam_rows(exam_id: int) -> list[dict]:
     return builders.proctor_rows(selectors.proctor_attempts(exam_id=exam_id))
 
 
+def attempt_rows(attempt_ids: list[int]) -> list[dict]:
+    """The rows of these attempts, as a proctor sees them now (in id order)."""
+    return builders.proctor_rows(selectors.proctor_attempts(attempt_ids=attempt_ids))
+
+
 def attempt_started(attempt: Attempt) -> None:
     """`attempt_started` to the proctors."""
     publish([to_proctors(attempt.exam_id, builders.attempt_event("attempt_started", _row(attempt.pk)))])

@@ -19,6 +19,7 @@ urlpatterns = [
     path("proctor/exams/", views.ProctorExamsView.as_view(), name="proctor-exams"),
     path("proctor/exams/<int:exam_id>/attempts/", views.ProctorAttemptsView.as_view(), name="proctor-attempts"),
     path("proctor/exams/<int:exam_id>/release-review/", views.ReleaseReviewView.as_view(), name="release-review"),
+    path("proctor/exams/<int:exam_id>/force-submit/", views.BulkForceSubmitView.as_view(), name="bulk-force-submit"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^.*$", api_not_found),

@@ -179,6 +179,18 @@ class ReleaseReviewView(APIView):
         return Response(builders.proctor_exam(selectors.exams_for_proctor(exam_id=exam.pk)[0]))
 
 
+class BulkForceSubmitView(APIView):
+    """Proctor: end many of the exam's attempts now, scored as submitted (one compare-and-set for all)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(request=rest.BulkRequest, responses={200: rest.BulkForceSubmitted, **errors(*_BODY, 401, 403, 404)})
+    def post(self, request, exam_id: int):
+        ids = _valid(rest.BulkRequest, request.data)["attempt_ids"]
+        ended = services.force_submit_attempts(exam_id=exam_id, attempt_ids=ids, by=request.user)
+        return Response(builders.bulk_force_submitted(exam_id, ended, notifications.attempt_rows(ids)))
+
+
 class ProctorAttemptsView(APIView):
     """Proctor: the exam's attempts, the rows of the proctor socket's snapshot."""
 

@@ -276,6 +276,7 @@ def proctor_rows(attempts: list[Progress]) -> list[dict]:
             "score": attempt.score,
             "max_score": attempt.max_score,
             "last_activity": clock.iso(last_answer_at or attempt.started_at),
+            "last_answer_at": clock.iso(last_answer_at),
         }
         for attempt, answered, last_answer_at, total_questions in attempts
     ]
@@ -284,6 +285,11 @@ def proctor_rows(attempts: list[Progress]) -> list[dict]:
 def exam_room(exam_id: int, rows: list[dict]) -> dict:
     """rest.ExamRoom: GET the exam's attempts (the snapshot's body over REST)."""
     return {"exam_id": exam_id, "attempts": rows}
+
+
+def bulk_force_submitted(exam_id: int, submitted: list[int], rows: list[dict]) -> dict:
+    """rest.BulkForceSubmitted."""
+    return {**exam_room(exam_id, rows), "submitted": submitted}
 
 
 def snapshot_frame(exam_id: int, rows: list[dict]) -> dict:

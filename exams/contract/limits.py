@@ -10,6 +10,10 @@ from django.conf import settings
 MAX_OPTION_LENGTH = 8
 # A proctor grants at most this much extra time at once.
 MAX_EXTEND_SECONDS = 24 * 3600
+# A bulk action names at most this many attempts: small enough that a list one longer still
+# fits `max_message_bytes`, so it is refused for its length (400), not its size (413). The
+# dashboard sends a larger selection in several requests.
+MAX_BULK_ATTEMPTS = 100
 # A client's `request_id` (a string or an integer) is at most this many characters.
 MAX_REQUEST_ID_LENGTH = 64
 # Every valid client message is one flat object: deeper nesting is refused before parsing
@@ -26,6 +30,7 @@ def max_message_bytes() -> int:
 LIMITS: list[tuple[str, str, str]] = [
     ("option length", f"{MAX_OPTION_LENGTH} characters", "`selected_option`, over REST and the socket"),
     ("extension", f"1 to {MAX_EXTEND_SECONDS} seconds", "`seconds` of an extension (24 hours)"),
+    ("bulk action", f"1 to {MAX_BULK_ATTEMPTS} attempts", "`attempt_ids` of a bulk request"),
     ("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters", "a string or an integer, echoed in the reply"),
     ("message size", "the `WS_MAX_MESSAGE_BYTES` setting", "a socket message or a REST body, in bytes"),
     ("nesting", f"{MAX_JSON_DEPTH} levels", "brackets in a socket message or a REST body"),

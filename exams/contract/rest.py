@@ -13,7 +13,7 @@ from exams.review import WAITS_FOR
 
 from .codes import ERRORS
 from .fields import Id, Text, Timestamp, option
-from .limits import MAX_EXTEND_SECONDS
+from .limits import MAX_BULK_ATTEMPTS, MAX_EXTEND_SECONDS
 
 STATUSES = ["ongoing", "overdue", "completed", "timeout"]
 HAND_IN_UNTIL_HELP = (
@@ -40,6 +40,15 @@ class SubmitAnswerRequest(AnswerFields):
 
 class ExtendRequest(serializers.Serializer):
     seconds = Id(max_value=MAX_EXTEND_SECONDS, help_text="Extra time to grant, in whole seconds.")
+
+
+class BulkRequest(serializers.Serializer):
+    attempt_ids = serializers.ListField(
+        child=Id(),
+        min_length=1,
+        max_length=MAX_BULK_ATTEMPTS,
+        help_text="Attempts of the exam the path names (repeats count once).",
+    )
 
 
 class LoginRequest(serializers.Serializer):
@@ -226,11 +235,18 @@ class ProctorRow(Timer):
     score = serializers.IntegerField(allow_null=True)
     max_score = serializers.IntegerField(allow_null=True)
     last_activity = Timestamp(help_text="The last answer, or the start.")
+    last_answer_at = Timestamp(allow_null=True, help_text="When the last answer was saved; null before the first.")
 
 
 class ExamRoom(serializers.Serializer):
     exam_id = Id()
     attempts = ProctorRow(many=True)
+
+
+class BulkForceSubmitted(ExamRoom):
+    """The attempts a bulk force submit was given, as they are now."""
+
+    submitted = serializers.ListField(child=Id(), help_text="The attempts this call ended (others had ended).")
 
 
 def error_code() -> serializers.ChoiceField:

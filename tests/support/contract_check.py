@@ -88,6 +88,11 @@ def _value(field: serializers.Field, value, where: str) -> None:
             raise ShapeError(f"{where}: the empty string is not allowed")
         if field.max_length is not None and len(value) > field.max_length:
             raise ShapeError(f"{where}: longer than the declared {field.max_length} characters")
+    elif isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            raise ShapeError(f"{where}: expected a list, got {value!r}")
+        for i, item in enumerate(value):
+            _value(field.child, item, f"{where}[{i}]")
     elif isinstance(field, serializers.DictField):
         if not isinstance(value, dict):
             raise ShapeError(f"{where}: expected an object, got {value!r}")

@@ -45,6 +45,10 @@ def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
         ("GET", "/api/proctor/exams/"): ("/api/proctor/exams/", None),
         ("GET", "/api/proctor/exams/{exam_id}/attempts/"): (f"/api/proctor/exams/{exam}/attempts/", None),
         ("POST", "/api/proctor/exams/{exam_id}/release-review/"): (f"/api/proctor/exams/{exam}/release-review/", None),
+        ("POST", "/api/proctor/exams/{exam_id}/force-submit/"): (
+            f"/api/proctor/exams/{exam}/force-submit/",
+            {"attempt_ids": [attempt]},
+        ),
     }
 
 
@@ -90,6 +94,7 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
         ("GET", "/api/proctor/exams/"),
         ("GET", "/api/proctor/exams/{exam_id}/attempts/"),
         ("POST", "/api/proctor/exams/{exam_id}/release-review/"),
+        ("POST", "/api/proctor/exams/{exam_id}/force-submit/"),
     }
     assert documented("403") == answered
 
