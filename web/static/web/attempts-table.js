@@ -1,46 +1,80 @@
 // @ts-check
-// The proctor's table of attempts: one row per attempt, kept up to date in place (so focus
-// and open dialogs survive), sorted and filtered, with each time left counting down.
+// The proctor's table of attempts, virtualized: all rows are sorted and filtered in memory, but
+// only the rows in view (and a few around them) are in the document, recycled as the table
+// scrolls, so 1,000 attempts cost what 40 do. Rows in view are updated in place (focus and open
+// dialogs survive an update); one render per animation frame, however many events arrived.
 
-import { parseTime, remainingSeconds } from "./clock.js";
-import { $, ago, el, formatDuration, timeOfDay } from "./dom.js";
+import { parseTime } from "./clock.js";
+import { BUILT_IN } from "./columns.js";
+import { el } from "./dom.js";
+import { highlight, matchesStatus } from "./row-state.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
-/** @typedef {{key: string, direction: number}} Order  a column of #sorts, and 1 or -1 */
+/** @typedef {import("./dashboard.js").Column} Column */
+/** @typedef {import("./dashboard.js").RowAction} RowAction */
+/** @typedef {{key: string, direction: number}} Order  a column's key, and 1 or -1 */
 /**
- * A row's elements.
- * @typedef {{tr: HTMLTableRowElement, cells: Record<string, HTMLElement>, extend: HTMLButtonElement, force: HTMLButtonElement}} RowNode
+ * A row's elements, reused for whichever attempt scrolls into its place.
+ * @typedef {{tr: HTMLTableRowElement, select: HTMLInputElement, student: HTMLElement, cells: HTMLElement[], actions: HTMLElement, row: AttemptRow | null, now: number}} RowNode
+ */
+/**
+ * @typedef {object} TableOptions
+ * @property {{now(): number}} clock the server's clock
+ * @property {HTMLElement} scroller the element that scrolls (the table's header sticks to its top)
+ * @property {HTMLTableElement} table with an empty thead and tbody
+ * @property {Column[]} columns feature modules' columns, after the built-in ones
+ * @property {RowAction[]} rowActions
+ * @property {(action: RowAction, row: AttemptRow) => void} onAction
+ * @property {() => {text: string, status: string}} filter the filter's current choice
+ * @property {(selected: Set<number>) => void} onSelection
+ * @property {() => void} onRender after each render (the summary bar, the empty message)
+ * @property {Order} [order] updated in place
  */
 
-/** @type {Record<string, string>} */
-const STATUS_TEXT = { ongoing: "In progress", completed: "Submitted", timeout: "Timed out" };
+const OVERSCAN = 8;
+const DEFAULT_ROW_PX = 44;
 
 export class AttemptsTable {
   /** @type {Map<number, AttemptRow>} attempt id -> its row */
   rows = new Map();
-  /** @type {Map<number, RowNode>} */
-  #nodes = new Map();
-  /** @type {Record<string, (a: AttemptRow, b: AttemptRow) => number>} */
-  #sorts;
+  /** @type {Set<number>} the selected attempts */
+  selected = new Set();
+  /** @type {Map<number, number>} when this page saw each offline student go (server ms) */
+  offlineSeen = new Map();
+  /** @type {number[]} the sorted, filtered attempt ids */
+  view = [];
+  /** @type {Map<number, RowNode>} the rows in the document, by attempt id */
+  #visible = new Map();
+  /** @type {RowNode[]} */
+  #pool = [];
+  #dirty = true;
+  #frame = 0;
+  #rowPx = DEFAULT_ROW_PX;
+  #top = el("tr", { class: "spacer", "aria-hidden": "true" });
+  #bottom = el("tr", { class: "spacer", "aria-hidden": "true" });
+  #selectAll = el("input", { type: "checkbox", "aria-label": "Select all shown" });
+  /** @type {Column[]} */
+  columns;
+  #remainingAt = 0;
 
-  /**
-   * `onExtend(id)` and `onForce(id)`: the row's action buttons; `order` is updated in place.
-   * @param {{now(): number}} clock the server's clock (a ServerClock)
-   * @param {{onExtend: (id: number) => void, onForce: (id: number) => void, order?: Order}} options
-   */
-  constructor(clock, { onExtend, onForce, order = { key: "student", direction: 1 } }) {
-    this.clock = clock;
-    this.onExtend = onExtend;
-    this.onForce = onForce;
-    this.order = order;
-    this.#sorts = {
-      student: (a, b) => a.student.localeCompare(b.student),
-      status: (a, b) => (STATUS_TEXT[a.status] || "").localeCompare(STATUS_TEXT[b.status] || ""),
-      remaining: (a, b) => (this.secondsLeft(a) ?? Infinity) - (this.secondsLeft(b) ?? Infinity),
-      answered: (a, b) => a.answered / (a.total_questions || 1) - b.answered / (b.total_questions || 1),
-      connected: (a, b) => Number(isConnected(b)) - Number(isConnected(a)),
-      activity: (a, b) => parseTime(b.last_activity) - parseTime(a.last_activity),
-    };
+  /** @param {TableOptions} options */
+  constructor(options) {
+    this.options = options;
+    this.clock = options.clock;
+    this.order = options.order || { key: "student", direction: 1 };
+    this.columns = [...BUILT_IN, ...options.columns];
+    this.#remainingAt = this.columns.findIndex((c) => c.key === "remaining");
+    this.body = options.table.tBodies[0];
+    this.#buildHead();
+    this.body.replaceChildren(this.#top, this.#bottom);
+    options.scroller.addEventListener("scroll", () => this.schedule(false), { passive: true });
+    this.#selectAll.addEventListener("change", () => {
+      for (const id of this.view) {
+        if (this.#selectAll.checked) this.selected.add(id);
+        else this.selected.delete(id);
+      }
+      this.#selectionChanged();
+    });
   }
 
   /**
@@ -53,27 +87,25 @@ export class AttemptsTable {
     for (const id of [...this.rows.keys()]) {
       if (ids.has(id)) continue;
       this.rows.delete(id);
-      this.#node(id).tr.remove();
-      this.#nodes.delete(id);
+      this.selected.delete(id);
+      this.offlineSeen.delete(id);
     }
-    attempts.forEach((row) => this.upsert(row));
-    this.render();
+    for (const row of attempts) this.upsert(row);
+    this.#selectionChanged();
   }
 
   /**
-   * Add or update one row; returns the row it replaced, if any.
+   * Add or update one row; returns the row it replaced, if any. Rendered on the next frame.
    * @param {AttemptRow} row
    * @returns {AttemptRow | undefined}
    */
   upsert(row) {
     const before = this.rows.get(row.attempt_id);
     this.rows.set(row.attempt_id, row);
-    let node = this.#nodes.get(row.attempt_id);
-    if (!node) {
-      node = this.#rowNode(row.attempt_id);
-      this.#nodes.set(row.attempt_id, node);
-    }
-    this.#fill(node, row);
+    const offline = row.status === "ongoing" && !row.connected;
+    if (!offline) this.offlineSeen.delete(row.attempt_id);
+    else if (!this.offlineSeen.has(row.attempt_id)) this.offlineSeen.set(row.attempt_id, this.clock.now());
+    this.schedule(true);
     return before;
   }
 
@@ -86,143 +118,249 @@ export class AttemptsTable {
   sortBy(key, { toggle = true } = {}) {
     this.order.direction = toggle && this.order.key === key ? -this.order.direction : 1;
     this.order.key = key;
-    this.render();
+    this.schedule(true);
   }
 
   /**
-   * Whole seconds left of an ongoing attempt on the server's clock; null once it has ended.
-   * @param {AttemptRow} row
-   * @returns {number | null}
+   * Render on the next animation frame; `resort` when rows, the filter or the order changed.
+   * @param {boolean} [resort]
+   * @returns {void}
    */
-  secondsLeft(row) {
-    if (row.status !== "ongoing") return null;
-    return remainingSeconds(parseTime(row.deadline), this.clock.now());
-  }
-
-  /** @returns {{total: number, ongoing: number, connected: number}} how many rows, ongoing, and connected among those */
-  counts() {
-    const all = [...this.rows.values()];
-    const ongoing = all.filter((r) => r.status === "ongoing");
-    return { total: all.length, ongoing: ongoing.length, connected: ongoing.filter((r) => r.connected).length };
+  schedule(resort = true) {
+    if (resort) this.#dirty = true;
+    if (!this.#frame) this.#frame = requestAnimationFrame(() => this.render());
   }
 
   /**
-   * Order, filter and count the rows.
+   * Sort and filter (when something changed) and draw the rows in view, now.
    * @returns {void}
    */
   render() {
-    const text = $("#filter-text", HTMLInputElement).value.trim().toLowerCase();
-    const status = $("#filter-status", HTMLSelectElement).value;
-    const sort = this.#sorts[this.order.key];
-    const rows = [...this.rows.values()].sort((a, b) => this.order.direction * sort(a, b) || a.attempt_id - b.attempt_id);
-    const trs = rows.map((row) => this.#node(row.attempt_id).tr);
-    let shown = 0;
-    rows.forEach((row, i) => {
-      trs[i].hidden = Boolean((text && !row.student.toLowerCase().includes(text)) || (status && row.status !== status));
-      if (!trs[i].hidden) shown++;
-    });
-    // Move rows only when the order changed: moving a row would take the focus off its buttons.
-    const body = $("#attempt-rows");
-    if (trs.length !== body.children.length || trs.some((tr, i) => body.children[i] !== tr)) body.append(...trs);
-
-    const empty = $("#no-rows");
-    empty.hidden = shown > 0;
-    empty.textContent = rows.length ? "No attempts match the filter." : "No attempts yet. They appear here as soon as students start.";
-    for (const th of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("th[data-sort]"))) {
-      const sorted = th.dataset.sort === this.order.key;
-      th.setAttribute("aria-sort", sorted ? (this.order.direction > 0 ? "ascending" : "descending") : "none");
+    if (this.#frame) cancelAnimationFrame(this.#frame);
+    this.#frame = 0;
+    const now = this.clock.now();
+    if (this.#dirty) this.#sortAndFilter(now);
+    this.#dirty = false;
+    this.#drawWindow(now);
+    // The first rows drawn tell the real row height (cards on a narrow screen are taller).
+    const [first, second] = this.#visible.values();
+    if (first && second) {
+      const px = second.tr.getBoundingClientRect().top - first.tr.getBoundingClientRect().top;
+      if (px > 0 && Math.abs(px - this.#rowPx) > 0.5) {
+        this.#rowPx = px;
+        this.#drawWindow(now);
+      }
     }
-    $("#sort-select", HTMLSelectElement).value = this.order.key;
-    const { total, ongoing, connected } = this.counts();
-    $("#summary").textContent = [
-      `${total} attempt${total === 1 ? "" : "s"}`,
-      `${ongoing} in progress`,
-      `${connected} connected`,
-      `${total - ongoing} finished`,
-    ].join(" · ");
+    this.options.table.setAttribute("aria-rowcount", String(this.view.length + 1));
+    this.#syncSelectAll();
+    this.options.onRender();
   }
 
   /**
-   * Count every row's time down and age its last activity (called every second).
+   * Redraw what counts with time (time left, last answer, highlights) in the rows in view.
    * @returns {void}
    */
   tick() {
-    for (const [id, row] of this.rows) this.#fillTimes(this.#node(id), row);
+    const now = this.clock.now();
+    for (const node of this.#visible.values()) this.#fill(node, now, true);
   }
 
   /**
-   * The elements of a row that is in the table.
-   * @param {number} id
-   * @returns {RowNode}
+   * The deadlines of the ongoing attempts in view (server ms): when their time left changes.
+   * @returns {number[]}
    */
-  #node(id) {
-    const node = this.#nodes.get(id);
-    if (!node) throw new Error(`No row for attempt ${id}`);
+  visibleDeadlines() {
+    const deadlines = [];
+    for (const node of this.#visible.values()) if (node.row && node.row.status === "ongoing") deadlines.push(parseTime(node.row.deadline));
+    return deadlines;
+  }
+
+  /**
+   * The row of an attempt in view, as drawn (for tests and focus), or null.
+   * @param {number} id
+   * @returns {HTMLTableRowElement | null}
+   */
+  rowElement(id) {
+    return this.#visible.get(id)?.tr ?? null;
+  }
+
+  /**
+   * Bring an attempt's row into view (e.g. from an alert).
+   * @param {number} id
+   * @returns {void}
+   */
+  reveal(id) {
+    const index = this.view.indexOf(id);
+    if (index < 0) return;
+    const { scroller } = this.options;
+    scroller.scrollTop = Math.max(0, index * this.#rowPx - scroller.clientHeight / 3);
+    this.render();
+    this.rowElement(id)?.querySelector("input")?.focus();
+  }
+
+  /** @returns {void} */
+  clearSelection() {
+    this.select([]);
+  }
+
+  /**
+   * Make these attempts (those in the table) the selection.
+   * @param {number[]} attemptIds
+   * @returns {void}
+   */
+  select(attemptIds) {
+    this.selected.clear();
+    for (const id of attemptIds) if (this.rows.has(id)) this.selected.add(id);
+    this.#selectionChanged();
+  }
+
+  // --- Inside ------------------------------------------------------------------------------
+
+  #buildHead() {
+    const head = this.options.table.tHead;
+    if (!head) throw new Error("The attempts table needs a thead");
+    const sortable = (/** @type {string} */ key, /** @type {string} */ label) =>
+      el("th", { scope: "col", dataset: { sort: key } }, el("button", { type: "button", onclick: () => this.sortBy(key) }, label));
+    head.replaceChildren(el("tr", { "aria-rowindex": "1" },
+      el("th", { scope: "col", class: "select-col" }, this.#selectAll),
+      sortable("student", "Student"),
+      this.columns.map((c) => (c.sort ? sortable(c.key, c.label) : el("th", { scope: "col" }, c.label))),
+      el("th", { scope: "col" }, "Actions"),
+    ));
+  }
+
+  /** @param {number} now */
+  #sortAndFilter(now) {
+    const { text: rawText, status } = this.options.filter();
+    const text = rawText.trim().toLowerCase();
+    const column = this.columns.find((c) => c.key === this.order.key);
+    /** @type {(a: AttemptRow, b: AttemptRow) => number} */
+    const sort = column?.sort || ((a, b) => a.student.localeCompare(b.student));
+    const rows = [];
+    for (const row of this.rows.values()) {
+      if (text && !row.student.toLowerCase().includes(text)) continue;
+      if (!matchesStatus(row, status, this.offlineSeen, now)) continue;
+      rows.push(row);
+    }
+    rows.sort((a, b) => this.order.direction * sort(a, b) || a.attempt_id - b.attempt_id);
+    this.view = rows.map((r) => r.attempt_id);
+    for (const th of this.options.table.querySelectorAll("th[data-sort]")) {
+      const sorted = th instanceof HTMLElement && th.dataset.sort === this.order.key;
+      th.setAttribute("aria-sort", sorted ? (this.order.direction > 0 ? "ascending" : "descending") : "none");
+    }
+  }
+
+  /** @param {number} now */
+  #drawWindow(now) {
+    const { scroller } = this.options;
+    const into = scroller.getBoundingClientRect().top - this.body.getBoundingClientRect().top;
+    const first = Math.max(0, Math.floor(Math.max(0, into) / this.#rowPx) - OVERSCAN);
+    const count = Math.ceil(scroller.clientHeight / this.#rowPx) + 2 * OVERSCAN;
+    const ids = this.view.slice(first, first + count);
+    const keep = new Set(ids);
+    for (const [id, node] of this.#visible) {
+      if (keep.has(id)) continue;
+      this.#visible.delete(id);
+      node.tr.remove();
+      node.row = null;
+      this.#pool.push(node);
+    }
+    const trs = ids.map((id, i) => {
+      let node = this.#visible.get(id);
+      if (!node) {
+        node = this.#pool.pop() || this.#newNode();
+        this.#visible.set(id, node);
+      }
+      node.tr.setAttribute("aria-rowindex", String(first + i + 2));
+      this.#fill(node, now, false, /** @type {AttemptRow} */ (this.rows.get(id)));
+      return node.tr;
+    });
+    this.#top.style.height = `${first * this.#rowPx}px`;
+    this.#bottom.style.height = `${Math.max(0, this.view.length - first - ids.length) * this.#rowPx}px`;
+    // Move rows only when the order changed: moving a row takes the focus off its buttons.
+    const children = this.body.children;
+    const inOrder = children.length === trs.length + 2 && trs.every((tr, i) => children[i + 1] === tr);
+    if (!inOrder) this.body.replaceChildren(this.#top, ...trs, this.#bottom);
+  }
+
+  /** @returns {RowNode} */
+  #newNode() {
+    const select = el("input", { type: "checkbox" });
+    const student = el("th", { scope: "row", dataset: { label: "Student" } });
+    const cells = this.columns.map((c) => el("td", { dataset: { label: c.label, col: c.key } }));
+    const actions = el("td", { dataset: { label: "Actions", col: "actions" } });
+    const tr = el("tr", {}, el("td", { class: "select-col" }, select), student, cells, actions);
+    /** @type {RowNode} */
+    const node = { tr, select, student, cells, actions, row: null, now: 0 };
+    select.addEventListener("change", () => {
+      if (!node.row) return;
+      if (select.checked) this.selected.add(node.row.attempt_id);
+      else this.selected.delete(node.row.attempt_id);
+      this.#selectionChanged();
+    });
     return node;
   }
 
   /**
-   * @param {number} id
-   * @returns {RowNode}
-   */
-  #rowNode(id) {
-    const cell = (/** @type {string} */ label) => el("td", { dataset: { label } });
-    const cells = {
-      student: el("th", { scope: "row", dataset: { label: "Student" } }),
-      status: cell("Status"),
-      remaining: cell("Time left"),
-      answered: cell("Answered"),
-      connected: cell("Connection"),
-      activity: cell("Last activity"),
-      actions: cell("Actions"),
-    };
-    const extend = el("button", { type: "button", class: "small", onclick: () => this.onExtend(id) }, "Extend…");
-    const force = el("button", { type: "button", class: "small danger", onclick: () => this.onForce(id) }, "Force submit");
-    cells.actions.append(el("span", { class: "row-actions" }, extend, force));
-    return { tr: el("tr", { dataset: { attemptId: id } }, Object.values(cells)), cells, extend, force };
-  }
-
-  /**
+   * Draw `row` into `node` (only what changed), or, with `timesOnly`, what counts with time.
    * @param {RowNode} node
-   * @param {AttemptRow} row
+   * @param {number} now
+   * @param {boolean} timesOnly
+   * @param {AttemptRow | null} [row]
    */
-  #fill(node, row) {
-    const { cells } = node;
-    const ongoing = row.status === "ongoing";
-    node.tr.dataset.status = row.status;
-    cells.student.textContent = row.student;
-    cells.status.replaceChildren(el("span", { class: `badge ${row.status}` }, STATUS_TEXT[row.status] || row.status));
-    cells.answered.textContent = `${row.answered} / ${row.total_questions}`;
-    cells.connected.replaceChildren(ongoing
-      ? el("span", { class: `presence ${row.connected ? "online" : "offline"}` }, row.connected ? "Connected" : "Not connected")
-      : el("span", { class: "muted" }, "—"));
-    node.extend.disabled = node.force.disabled = !ongoing;
-    node.extend.setAttribute("aria-label", `Extend time for ${row.student}`);
-    node.force.setAttribute("aria-label", `Force submit ${row.student}`);
-    this.#fillTimes(node, row);
-  }
-
-  /**
-   * @param {RowNode} node
-   * @param {AttemptRow} row
-   */
-  #fillTimes(node, row) {
-    const left = this.secondsLeft(row);
-    const { remaining, activity } = node.cells;
-    if (left === null) {
-      remaining.textContent = row.status === "timeout" ? "0:00" : "—";
-      remaining.dataset.level = "";
-    } else {
-      remaining.textContent = left > 0 ? formatDuration(left) : "0:00 (ending…)";
-      remaining.dataset.level = left <= 60 ? "danger" : left <= 300 ? "warn" : "";
+  #fill(node, now, timesOnly, row = node.row) {
+    if (!row) return;
+    const changed = node.row !== row;
+    if (timesOnly || changed) {
+      this.columns.forEach((column, i) => {
+        if (changed || column.ticks) setContent(node.cells[i], column.cell(row, now));
+      });
+      const mark = highlight(row, this.offlineSeen, now);
+      if (node.tr.dataset.alert !== mark) node.tr.dataset.alert = mark;
+      const left = node.cells[this.#remainingAt];
+      const secondsLeft = row.status === "ongoing" ? (parseTime(row.deadline) - now) / 1000 : Infinity;
+      left.dataset.level = secondsLeft <= 60 ? "danger" : secondsLeft <= 300 ? "warn" : "";
     }
-    const last = parseTime(row.last_activity);
-    activity.textContent = ago(this.clock.now() - last);
-    activity.title = timeOfDay(last);
+    const selected = this.selected.has(row.attempt_id);
+    if (node.select.checked !== selected) node.select.checked = selected;
+    if (!changed) return;
+    node.row = row;
+    node.tr.dataset.attemptId = String(row.attempt_id);
+    node.tr.dataset.status = row.status;
+    node.student.textContent = row.student;
+    node.select.setAttribute("aria-label", `Select ${row.student}`);
+    const buttons = this.options.rowActions.filter((a) => a.applies(row)).map((action) => {
+      const label = typeof action.label === "function" ? action.label(row) : action.label;
+      return el("button", {
+        type: "button",
+        class: action.danger ? "small danger" : "small",
+        "aria-label": action.ariaLabel ? action.ariaLabel(row) : `${label} ${row.student}`,
+        onclick: () => node.row && this.options.onAction(action, node.row),
+      }, label);
+    });
+    // A finished attempt has nothing left to do: no buttons at all, rather than disabled ones.
+    node.actions.replaceChildren(buttons.length ? el("span", { class: "row-actions" }, buttons) : el("span", { class: "muted" }, "—"));
+  }
+
+  #selectionChanged() {
+    for (const node of this.#visible.values()) if (node.row) node.select.checked = this.selected.has(node.row.attempt_id);
+    this.#syncSelectAll();
+    this.options.onSelection(this.selected);
+  }
+
+  #syncSelectAll() {
+    const chosen = this.view.filter((id) => this.selected.has(id)).length;
+    this.#selectAll.checked = chosen > 0 && chosen === this.view.length;
+    this.#selectAll.indeterminate = chosen > 0 && chosen < this.view.length;
   }
 }
 
-/** @param {AttemptRow} row */
-function isConnected(row) {
-  return row.status === "ongoing" && row.connected;
+/**
+ * @param {HTMLElement} cell
+ * @param {string | Node} content
+ */
+function setContent(cell, content) {
+  if (typeof content === "string") {
+    if (cell.textContent !== content || cell.firstElementChild) cell.textContent = content;
+  } else cell.replaceChildren(content);
 }

@@ -48,6 +48,23 @@ export function remainingSeconds(deadlineMs, nowMs) {
   return Math.max(0, Math.ceil((deadlineMs - nowMs) / 1000));
 }
 
+/**
+ * Milliseconds from `nowMs` until the `remainingSeconds` of any of `deadlinesMs` next changes
+ * (1000 when none is running): how long a page showing many countdowns may sleep, so that each
+ * changes on the server's second boundary, as the student's own countdown does.
+ * @param {Iterable<number>} deadlinesMs
+ * @param {number} nowMs
+ * @returns {number}
+ */
+export function msUntilNextChange(deadlinesMs, nowMs) {
+  let soonest = 1000;
+  for (const deadline of deadlinesMs) {
+    const left = deadline - nowMs;
+    if (left > 0) soonest = Math.min(soonest, left % 1000 || 1000);
+  }
+  return soonest;
+}
+
 export class ServerClock {
   /** @type {Sample[]} */
   #oneSided = [];

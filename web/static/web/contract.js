@@ -87,8 +87,14 @@
  * One row of the proctor's table (REST and the proctor socket).
  * @typedef {Timer & {
  *   exam_id: number, student: string, answered: number, total_questions: number, connected: boolean,
- *   extra_seconds: number, score: number | null, max_score: number | null, last_activity: string
+ *   started_at: string, ended_at: string | null, extra_seconds: number, score: number | null,
+ *   max_score: number | null, last_activity: string, last_answer_at: string | null
  * }} AttemptRow
+ */
+
+/**
+ * `POST /api/proctor/exams/<id>/force-submit/`: the attempts this call ended, and the rows of all it was given.
+ * @typedef {{exam_id: number, submitted: number[], attempts: AttemptRow[]}} BulkForceSubmitted
  */
 
 /**

@@ -1,18 +1,27 @@
 // @ts-check
-// The proctor dashboard: a live table of one exam's attempts (the proctor socket's snapshot
-// and events), extra time and force submit per attempt, and a feed of what happened.
+// The proctor dashboard, the page's one entry point: the exam picker, the proctor socket, the
+// virtualized table of attempts with its summary bar and selection, the side panels, and the
+// feature modules imported below, which plug in through dashboard.js's hook points.
 
 import { Session } from "./api.js";
 import { AttemptsTable } from "./attempts-table.js";
-import { ServerClock } from "./clock.js";
-import { $, describeSeconds, el, formatDuration, showError, showView, timeOfDay } from "./dom.js";
+import { ServerClock, msUntilNextChange } from "./clock.js";
+import { dashboard } from "./dashboard.js";
+import { $, el, showError, showView } from "./dom.js";
 import { canRelease, describePolicy } from "./review.js";
+import { summarize } from "./row-state.js";
 import { bindSignIn, loadUser, showSignIn } from "./signin.js";
 import { LiveSocket } from "./socket.js";
+import { addFeed } from "./feed.js";
+import { openBulk, renderSelection } from "./bulk.js";
+// Feature modules: each registers its columns, actions and panels on import.
+import "./alerts.js";
+import "./actions.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./contract.js").ProctorExam} ProctorExam */
 /** @typedef {import("./contract.js").ProctorFrame} ProctorFrame */
+/** @typedef {import("./dashboard.js").DashboardContext} DashboardContext */
 /** @typedef {{resolve: (reply: any) => void, reject: (error: any) => void}} PendingRequest */
 /**
  * The watched exam: everything its dashboard runs, made at once in watchExam.
@@ -20,15 +29,16 @@ import { LiveSocket } from "./socket.js";
  * @property {number} id
  * @property {AttemptsTable} table
  * @property {LiveSocket} socket
+ * @property {DashboardContext} ctx what feature modules see of it
  * @property {Map<string, PendingRequest>} requests the proctor's actions waiting for the socket's reply, by request id
- * @property {number} ticker the interval that counts the table's times down
+ * @property {number} ticker the timeout that next counts the table's times down
  * @property {boolean} snapshotSeen the socket has sent a snapshot (a later REST list must not overwrite it)
+ * @property {number | null} notStarted enrolled students without an attempt, when a module knows
  */
 
 const ACK_TIMEOUT_MS = 8000;
-const FEED_LIMIT = 200;
-// An action's dialog outlived its exam on the dashboard (the session ended meanwhile).
-const GONE = "This attempt is no longer on the dashboard.";
+// Just past a second boundary, so the displayed second has changed when the table redraws.
+const TICK_SLACK_MS = 15;
 
 const session = new Session("exam.proctor.tokens");
 const clock = new ServerClock();
@@ -117,10 +127,20 @@ function watchExam(id) {
   }
   history.replaceState(null, "", `#exam-${id}`);
   $("#exam-panel").hidden = false;
-  $("#attempt-rows").replaceChildren();
-  $("#feed").replaceChildren();
   renderReview(id);
-  const table = new AttemptsTable(clock, { onExtend: openExtend, onForce: openForce, order });
+  $("#filter-status", HTMLSelectElement).value = "";
+  const table = new AttemptsTable({
+    clock,
+    scroller: $("#table-scroll"),
+    table: $("#attempts-table", HTMLTableElement),
+    columns: dashboard.columns,
+    rowActions: dashboard.rowActions,
+    onAction: (action, row) => exam && action.run(row, exam.ctx),
+    filter: () => ({ text: $("#filter-text", HTMLInputElement).value, status: $("#filter-status", HTMLSelectElement).value }),
+    onSelection: () => exam && renderSelection(exam.ctx, exam.table),
+    onRender: () => exam && afterRender(exam),
+    order,
+  });
   /** @type {WatchedExam} */
   const watched = {
     id,
@@ -132,22 +152,180 @@ function watchExam(id) {
       onStatus: onSocketStatus,
       messages: { forbidden: "Only proctors (staff users) can watch an exam.", notFound: "This exam no longer exists." },
     }),
+    ctx: /** @type {any} */ (null),
     requests: new Map(),
-    ticker: setInterval(() => table.tick(), 1000),
+    ticker: 0,
     snapshotSeen: false,
+    notStarted: null,
   };
+  watched.ctx = contextOf(watched);
   exam = watched;
+  fillSortSelect(table);
+  mountPanels(watched.ctx);
+  renderToolbar(watched.ctx);
+  dashboard.emit("exam", watched.ctx);
   watched.socket.start();
   table.render();
+  tick(watched);
   measureClock(watched);
+}
+
+/**
+ * What feature modules see of the watched exam.
+ * @param {WatchedExam} watched
+ * @returns {DashboardContext}
+ */
+function contextOf(watched) {
+  const { table } = watched;
+  return {
+    examId: watched.id,
+    exam: examsById.get(watched.id),
+    session,
+    clock,
+    rows: table.rows,
+    offlineSeen: table.offlineSeen,
+    upsert: (row) => {
+      table.upsert(row);
+      dashboard.emit("rows", watched.ctx);
+    },
+    send: (message, restPath, restBody) => act(watched, message, restPath, restBody),
+    feed: (text, kind = "info") => addFeed(text, kind),
+    badge: (key, count) => {
+      const badge = document.querySelector(`#panel-tabs [data-panel="${key}"] .tab-badge`);
+      if (badge) badge.textContent = count === null ? "" : String(count);
+    },
+    showOnly: (filter) => {
+      $("#filter-status", HTMLSelectElement).value = filter;
+      table.schedule(true);
+    },
+    reveal: (attemptId) => {
+      $("#filter-text", HTMLInputElement).value = "";
+      $("#filter-status", HTMLSelectElement).value = "";
+      table.schedule(true);
+      table.render();
+      table.reveal(attemptId);
+    },
+    select: (attemptIds) => table.select(attemptIds),
+    setNotStarted: (n) => {
+      watched.notStarted = n;
+      renderSummary(watched);
+    },
+  };
 }
 
 function closeExam() {
   if (!exam) return;
   exam.socket.stop();
-  clearInterval(exam.ticker);
+  clearTimeout(exam.ticker);
   for (const request of exam.requests.values()) request.reject(new Error("Stopped watching this exam."));
   exam = null;
+  dashboard.emit("exam", null);
+}
+
+/**
+ * Count the times in view down, waking when the next one's whole seconds change (on the
+ * server's second boundary, as the student's countdown does), not on a free-running interval.
+ * @param {WatchedExam} watched
+ */
+function tick(watched) {
+  clearTimeout(watched.ticker);
+  if (exam !== watched) return;
+  watched.table.tick();
+  const delay = msUntilNextChange(watched.table.visibleDeadlines(), clock.now()) + TICK_SLACK_MS;
+  watched.ticker = setTimeout(() => tick(watched), delay);
+}
+
+/** @param {WatchedExam} watched */
+function afterRender(watched) {
+  renderSummary(watched);
+  const { table } = watched;
+  const empty = $("#no-rows");
+  empty.hidden = table.view.length > 0;
+  empty.textContent = table.rows.size ? "No attempts match the filter." : "No attempts yet. They appear here as soon as students start.";
+  $("#sort-select", HTMLSelectElement).value = table.order.key;
+  // Rows in view changed: the next wake follows their deadlines.
+  tick(watched);
+}
+
+/**
+ * The summary bar: each count is a button that shows those rows.
+ * @param {WatchedExam} watched
+ */
+function renderSummary(watched) {
+  const sum = summarize(watched.table.rows.values(), watched.table.offlineSeen, clock.now());
+  /** @type {[string, string, number | null, string][]} filter, label, count, kind */
+  const items = [
+    ["", "Not started", watched.notStarted, "neutral"],
+    ["ongoing", "In progress", sum.ongoing, "neutral"],
+    ["connected", "Connected", sum.connected, "ok"],
+    ["offline", "Offline > 60 s", sum.offline, sum.offline ? "danger" : "neutral"],
+    ["idle", "No answer > 10 min", sum.idle, sum.idle ? "warn" : "neutral"],
+    ["finished", "Finished", sum.finished, "neutral"],
+  ];
+  const current = $("#filter-status", HTMLSelectElement).value;
+  $("#summary").replaceChildren(...items.map(([filter, label, count, kind]) => {
+    const text = [el("span", { class: "count" }, count === null ? "–" : String(count)), " ", el("span", { class: "label" }, label)];
+    if (label === "Not started") return el("span", { class: "summary-item", dataset: { key: "not-started", kind } }, text);
+    return el("button", {
+      type: "button",
+      class: "summary-item",
+      dataset: { key: filter, kind },
+      "aria-pressed": String(current === filter),
+      onclick: () => watched.ctx.showOnly(current === filter ? "" : filter),
+    }, text);
+  }));
+}
+
+/** @param {AttemptsTable} table */
+function fillSortSelect(table) {
+  $("#sort-select", HTMLSelectElement).replaceChildren(
+    el("option", { value: "student" }, "Student"),
+    ...table.columns.filter((c) => c.sort).map((c) => el("option", { value: c.key }, c.label)),
+  );
+}
+
+/**
+ * The side panel's tabs, one per registered panel; each mounted afresh for the exam.
+ * @param {DashboardContext} ctx
+ */
+function mountPanels(ctx) {
+  const tabs = $("#panel-tabs");
+  const bodies = $("#panel-bodies");
+  tabs.replaceChildren();
+  bodies.replaceChildren();
+  const show = (/** @type {string} */ key) => {
+    for (const tab of tabs.querySelectorAll("[role=tab]")) tab.setAttribute("aria-selected", String(tab instanceof HTMLElement && tab.dataset.panel === key));
+    for (const body of bodies.children) if (body instanceof HTMLElement) body.hidden = body.dataset.panel !== key;
+  };
+  for (const panel of dashboard.panels) {
+    const body = el("div", { role: "tabpanel", id: `panel-${panel.key}`, dataset: { panel: panel.key }, "aria-labelledby": `tab-${panel.key}` });
+    tabs.append(el("button", {
+      type: "button", role: "tab", id: `tab-${panel.key}`, "aria-controls": `panel-${panel.key}`, dataset: { panel: panel.key },
+      onclick: () => show(panel.key),
+    }, panel.title, el("span", { class: "tab-badge" })));
+    bodies.append(body);
+    try {
+      panel.mount(body, ctx);
+    } catch (error) {
+      console.error(`The ${panel.key} panel failed`, error);
+    }
+  }
+  if (dashboard.panels[0]) show(dashboard.panels[0].key);
+}
+
+/**
+ * The exam-wide actions registered by feature modules.
+ * @param {DashboardContext} ctx
+ */
+function renderToolbar(ctx) {
+  $("#exam-actions").replaceChildren(...dashboard.toolbarActions
+    .filter((action) => !action.visible || action.visible(ctx))
+    .map((action) => el("button", {
+      type: "button",
+      class: action.danger ? "small danger" : "small",
+      dataset: { action: action.key },
+      onclick: () => exam && action.run(exam.ctx),
+    }, action.label)));
 }
 
 /**
@@ -172,48 +350,25 @@ async function measureClock(watched) {
  */
 function onMessage(watched, message, receivedAt) {
   if (exam !== watched) return;
+  /** @type {AttemptRow | undefined} */
+  let before;
   if (message.type === "snapshot") {
     if (watched.snapshotSeen) addFeed("Reconnected: the table is up to date again.", "info");
     watched.snapshotSeen = true;
     if (message.attempts[0]) clock.addSample(message.attempts[0].server_time, receivedAt);
     watched.table.setRows(message.attempts);
-    relabelExam(watched);
   } else if (message.type === "ack" || message.type === "error") {
     const request = message.request_id === undefined ? undefined : watched.requests.get(message.request_id);
     if (request) request[message.type === "ack" ? "resolve" : "reject"](message);
     else if (message.type === "error") addFeed(`Server: ${message.message}`, "error");
-  } else if (message.attempt) {
+  } else if ("attempt" in message && message.attempt) {
     clock.addSample(message.attempt.server_time, receivedAt);
-    const before = watched.table.upsert(message.attempt);
-    const text = describeEvent(message.type, message.attempt, before);
-    if (text) addFeed(text, message.type);
-    watched.table.render();
-    relabelExam(watched);
+    before = watched.table.upsert(message.attempt);
   }
-}
-
-/**
- * The feed's line for an event about one attempt (null for none).
- * @param {string} type
- * @param {AttemptRow} row the row after the event
- * @param {AttemptRow | undefined} before the row before it
- * @returns {string | null}
- */
-function describeEvent(type, row, before) {
-  const who = row.student;
-  const score = `${row.score ?? 0} / ${row.max_score ?? 0}`;
-  switch (type) {
-    case "attempt_started": return `${who} started the exam.`;
-    case "answer_saved": return `${who} saved an answer (${row.answered} of ${row.total_questions}).`;
-    case "attempt_submitted": return `${who} submitted, score ${score}.`;
-    case "attempt_timeout": return `${who} ran out of time, score ${score}.`;
-    case "attempt_extended": {
-      const added = before ? row.extra_seconds - before.extra_seconds : 0;
-      return added > 0 ? `${who} got ${describeSeconds(added)} more.` : `${who}'s time was extended.`;
-    }
-    case "student_connected": return `${who} connected.`;
-    case "student_disconnected": return `${who} disconnected.`;
-    default: return null;
+  dashboard.emit("frame", message, watched.ctx, before);
+  if (message.type === "snapshot" || "attempt" in message) {
+    dashboard.emit("rows", watched.ctx);
+    relabelExam(watched);
   }
 }
 
@@ -235,40 +390,31 @@ function onSocketStatus(state, detail) {
   if (state === "failed") showError($("#dashboard-error"), detail.message);
 }
 
-// --- The feed -----------------------------------------------------------------------------------
-
-/**
- * @param {string} text
- * @param {string} kind the event's type, `action` (the proctor's own) or `info`, `error`
- */
-function addFeed(text, kind) {
-  const feed = $("#feed");
-  feed.prepend(el("li", { dataset: { kind } }, el("time", {}, timeOfDay(clock.now())), " ", text));
-  while (feed.children.length > FEED_LIMIT) feed.lastElementChild?.remove();
-}
-
 /**
  * Keep the exam picker's "N in progress" current.
  * @param {WatchedExam} watched
  */
 function relabelExam(watched) {
   const option = document.querySelector(`#exam-select option[value="${watched.id}"]`);
-  const { ongoing } = watched.table.counts();
+  let ongoing = 0;
+  for (const row of watched.table.rows.values()) if (row.status === "ongoing") ongoing++;
   if (option) option.textContent = option.textContent.replace(/ — \d+ in progress/, ` — ${ongoing} in progress`);
 }
 
-// --- Actions: extend and force submit ------------------------------------------------------------
-
 /**
- * Send a proctor action over the socket (REST when it is down); resolves with the server's reply.
+ * Send a proctor action over the socket (REST when it is down and a REST path is given);
+ * resolves with the server's reply.
  * @param {WatchedExam} watched
- * @param {object} message
- * @param {string} restPath
+ * @param {Record<string, any>} message
+ * @param {string} [restPath]
  * @param {object} [restBody]
  * @returns {Promise<any>}
  */
 function act(watched, message, restPath, restBody) {
-  if (!watched.socket.isLive) return session.post(restPath, restBody);
+  if (!watched.socket.isLive) {
+    if (restPath) return session.post(restPath, restBody);
+    return Promise.reject(new Error("Not connected to the server; try again in a moment."));
+  }
   const requestId = `p${++nextRequest}`;
   return new Promise((resolve, reject) => {
     const done = (/** @type {(value: any) => void} */ settle) => (/** @type {any} */ value) => {
@@ -281,78 +427,6 @@ function act(watched, message, restPath, restBody) {
     watched.requests.set(requestId, { resolve: done(resolve), reject: done(reject) });
     watched.socket.send({ ...message, request_id: requestId });
   });
-}
-
-/** @param {number} id */
-function openExtend(id) {
-  const row = exam && exam.table.rows.get(id);
-  if (!exam || !row) return;
-  const dialog = $("#extend-dialog", HTMLDialogElement);
-  dialog.dataset.attemptId = String(id);
-  $("#extend-student").textContent = row.student;
-  const left = exam.table.secondsLeft(row);
-  $("#extend-left").textContent = left === null ? "ended" : formatDuration(left);
-  showError($("#extend-error"), "");
-  dialog.showModal();
-  $("#extend-minutes", HTMLInputElement).select();
-}
-
-/** @param {SubmitEvent} event */
-async function submitExtend(event) {
-  event.preventDefault();
-  const dialog = $("#extend-dialog", HTMLDialogElement);
-  const id = Number(dialog.dataset.attemptId);
-  const watched = exam;
-  const row = watched && watched.table.rows.get(id);
-  const minutes = Number($("#extend-minutes", HTMLInputElement).value);
-  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
-    return showError($("#extend-error"), "Enter a whole number of minutes from 1 to 1440.");
-  }
-  if (!watched || !row) return showError($("#extend-error"), GONE);
-  const button = /** @type {HTMLButtonElement} */ (event.submitter || dialog.querySelector("button[type=submit]"));
-  button.disabled = true;
-  try {
-    const seconds = minutes * 60;
-    await act(watched, { type: "extend", attempt_id: id, seconds }, `/api/exam/timer/extend/${id}/`, { seconds });
-    dialog.close();
-    addFeed(`You gave ${row.student} ${describeSeconds(seconds)} more.`, "action");
-  } catch (error) {
-    showError($("#extend-error"), error.message);
-  } finally {
-    button.disabled = false;
-  }
-}
-
-/** @param {number} id */
-function openForce(id) {
-  const row = exam && exam.table.rows.get(id);
-  if (!row) return;
-  const dialog = $("#force-dialog", HTMLDialogElement);
-  dialog.dataset.attemptId = String(id);
-  $("#force-student").textContent = row.student;
-  showError($("#force-error"), "");
-  dialog.showModal();
-}
-
-/** @param {SubmitEvent} event */
-async function submitForce(event) {
-  event.preventDefault();
-  const dialog = $("#force-dialog", HTMLDialogElement);
-  const id = Number(dialog.dataset.attemptId);
-  const watched = exam;
-  const row = watched && watched.table.rows.get(id);
-  if (!watched || !row) return showError($("#force-error"), GONE);
-  const button = /** @type {HTMLButtonElement} */ (event.submitter || dialog.querySelector("button[type=submit]"));
-  button.disabled = true;
-  try {
-    const result = await act(watched, { type: "force_submit", attempt_id: id }, `/api/exam/timer/force-submit/${id}/`);
-    dialog.close();
-    addFeed(`You force-submitted ${row.student}'s attempt (score ${result.score} / ${result.max_score}).`, "action");
-  } catch (error) {
-    showError($("#force-error"), error.message);
-  } finally {
-    button.disabled = false;
-  }
 }
 
 // --- The review: what the exam's students see after ending, and its release ------------------------
@@ -404,17 +478,16 @@ $("#denied-sign-out").addEventListener("click", () => {
 $("#exam-select", HTMLSelectElement).addEventListener("change", (event) =>
   watchExam(Number(/** @type {HTMLSelectElement} */ (event.target).value)),
 );
-$("#filter-text").addEventListener("input", () => exam && exam.table.render());
-$("#filter-status").addEventListener("change", () => exam && exam.table.render());
-for (const th of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("th[data-sort]"))) {
-  const button = /** @type {HTMLButtonElement} */ (th.querySelector("button"));
-  button.addEventListener("click", () => exam && exam.table.sortBy(th.dataset.sort || ""));
-}
+$("#filter-text").addEventListener("input", () => exam && exam.table.schedule(true));
+$("#filter-status").addEventListener("change", () => exam && exam.table.schedule(true));
 $("#sort-select", HTMLSelectElement).addEventListener("change", (event) =>
   exam && exam.table.sortBy(/** @type {HTMLSelectElement} */ (event.target).value, { toggle: false }),
 );
-$("#extend-form").addEventListener("submit", submitExtend);
-$("#force-form").addEventListener("submit", submitForce);
+$("#clear-selection").addEventListener("click", () => exam && exam.table.clearSelection());
+$("#bulk-actions").addEventListener("click", (event) => {
+  const button = event.target instanceof Element ? event.target.closest("button[data-action]") : null;
+  if (exam && button instanceof HTMLElement) openBulk(exam.ctx, exam.table, button.dataset.action || "");
+});
 $("#release-button").addEventListener("click", openRelease);
 $("#release-form").addEventListener("submit", submitRelease);
 for (const button of document.querySelectorAll("dialog [data-close]")) {
