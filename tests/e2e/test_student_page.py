@@ -3,7 +3,7 @@ the instructions page before the clock starts, the question navigator with flags
 choice", the honest connection banner and the report of answers that arrived too late, a forced
 submission labelled as the proctor's, and the device-clock warning following a changed clock.
 
-Set DOCS_SCREENSHOTS=1 to refresh `docs/student.png` from the first test.
+Set DOCS_SCREENSHOTS=1 to refresh `docs/student.png` and `docs/student-instructions.png` from the first test.
 """
 
 import os
@@ -105,6 +105,8 @@ def test_instructions_then_start_then_navigate_flag_and_clear(browsers: Browsers
     expect(page.locator("#instructions-title")).to_have_text(exam.title)
     expect(page.get_by_role("button", name="Start the exam")).to_be_enabled()
     assert in_thread(attempts_of, student) == []
+    if os.environ.get("DOCS_SCREENSHOTS"):
+        page.screenshot(path=DOCS / "student-instructions.png")
 
     # Only the explicit Start starts the clock.
     clicked = clock.now()
@@ -147,6 +149,7 @@ def test_instructions_then_start_then_navigate_flag_and_clear(browsers: Browsers
     expect(question(page, q3)).to_be_focused()
     if os.environ.get("DOCS_SCREENSHOTS"):
         DOCS.mkdir(exist_ok=True)
+        page.mouse.move(0, 0)
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=DOCS / "student.png")
 
