@@ -24,8 +24,9 @@ FANOUT_GROUP = "exam.fanout"
 PROCESS_CHANNEL_PREFIX = "exam.process."
 # Events per channel-layer message: bounds a message's size (a timeout event is ~300 bytes).
 EVENTS_PER_MESSAGE = 500
-# Whom an event is for: the sockets of one attempt, or the proctors of one exam.
-TO_ATTEMPT, TO_EXAM = "attempt", "exam"
+# Whom an event is for: the sockets of one attempt, the proctors of one exam, or the hubs holding
+# sockets in one exam's waiting room (realtime/waiting.py: they act on it, e.g. seat them).
+TO_ATTEMPT, TO_EXAM, TO_WAITING = "attempt", "exam", "waiting"
 
 # (TO_ATTEMPT or TO_EXAM, the attempt's or exam's id, the frame)
 Event = tuple[str, int, dict]
@@ -39,6 +40,11 @@ def to_student(attempt_id: int, frame: dict) -> Event:
 def to_proctors(exam_id: int, frame: dict) -> Event:
     """A frame for the proctor sockets of one exam."""
     return TO_EXAM, exam_id, frame
+
+
+def to_waiting_room(exam_id: int, signal: dict) -> Event:
+    """A signal for the processes holding waiting sockets of one exam (not a frame: they act on it)."""
+    return TO_WAITING, exam_id, signal
 
 
 async def apublish(events: list[Event], *, timeout: float, tries: int) -> bool:

@@ -50,6 +50,17 @@ class Exam(models.Model):
     # student presses submit), then submitted by the expiry engine (Moodle's "overdue").
     at_deadline = models.CharField(max_length=16, choices=AtDeadline.choices, default=AtDeadline.AUTO_SUBMIT)
     hand_in_seconds = models.PositiveIntegerField(default=0)
+    # The synchronized start (exams/waiting_room.py): students wait in a room until the start.
+    waiting_room = models.BooleanField(
+        default=False, help_text="Students wait in a waiting room and all start at the same instant."
+    )
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="The scheduled start (waiting room only).")
+    start_code = models.CharField(
+        max_length=32, blank=True, help_text="A code the proctor reads out; students enter it to start (optional)."
+    )
+    # The start instant every waiting student's attempt got, set once (a proctor's "start now",
+    # or the scheduled `starts_at` when the first process seats students).
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -65,6 +76,46 @@ class Exam(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def start_instant(self) -> datetime | None:
+        """Waiting room: when every clock starts (or started): the instant the start set, else the schedule."""
+        return self.started_at or self.starts_at
+
+
+class Enrollment(models.Model):
+    """A student expected at an exam. An exam with enrollments is open to them only; one without
+    any stays open to every student."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="enrollments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["exam", "user"], name="enrollment_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in exam {self.exam_id}"
+
+
+class CheckIn(models.Model):
+    """A student who opened an exam's waiting room, and how their start code entry went."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="check_ins")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    arrived_at = models.DateTimeField()
+    code_accepted_at = models.DateTimeField(null=True, blank=True)
+    # Wrong codes since the last lock; past the limit (contract/limits.py) entry is locked a while.
+    code_failures = models.PositiveIntegerField(default=0)
+    code_locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["exam", "user"], name="check_in_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} waiting for exam {self.exam_id}"
 
 
 class Question(models.Model):
@@ -241,6 +292,9 @@ class Answer(models.Model):
 
 class ExamEventKind(models.TextChoices):
     REVIEW_RELEASED = "review_released"
+    # The synchronized start (exams/waiting_room.py): its instant, and a change of its settings.
+    STARTED = "started"
+    ROOM_CONFIGURED = "room_configured"
 
 
 class IncidentCategory(models.TextChoices):

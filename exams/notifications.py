@@ -6,11 +6,15 @@ back. Consumers forward the frames as they are.
 """
 
 import logging
+from datetime import datetime
 
-from . import selectors
+from . import clock, selectors
 from .contract import builders
-from .delivery import BATCH_PUBLISH, REQUEST_PUBLISH, Event, publish, to_proctors, to_student
+from .delivery import BATCH_PUBLISH, REQUEST_PUBLISH, Event, publish, to_proctors, to_student, to_waiting_room
 from .models import Answer, Attempt
+
+# Signals to the processes holding an exam's waiting sockets (realtime/waiting.py).
+STARTING, ROOM_CHANGED = "starting", "room_changed"
 
 logger = logging.getLogger(__name__)
 
@@ -86,3 +90,29 @@ def presence_events(connected: list[int], disconnected: list[int]) -> list[Event
     for ids, kind in ((connected, "student_connected"), (disconnected, "student_disconnected")):
         events.extend(to_proctors(rows[i]["exam_id"], builders.attempt_event(kind, rows[i])) for i in ids if i in rows)
     return events
+
+
+def exam_starting(exam_id: int, started_at: datetime) -> bool:
+    """The synchronized start is set: every process seats its waiting students; proctors hear `exam_starting`."""
+    return publish(
+        [
+            to_waiting_room(exam_id, {"type": STARTING, "started_at": clock.iso(started_at)}),
+            to_proctors(exam_id, builders.exam_starting_frame(exam_id, started_at)),
+        ]
+    )
+
+
+def room_changed(exam_id: int) -> bool:
+    """The waiting room's settings changed: every process re-reads them for its waiting sockets."""
+    return publish([to_waiting_room(exam_id, {"type": ROOM_CHANGED})])
+
+
+def attempts_started(attempt_ids: list[int]) -> bool:
+    """`attempt_started` to the proctors for many attempts at once (a synchronized start), off the students' path."""
+    if not attempt_ids:
+        return True
+    rows = builders.proctor_rows(selectors.proctor_attempts(attempt_ids=attempt_ids))
+    return publish(
+        [to_proctors(row["exam_id"], builders.attempt_event("attempt_started", row)) for row in rows],
+        bound=BATCH_PUBLISH,
+    )

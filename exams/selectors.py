@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 
 from .errors import Forbidden, NotFound
-from .models import CLEARED, Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, Question
+from .models import CLEARED, Answer, Attempt, AttemptEvent, AttemptStatus, Enrollment, EventKind, Exam, Question
 from .review import Review
 
 
@@ -136,8 +136,15 @@ class ExamListing(NamedTuple):
 
 
 def exams_for_student(user: User) -> list[ExamListing]:
-    """Published exams, each with this student's attempts in order."""
-    exams = list(Exam.objects.filter(published=True).annotate(n=Count("questions")).order_by("id"))
+    """Published exams open to the student (no enrollments, or enrolled), each with their attempts in order."""
+    any_enrollment = Enrollment.objects.filter(exam_id=OuterRef("pk"))
+    own = Enrollment.objects.filter(exam_id=OuterRef("pk"), user_id=user.pk)
+    exams = list(
+        Exam.objects.filter(published=True)
+        .filter(~Exists(any_enrollment) | Exists(own))
+        .annotate(n=Count("questions"))
+        .order_by("id")
+    )
     attempts: dict[int, list[Attempt]] = {}
     mine = list(Attempt.objects.filter(user=user, exam__in=exams).order_by("number"))
     for attempt in mine:

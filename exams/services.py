@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from . import clock, deadlines, metrics, notifications, review, timers
+from . import clock, deadlines, metrics, notifications, review, timers, waiting_room
 from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
@@ -72,6 +72,8 @@ def start_attempt(*, user: User, exam_id: int) -> StartResult:
     exam = get_exam(exam_id)
     if not exam.published:
         raise ServiceError("This exam is not published.", code="exam_not_published")
+    # Enrollment, and a waiting-room exam's start and start code (exams/waiting_room.py).
+    waiting_room.check_may_start(exam=exam, user=user, now=clock.now())
     for _ in range(3):
         try:
             return _start_or_resume(user=user, exam=exam)

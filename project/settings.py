@@ -259,6 +259,13 @@ EXAM = {
     "CLAIM_LEASE_MS": env.int("CLAIM_LEASE_MS", default=5000),
     # A socket process expires an attempt itself when no timeout arrived this long after its deadline.
     "ON_ACCESS_SLACK_SECONDS": env.float("ON_ACCESS_SLACK_SECONDS", default=2.0),
+    # The synchronized start (exams/waiting_room.py): "start now" starts the clocks this long after
+    # the click, and processes seat their waiting students this long before a scheduled start, so
+    # the questions reach every screen before the clocks start.
+    "SYNC_START_LEAD_SECONDS": env.float("SYNC_START_LEAD_SECONDS", default=2.0),
+    # A process that would seat students less than this before the start seats them at a fresh
+    # instant this far ahead instead (their screens could not have the questions by the start).
+    "SYNC_START_MARGIN_SECONDS": env.float("SYNC_START_MARGIN_SECONDS", default=0.3),
     "LISTENER_METRICS_PORT": env.int("LISTENER_METRICS_PORT", default=9108),
     # Loopback: the metrics need no password, so only this host reads them unless this says otherwise.
     "LISTENER_METRICS_ADDR": env.str("LISTENER_METRICS_ADDR", default="127.0.0.1"),

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import DatabaseError
 
-from exams import clock, notifications, services
+from exams import clock, notifications, services, waiting_room
 from exams.contract import builders, codes, frames
 from exams.contract.parsing import BadInput, parse_client_message, request_id_of
 from exams.errors import Forbidden, NotAuthenticated, NotFound, ServiceError
@@ -225,6 +225,8 @@ class _ServiceSocket(AsyncWebsocketConsumer):
             return
         finally:
             limits.end(self.user_id)
+        if reply is None:
+            return  # the action sent its reply itself (the waiting room's `start_code`)
         if request_id is not None:
             reply["request_id"] = request_id
         await self.send_json(reply)
@@ -493,8 +495,23 @@ class ProctorConsumer(_ServiceSocket):
         sheet = await db_call(services.force_submit_attempt)(attempt_id=attempt_id, by=self.user, exam_id=self.exam_id)
         return builders.force_submit_ack(sheet)
 
+    async def do_start_now(self, *, received_at: datetime) -> dict:
+        summary = await db_call(_start_now)(exam_id=self.exam_id, by=self.user)
+        return builders.start_now_ack(summary)
+
     messages = frames.PROCTOR_MESSAGES
-    actions = {"extend": do_extend, "force_submit": do_force_submit, "auth": _ServiceSocket.do_auth}
+    actions = {
+        "extend": do_extend,
+        "force_submit": do_force_submit,
+        "start_now": do_start_now,
+        "auth": _ServiceSocket.do_auth,
+    }
+
+
+def _start_now(*, exam_id: int, by: User) -> waiting_room.RoomSummary:
+    """A proctor's "start now" in one thread hop: the start, then the room as it is."""
+    waiting_room.start_now(exam_id=exam_id, by=by)
+    return waiting_room.room_summary(exam_id=exam_id)
 
 
 def _open_exam_room(*, user_id: int, exam_id: int) -> tuple:

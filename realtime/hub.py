@@ -36,6 +36,7 @@ from exams.contract.codes import CLOSE_UNAUTHENTICATED
 from .db import db_call
 from .limits import UserLimits
 from .rights import Rights, token_expired
+from .waiting import WaitingRooms
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class Hub:
         self.joined = asyncio.Event()
         self.limits = UserLimits()
         self.rights = Rights()
+        # Waiting-room sockets, by exam and user, and the synchronized start (realtime/waiting.py).
+        self.rooms = WaitingRooms(self)
 
     # --- sockets ---------------------------------------------------------------------
 
@@ -144,6 +147,9 @@ class Hub:
         """Hand each (target, id, payload) event to this process's sockets it is for."""
         served = 0
         for target, target_id, payload in events:
+            if target == delivery.TO_WAITING:
+                await self.rooms.on_signal(target_id, payload)
+                continue
             sockets = (self.students if target == delivery.TO_ATTEMPT else self.proctors).get(target_id)
             if not sockets:
                 continue
@@ -225,6 +231,7 @@ class Hub:
             rows = await db_call(notifications.exam_rows)(exam_id)
             for socket in list(self.proctors.get(exam_id, ())):
                 await _safely(socket.resync(rows))
+        await self.rooms.resync_all()
 
     async def _flush_presence(self) -> None:
         if not self._changes:
@@ -311,6 +318,7 @@ class Hub:
     async def close_all(self) -> int:
         """Close every socket with 1012 (service restart: reconnect now, elsewhere)."""
         sockets = [s for group in (*self.students.values(), *self.proctors.values()) for s in group]
+        sockets += self.rooms.all_sockets()
         for socket in sockets:
             await _safely(socket.close_for_restart())
         return len(sockets)

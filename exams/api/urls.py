@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import room_views, views
 from .errors import api_not_found
 
 urlpatterns = [
@@ -20,6 +20,17 @@ urlpatterns = [
     path("proctor/exams/<int:exam_id>/attempts/", views.ProctorAttemptsView.as_view(), name="proctor-attempts"),
     path("proctor/exams/<int:exam_id>/release-review/", views.ReleaseReviewView.as_view(), name="release-review"),
     path("proctor/exams/<int:exam_id>/force-submit/", views.BulkForceSubmitView.as_view(), name="bulk-force-submit"),
+    path("proctor/exams/<int:exam_id>/room/", room_views.RoomView.as_view(), name="proctor-room"),
+    path("proctor/exams/<int:exam_id>/start-now/", room_views.StartNowView.as_view(), name="start-now"),
+    path("proctor/exams/<int:exam_id>/enrollments/", room_views.EnrollmentsView.as_view(), name="enrollments"),
+    path(
+        "proctor/exams/<int:exam_id>/enrollments/remove/", room_views.UnenrollView.as_view(), name="enrollments-remove"
+    ),
+    path(
+        "proctor/exams/<int:exam_id>/enrollments/import/",
+        room_views.EnrollmentImportView.as_view(),
+        name="enrollments-import",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^.*$", api_not_found),

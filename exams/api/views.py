@@ -85,7 +85,7 @@ class ExamListView(APIView):
 class StartView(APIView):
     """Start an attempt (201), or resume the ongoing one with its true time left (200)."""
 
-    @extend_schema(request=None, responses={200: rest.Start, 201: rest.Start, **errors(400, 401, 404, 409)})
+    @extend_schema(request=None, responses={200: rest.Start, 201: rest.Start, **errors(400, 401, 403, 404, 409)})
     def post(self, request, exam_id: int):
         result = services.start_attempt(user=request.user, exam_id=exam_id)
         return Response(

@@ -7,12 +7,19 @@ nothing but presence (for a proctor row's `connected`), and no database.
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from exams import clock, deadlines, presence
+from exams.enrollment import NOT_STARTED, WAITING
 from exams.models import Answer, Attempt, AttemptStatus, Exam
 from exams.review import Review
 
 from ..selectors import ExamListing, Progress, Sheet
+
+if TYPE_CHECKING:
+    from exams.enrollment import EnrollmentChange, RosterRow
+    from exams.models import Question
+    from exams.waiting_room import RoomSummary
 
 # --- The clock ------------------------------------------------------------------------------
 
@@ -169,11 +176,10 @@ def overdue_frame(attempt: Attempt, *, at: datetime | None = None) -> dict:
     }
 
 
-def questions(sheet: Sheet) -> dict:
-    """rest.Questions: the attempt's questions, with answers and correct options as far as `sheet.review` shows them."""
-    attempt, seen = sheet.attempt, sheet.review
+def question_rows(questions: "Iterable[Question]", answers: dict[int, str], seen: Review) -> list[dict]:
+    """rest.Question for each question, with answers and correct options as far as `seen` shows them."""
     rows = []
-    for question in sheet.questions:
+    for question in questions:
         row: dict[str, object] = {
             "id": question.pk,
             "text": question.text,
@@ -181,10 +187,17 @@ def questions(sheet: Sheet) -> dict:
             "points": question.points,
         }
         if seen.answers:
-            row["selected_option"] = sheet.answers.get(question.pk)
+            row["selected_option"] = answers.get(question.pk)
         if seen.correct:
             row["correct_option"] = question.correct_option
         rows.append(row)
+    return rows
+
+
+def questions(sheet: Sheet) -> dict:
+    """rest.Questions: the attempt's questions, with answers and correct options as far as `sheet.review` shows them."""
+    attempt = sheet.attempt
+    rows = question_rows(sheet.questions, sheet.answers, sheet.review)
     return {**timer(attempt), "exam_id": attempt.exam_id, "exam_title": attempt.exam.title, "questions": rows}
 
 
@@ -206,6 +219,8 @@ def _exam_summary(listing: ExamListing) -> dict:
         "review_policy": review_policy(exam),
         "at_deadline": exam.at_deadline,
         "hand_in_seconds": exam.hand_in_seconds,
+        "waiting_room": exam.waiting_room,
+        "starts_at": clock.iso(exam.start_instant) if exam.waiting_room else None,
     }
 
 
@@ -300,6 +315,92 @@ def snapshot_frame(exam_id: int, rows: list[dict]) -> dict:
 def attempt_event(kind: str, row: dict) -> dict:
     """frames.AttemptEventFrame: `kind` (frames.ATTEMPT_EVENTS) happened to the row's attempt."""
     return {"type": kind, "attempt": row}
+
+
+# --- The waiting room and the synchronized start -------------------------------------------------
+
+
+def waiting_frame(exam: Exam, *, code_accepted: bool, at: datetime | None = None) -> dict:
+    """frames.WaitingFrame: the room as a waiting student sees it (`code_accepted`: theirs, or none needed)."""
+    return {
+        "type": "waiting",
+        "exam_id": exam.pk,
+        "exam_title": exam.title,
+        "duration_seconds": exam.duration_seconds,
+        "starts_at": clock.iso(exam.start_instant),
+        "code_required": bool(exam.start_code),
+        "code_accepted": code_accepted or not exam.start_code,
+        "server_time": clock.iso(at or clock.now()),
+    }
+
+
+def start_frame(attempt: Attempt, exam: Exam, rows: list[dict], *, at: datetime | None = None) -> dict:
+    """frames.StartFrame: an attempt's questions before its clock starts; `rows` from `question_rows`
+    (shared by every attempt seated together; "questions" is last so a sender may splice its encoding)."""
+    return {
+        "type": "start",
+        **timer(attempt, at=at),
+        "started_at": clock.iso(attempt.started_at),
+        "exam_id": exam.pk,
+        "exam_title": exam.title,
+        "questions": rows,
+    }
+
+
+def exam_starting_frame(exam_id: int, started_at: datetime) -> dict:
+    """frames.ExamStartingFrame: to the exam's proctors when the start is set."""
+    return {
+        "type": "exam_starting",
+        "exam_id": exam_id,
+        "started_at": clock.iso(started_at),
+        "server_time": clock.iso(clock.now()),
+    }
+
+
+def waiting_room(summary: "RoomSummary") -> dict:
+    """rest.WaitingRoom: a proctor's view of the room."""
+    exam = summary.exam
+    return {
+        "exam_id": exam.pk,
+        "title": exam.title,
+        "waiting_room": exam.waiting_room,
+        "scheduled_at": clock.iso(exam.starts_at),
+        "started_at": clock.iso(exam.started_at),
+        "start_code": exam.start_code,
+        "checked_in": summary.checked_in,
+        "ready": summary.ready,
+        "started": summary.started,
+        "enrolled": summary.enrolled,
+        "server_time": clock.iso(clock.now()),
+    }
+
+
+def start_now_ack(summary: "RoomSummary") -> dict:
+    """frames.StartNowAck: the proctor socket's reply to `start_now`."""
+    return {"type": "ack", "action": "start_now", **waiting_room(summary)}
+
+
+def enrollment_change(change: "EnrollmentChange") -> dict:
+    """rest.EnrollmentChange."""
+    return {
+        "exam_id": change.exam_id,
+        "changed": change.changed,
+        "unchanged": change.unchanged,
+        "enrolled": change.enrolled,
+    }
+
+
+def roster(exam_id: int, rows: "list[RosterRow]") -> dict:
+    """rest.Roster: the enrolled students and who has not started."""
+    return {
+        "exam_id": exam_id,
+        "enrolled": len(rows),
+        "not_started": sum(1 for r in rows if r.status in (NOT_STARTED, WAITING)),
+        "students": [
+            {"student": r.username, "user_id": r.user_id, "enrolled_at": clock.iso(r.enrolled_at), "state": r.status}
+            for r in rows
+        ],
+    }
 
 
 # --- Sockets ------------------------------------------------------------------------------------

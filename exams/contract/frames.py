@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from . import rest
 from .fields import Id, RequestId, Text, Timestamp, kind
+from .limits import MAX_START_CODE_LENGTH
 
 # --- Server to student: /ws/attempts/<attempt_id>/ ------------------------------------------
 
@@ -76,6 +77,32 @@ class AuthOkFrame(serializers.Serializer):
     request_id = RequestId()
 
 
+# --- Server to student: /ws/exams/<exam_id>/wait/ (the waiting room) ---------------------------
+
+
+class WaitingFrame(serializers.Serializer):
+    """On connect, after a start code is accepted, and when the room changes: the page counts down to `starts_at`."""
+
+    type = kind("waiting")
+    exam_id = Id()
+    exam_title = Text()
+    duration_seconds = serializers.IntegerField()
+    starts_at = Timestamp(allow_null=True, help_text="When every clock starts; null: the proctor will start it.")
+    code_required = serializers.BooleanField(help_text="The exam has a start code to enter (`start_code`).")
+    code_accepted = serializers.BooleanField(help_text="This student's code was accepted (true when none is needed).")
+    server_time = Timestamp()
+    request_id = RequestId()
+
+
+class StartFrame(rest.Questions):
+    """The student's attempt and questions, sent BEFORE `started_at`: the page reveals them at `started_at`
+    (on the server's clock). Then the attempt's own socket takes over."""
+
+    type = kind("start")
+    started_at = Timestamp(help_text="The instant the attempt's clock starts (the same for everyone seated together).")
+    request_id = RequestId()
+
+
 # --- Server to proctor: /ws/proctor/exams/<exam_id>/ ------------------------------------------
 
 ATTEMPT_EVENTS = [
@@ -103,6 +130,15 @@ class AttemptEventFrame(serializers.Serializer):
     attempt = rest.ProctorRow()
 
 
+class ExamStartingFrame(serializers.Serializer):
+    """The synchronized start is set (start now, or the schedule came): clocks start at `started_at`."""
+
+    type = kind("exam_starting")
+    exam_id = Id()
+    started_at = Timestamp()
+    server_time = Timestamp()
+
+
 class ExtendAck(rest.Extension):
     """The reply to `extend`."""
 
@@ -116,6 +152,14 @@ class ForceSubmitAck(rest.Result):
 
     type = kind("ack")
     action = kind("force_submit")
+    request_id = RequestId()
+
+
+class StartNowAck(rest.WaitingRoom):
+    """The reply to `start_now`: the room, with its `started_at`."""
+
+    type = kind("ack")
+    action = kind("start_now")
     request_id = RequestId()
 
 
@@ -152,6 +196,21 @@ class ForceSubmitMessage(serializers.Serializer):
     request_id = RequestId()
 
 
+class StartNowMessage(serializers.Serializer):
+    """Proctor: start this (waiting-room) exam now: every waiting student's clock starts at the same instant."""
+
+    type = kind("start_now")
+    request_id = RequestId()
+
+
+class StartCodeMessage(serializers.Serializer):
+    """Waiting student: the start code the proctor read out."""
+
+    type = kind("start_code")
+    code = Text(max_length=MAX_START_CODE_LENGTH)
+    request_id = RequestId()
+
+
 class AuthMessage(serializers.Serializer):
     """Either socket: a fresh access token for the socket's user, sent before the one the socket
     was opened (or last renewed) with expires; past that expiry the socket is closed with 4401."""
@@ -176,20 +235,23 @@ def _by_type(*declarations: Declaration) -> dict[str, Declaration]:
 STUDENT_FRAMES = _by_type(
     TimerFrame, ExtendedFrame, EndedFrame, OverdueFrame, AnswerSavedFrame, AuthOkFrame, ErrorFrame
 )
-PROCTOR_FRAMES = _by_type(SnapshotFrame, AttemptEventFrame, AuthOkFrame, ErrorFrame)
-PROCTOR_ACKS = {"extend": ExtendAck, "force_submit": ForceSubmitAck}
+PROCTOR_FRAMES = _by_type(SnapshotFrame, AttemptEventFrame, ExamStartingFrame, AuthOkFrame, ErrorFrame)
+PROCTOR_ACKS = {"extend": ExtendAck, "force_submit": ForceSubmitAck, "start_now": StartNowAck}
+WAITING_FRAMES = _by_type(WaitingFrame, StartFrame, AuthOkFrame, ErrorFrame)
 STUDENT_MESSAGES = _by_type(AnswerMessage, SubmitMessage, AuthMessage)
-PROCTOR_MESSAGES = _by_type(ExtendMessage, ForceSubmitMessage, AuthMessage)
+PROCTOR_MESSAGES = _by_type(ExtendMessage, ForceSubmitMessage, StartNowMessage, AuthMessage)
+WAITING_MESSAGES = _by_type(StartCodeMessage, AuthMessage)
 
 # socket -> (its path, the frames it sends by type, the messages it takes by type)
 SOCKETS: dict[str, tuple[str, dict[str, Declaration], dict[str, Declaration]]] = {
     "student": ("/ws/attempts/<attempt_id>/?token=<access>", STUDENT_FRAMES, STUDENT_MESSAGES),
     "proctor": ("/ws/proctor/exams/<exam_id>/?token=<access>", PROCTOR_FRAMES, PROCTOR_MESSAGES),
+    "waiting": ("/ws/exams/<exam_id>/wait/?token=<access>", WAITING_FRAMES, WAITING_MESSAGES),
 }
 
 
 def frame_declaration(socket: str, frame: dict) -> Declaration | None:
-    """The declaration a frame sent on `socket` ("student" or "proctor") must match, if its type has one."""
+    """The declaration a frame sent on `socket` ("student", "proctor" or "waiting") must match, if its type has one."""
     kind, action = frame.get("type"), frame.get("action")
     if socket == "proctor" and kind == "ack":
         return PROCTOR_ACKS.get(action) if isinstance(action, str) else None

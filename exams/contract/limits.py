@@ -19,6 +19,17 @@ MAX_REQUEST_ID_LENGTH = 64
 # Every valid client message is one flat object: deeper nesting is refused before parsing
 # (a 4 KB frame of brackets would otherwise exhaust the parser's recursion).
 MAX_JSON_DEPTH = 4
+# A start code (exams/waiting_room.py) is at most this long.
+MAX_START_CODE_LENGTH = 32
+# Wrong start codes a student may enter before entry is locked for START_CODE_LOCK_SECONDS.
+START_CODE_MAX_FAILURES = 5
+START_CODE_LOCK_SECONDS = 60
+# Usernames in one JSON enrollment request (it must fit the body limit, WS_MAX_MESSAGE_BYTES), and
+# the size of an uploaded enrollment CSV (the way to enroll a whole class).
+MAX_ENROLL_USERNAMES = 20
+MAX_ENROLL_CSV_BYTES = 1024 * 1024
+# A username (Django's limit).
+MAX_USERNAME_LENGTH = 150
 
 
 def max_message_bytes() -> int:
@@ -34,4 +45,12 @@ LIMITS: list[tuple[str, str, str]] = [
     ("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters", "a string or an integer, echoed in the reply"),
     ("message size", "the `WS_MAX_MESSAGE_BYTES` setting", "a socket message or a REST body, in bytes"),
     ("nesting", f"{MAX_JSON_DEPTH} levels", "brackets in a socket message or a REST body"),
+    ("start code", f"at most {MAX_START_CODE_LENGTH} characters", "`code` of a `start_code` message; `start_code`"),
+    (
+        "wrong start codes",
+        f"{START_CODE_MAX_FAILURES}, then locked {START_CODE_LOCK_SECONDS} s",
+        "per student and exam, in the database (every process agrees)",
+    ),
+    ("usernames", f"at most {MAX_ENROLL_USERNAMES}", "`usernames` of one enrollment request"),
+    ("enrollment CSV", f"{MAX_ENROLL_CSV_BYTES} bytes", "the body of an enrollment import (`text/csv`)"),
 ]

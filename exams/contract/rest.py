@@ -13,7 +13,13 @@ from exams.review import WAITS_FOR
 
 from .codes import ERRORS
 from .fields import Id, Text, Timestamp, option
-from .limits import MAX_BULK_ATTEMPTS, MAX_EXTEND_SECONDS
+from .limits import (
+    MAX_BULK_ATTEMPTS,
+    MAX_ENROLL_USERNAMES,
+    MAX_EXTEND_SECONDS,
+    MAX_START_CODE_LENGTH,
+    MAX_USERNAME_LENGTH,
+)
 
 STATUSES = ["ongoing", "overdue", "completed", "timeout"]
 HAND_IN_UNTIL_HELP = (
@@ -48,6 +54,24 @@ class BulkRequest(serializers.Serializer):
         min_length=1,
         max_length=MAX_BULK_ATTEMPTS,
         help_text="Attempts of the exam the path names (repeats count once).",
+    )
+
+
+class RoomRequest(serializers.Serializer):
+    """The waiting room's settings (until the exam has started)."""
+
+    waiting_room = serializers.BooleanField(help_text="Students wait in a waiting room and start at the same instant.")
+    starts_at = Timestamp(allow_null=True, help_text="The scheduled start; null: a proctor starts it (start now).")
+    start_code = Text(
+        allow_blank=True,
+        max_length=MAX_START_CODE_LENGTH,
+        help_text="A code students must enter to start (case and spaces ignored); empty: none.",
+    )
+
+
+class UsernamesRequest(serializers.Serializer):
+    usernames = serializers.ListField(
+        child=Text(max_length=MAX_USERNAME_LENGTH), min_length=1, max_length=MAX_ENROLL_USERNAMES
     )
 
 
@@ -195,6 +219,12 @@ class ExamSummary(serializers.Serializer):
         "student submits within `hand_in_seconds`, then it is submitted for them).",
     )
     hand_in_seconds = serializers.IntegerField(min_value=0, help_text="The hand-in window (0 under `auto_submit`).")
+    waiting_room = serializers.BooleanField(
+        help_text="Students start together from the waiting room (`/ws/exams/<id>/wait/`), not with POST start."
+    )
+    starts_at = Timestamp(
+        allow_null=True, help_text="Waiting room: when every clock starts (scheduled or given); null: not yet known."
+    )
 
 
 class OwnAttempt(Timer):
@@ -236,6 +266,51 @@ class ProctorRow(Timer):
     max_score = serializers.IntegerField(allow_null=True)
     last_activity = Timestamp(help_text="The last answer, or the start.")
     last_answer_at = Timestamp(allow_null=True, help_text="When the last answer was saved; null before the first.")
+
+
+class WaitingRoom(serializers.Serializer):
+    """An exam's waiting room as a proctor sees it."""
+
+    exam_id = Id()
+    title = Text()
+    waiting_room = serializers.BooleanField()
+    scheduled_at = Timestamp(allow_null=True, help_text="The scheduled start (`starts_at` of the settings).")
+    started_at = Timestamp(allow_null=True, help_text="The start instant every waiting student got, once set.")
+    start_code = Text(allow_blank=True, help_text="The code to read out; empty: none.")
+    checked_in = serializers.IntegerField(help_text="Students who opened the waiting room and have not started.")
+    ready = serializers.IntegerField(help_text="Of those, with the start code entered (all of them without a code).")
+    started = serializers.IntegerField(help_text="Students with an attempt.")
+    enrolled = serializers.IntegerField(help_text="Enrolled students (0: the exam is open to every student).")
+    server_time = Timestamp()
+
+
+class EnrollmentChange(serializers.Serializer):
+    exam_id = Id()
+    changed = serializers.ListField(child=Text(), help_text="Usernames added (or removed).")
+    unchanged = serializers.ListField(child=Text(), help_text="Usernames already enrolled (or not enrolled).")
+    enrolled = serializers.IntegerField(help_text="Enrolled students now.")
+
+
+ROSTER_STATES = ["not_started", "waiting", *STATUSES]
+
+
+class RosterRow(serializers.Serializer):
+    student = Text(help_text="The username.")
+    user_id = Id()
+    enrolled_at = Timestamp()
+    state = serializers.ChoiceField(
+        choices=ROSTER_STATES,
+        help_text="`not_started`, `waiting` (in the waiting room), or the status of the latest attempt.",
+    )
+
+
+class Roster(serializers.Serializer):
+    """An exam's enrolled students; those not started are the dashboard's list."""
+
+    exam_id = Id()
+    enrolled = serializers.IntegerField()
+    not_started = serializers.IntegerField(help_text="Enrolled students with no attempt (`not_started` or `waiting`).")
+    students = RosterRow(many=True)
 
 
 class ExamRoom(serializers.Serializer):

@@ -28,6 +28,14 @@ UNIONS: list[tuple[str, str, dict[str, frames.Declaration], str, str]] = [
         "A frame the server sends on a proctor's socket",
     ),
     ("ProctorSocketMessage", "proctor", frames.PROCTOR_MESSAGES, "request", "A message a proctor's socket takes"),
+    (
+        "WaitingSocketFrame",
+        "waiting",
+        frames.WAITING_FRAMES,
+        "response",
+        "A frame the server sends on a student's waiting-room socket",
+    ),
+    ("WaitingSocketMessage", "waiting", frames.WAITING_MESSAGES, "request", "A message a waiting-room socket takes"),
 ]
 
 

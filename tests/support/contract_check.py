@@ -57,6 +57,11 @@ def _value(field: serializers.Field, value, where: str) -> None:
             raise ShapeError(f"{where}: expected a list, got {value!r}")
         for i, item in enumerate(value):
             _object(field.child, item, f"{where}[{i}]")
+    elif isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            raise ShapeError(f"{where}: expected a list, got {value!r}")
+        for i, item in enumerate(value):
+            _value(field.child, item, f"{where}[{i}]")
     elif isinstance(field, serializers.Serializer):
         _object(field, value, where)
     elif isinstance(field, RequestId):
@@ -174,8 +179,11 @@ def check_response(response) -> None:
 
 
 def socket_of(path: str) -> str:
-    """ "proctor" or "student", from a socket's path."""
-    return "proctor" if urlsplit(path).path.startswith("/ws/proctor/") else "student"
+    """ "proctor", "waiting" or "student", from a socket's path."""
+    path = urlsplit(path).path
+    if path.startswith("/ws/proctor/"):
+        return "proctor"
+    return "waiting" if path.startswith("/ws/exams/") else "student"
 
 
 def check_frame(socket: str, frame) -> dict:
@@ -197,10 +205,16 @@ def check_text(path: str, text: str) -> dict:
 
 def check_event(event) -> list:
     """Check a fan-out event (exams/delivery.py) as received from the channel layer: its frame
-    is for a student's sockets (TO_ATTEMPT) or an exam's proctors (TO_EXAM)."""
-    from exams.delivery import TO_ATTEMPT, TO_EXAM
+    is for a student's sockets (TO_ATTEMPT) or an exam's proctors (TO_EXAM); a waiting room's
+    signal (TO_WAITING) is one of the signals notifications.py declares."""
+    from exams.delivery import TO_ATTEMPT, TO_EXAM, TO_WAITING
+    from exams.notifications import ROOM_CHANGED, STARTING
 
     target, _, frame = event
+    if target == TO_WAITING:
+        if not isinstance(frame, dict) or frame.get("type") not in (STARTING, ROOM_CHANGED):
+            raise ShapeError(f"unknown waiting-room signal {frame!r}")
+        return event
     if target not in (TO_ATTEMPT, TO_EXAM):
         raise ShapeError(f"event for an unknown target {target!r}")
     check_frame("student" if target == TO_ATTEMPT else "proctor", frame)

@@ -9,17 +9,19 @@ those calls got.
 import pytest
 
 from exams.contract import docs
-from exams.models import Question
+from exams.models import Enrollment, Question
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def world(make_exam, make_user, client_for):
-    """An exam with an attempt of its owner's; `other` is another student, `owner` can start."""
+    """An exam with an attempt of its owner's; `other` is another student, `owner` can start; only the
+    owner is enrolled, so `other` may not start it."""
     exam = make_exam()
     owner, other = make_user(), make_user()
     attempt_id = client_for(owner).post(f"/api/exam/timer/start/{exam.pk}/").json()["attempt_id"]
+    Enrollment.objects.create(exam=exam, user=owner)
     question = Question.objects.filter(exam=exam).first()
     return {"exam": exam.pk, "attempt": attempt_id, "question": question.pk, "owner": owner, "other": other}
 
@@ -48,6 +50,25 @@ def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
         ("POST", "/api/proctor/exams/{exam_id}/force-submit/"): (
             f"/api/proctor/exams/{exam}/force-submit/",
             {"attempt_ids": [attempt]},
+        ),
+        ("GET", "/api/proctor/exams/{exam_id}/room/"): (f"/api/proctor/exams/{exam}/room/", None),
+        ("POST", "/api/proctor/exams/{exam_id}/room/"): (
+            f"/api/proctor/exams/{exam}/room/",
+            {"waiting_room": True, "starts_at": None, "start_code": ""},
+        ),
+        ("POST", "/api/proctor/exams/{exam_id}/start-now/"): (f"/api/proctor/exams/{exam}/start-now/", None),
+        ("GET", "/api/proctor/exams/{exam_id}/enrollments/"): (f"/api/proctor/exams/{exam}/enrollments/", None),
+        ("POST", "/api/proctor/exams/{exam_id}/enrollments/"): (
+            f"/api/proctor/exams/{exam}/enrollments/",
+            {"usernames": [world["owner"].username]},
+        ),
+        ("POST", "/api/proctor/exams/{exam_id}/enrollments/remove/"): (
+            f"/api/proctor/exams/{exam}/enrollments/remove/",
+            {"usernames": [world["owner"].username]},
+        ),
+        ("POST", "/api/proctor/exams/{exam_id}/enrollments/import/"): (
+            f"/api/proctor/exams/{exam}/enrollments/import/",
+            None,
         ),
     }
 
@@ -85,6 +106,7 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
     client = client_for(world["other"])
     answered = {op for op, (path, body) in calls(world).items() if call(client, op[0], path, body) == 403}
     assert answered == {
+        ("POST", "/api/exam/timer/start/{exam_id}/"),
         ("GET", "/api/exam/timer/remaining/{attempt_id}/"),
         ("POST", "/api/exam/timer/submit-answer/"),
         ("POST", "/api/exam/timer/submit/{attempt_id}/"),
@@ -95,6 +117,13 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
         ("GET", "/api/proctor/exams/{exam_id}/attempts/"),
         ("POST", "/api/proctor/exams/{exam_id}/release-review/"),
         ("POST", "/api/proctor/exams/{exam_id}/force-submit/"),
+        ("GET", "/api/proctor/exams/{exam_id}/room/"),
+        ("POST", "/api/proctor/exams/{exam_id}/room/"),
+        ("POST", "/api/proctor/exams/{exam_id}/start-now/"),
+        ("GET", "/api/proctor/exams/{exam_id}/enrollments/"),
+        ("POST", "/api/proctor/exams/{exam_id}/enrollments/"),
+        ("POST", "/api/proctor/exams/{exam_id}/enrollments/remove/"),
+        ("POST", "/api/proctor/exams/{exam_id}/enrollments/import/"),
     }
     assert documented("403") == answered
 
