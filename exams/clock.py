@@ -21,6 +21,11 @@ def to_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // _MS
 
 
+def from_ms(epoch_ms: int) -> datetime:
+    """The moment of epoch milliseconds (the inverse of `to_ms`)."""
+    return _EPOCH + epoch_ms * _MS
+
+
 def to_us(moment: datetime) -> int:
     """Exact epoch microseconds."""
     return (moment - _EPOCH) // _US

@@ -182,12 +182,19 @@ class AttemptQuerySet(models.QuerySet):
     def armed(self, now: datetime) -> list[tuple[int, datetime]]:
         """(id, instant) of each attempt the Redis mirror must hold a timer for: a running attempt's
         deadline, an overdue one's hand_in_until (both fall due by the same rule); a paused one has none."""
+        return [
+            row
+            for attempts, instant in self.armed_parts(now)
+            for row in attempts.values_list("pk", instant).iterator(chunk_size=2000)
+        ]
+
+    def armed_parts(self, now: datetime) -> list[tuple["AttemptQuerySet", str]]:
+        """The attempts of `armed`, as querysets, each with the field holding their timer's instant."""
         cutoff = deadlines.due_cutoff(now)
-        live = self.live(now).running().values_list("pk", "deadline_at")
-        overdue = self.filter(status=AttemptStatus.OVERDUE, hand_in_until__gte=cutoff).values_list(
-            "pk", "hand_in_until"
-        )
-        return [*live.iterator(chunk_size=2000), *overdue]
+        return [
+            (self.live(now).running(), "deadline_at"),
+            (self.filter(status=AttemptStatus.OVERDUE, hand_in_until__gte=cutoff), "hand_in_until"),
+        ]
 
     def live(self, now: datetime) -> "AttemptQuerySet":
         """Ongoing and not due at `now` (paused, or running within deadline + grace): it can be submitted or

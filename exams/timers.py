@@ -138,21 +138,50 @@ def set_timers(deadlines: Iterable[tuple[int, int]], *, client: redis.Redis | No
     return count
 
 
-def restore_timers(deadlines: Iterable[tuple[int, int]], *, client: redis.Redis | None = None) -> int:
-    """Re-arm what Redis lost for (attempt_id, deadline_ms) pairs; returns keys recreated.
+# Re-arm what is missing, in one round trip per chunk: a timer key only where it is gone (NX keeps
+# the TTL of one armed meanwhile), an index member only where it is gone or its score is not the
+# database's deadline. KEYS: the deadline index, then one timer key per attempt.
+# ARGV: per timer key, its attempt id, deadline (ms) and TTL (ms). Returns the attempts repaired.
+_REPAIR = """
+local repaired = 0
+for i = 2, #KEYS do
+  local j = (i - 2) * 3
+  local id, deadline = ARGV[j + 1], ARGV[j + 2]
+  local fixed = redis.call('SET', KEYS[i], deadline, 'PX', ARGV[j + 3], 'NX')
+  if tonumber(redis.call('ZSCORE', KEYS[1], id)) ~= tonumber(deadline) then
+    redis.call('ZADD', KEYS[1], deadline, id)
+    fixed = true
+  end
+  if fixed then repaired = repaired + 1 end
+end
+return repaired
+"""
+# Attempts per script call: each call holds Redis for about a millisecond per thousand.
+REPAIR_CHUNK = 1000
 
+
+def restore_timers(deadlines: Iterable[tuple[int, int]], *, client: redis.Redis | None = None) -> int:
+    """Re-arm what Redis lost for (attempt_id, deadline_ms) pairs; returns the attempts repaired.
+
+    One script call per REPAIR_CHUNK pairs, writing only what is missing or wrong.
     `client`: another client than `get_redis()`, e.g. the fast-failing one for best-effort work.
     """
-    pipe = (client or get_redis()).pipeline(transaction=False)
-    count = 0
+    repair = (client or get_redis()).register_script(_REPAIR)
+    repaired, keys, args = 0, [DEADLINES_KEY], []
     for attempt_id, deadline_ms in deadlines:
-        pipe.set(timer_key(attempt_id), deadline_ms, px=_ttl_ms(deadline_ms), nx=True)
-        pipe.zadd(DEADLINES_KEY, {str(attempt_id): deadline_ms})
-        count += 1
-    if not count:
-        return 0
-    results = pipe.execute()
-    return sum(1 for created in results[0::2] if created)
+        keys.append(timer_key(attempt_id))
+        args += [attempt_id, deadline_ms, _ttl_ms(deadline_ms)]
+        if len(keys) > REPAIR_CHUNK:
+            repaired += repair(keys=keys, args=args)
+            keys, args = [DEADLINES_KEY], []
+    if len(keys) > 1:
+        repaired += repair(keys=keys, args=args)
+    return repaired
+
+
+def count_indexed(*, since_ms: int) -> int:
+    """Members of the deadline index whose deadline is at or after `since_ms`: one O(log n) call."""
+    return get_redis().zcount(DEADLINES_KEY, since_ms, "+inf")
 
 
 def delete_timers(attempt_ids: Iterable[int], *, client: redis.Redis | None = None) -> None:

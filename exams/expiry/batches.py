@@ -12,10 +12,12 @@ time is up.
 import logging
 import time
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import connection
+from django.db.models import Q
 
-from exams import clock, services, timers
+from exams import clock, deadlines, services, timers
 from exams.models import Attempt, ExpiryPath
 
 logger = logging.getLogger(__name__)
@@ -83,10 +85,78 @@ def expire_batch(
     return ended, aside
 
 
-def reconcile(*, batch_size: int = 1000, set_aside: SetAside | None = None) -> tuple[int, int]:
+class TimerAudit:
+    """Checks that Redis holds a timer for every armed attempt, without rewriting every one each run.
+
+    Armed: running, or overdue in its hand-in window (`Attempt.objects.armed`). Each run compares
+    two counts taken at one cutoff: armed attempts in the database and members of the deadline
+    index (indexed COUNTs, one ZCOUNT). Fewer in Redis means something was lost: every armed
+    attempt is then checked, a chunk at a time (one indexed query and one script call per
+    REPAIR_CHUNK attempts), and only what is missing is written. Equal counts still check one
+    chunk, the next after the last run's, so a lost timer key whose index member survived (which
+    the sweeper still times out on time) is re-armed within a full turn of the chunks. A caller
+    that knows Redis may have lost data (start, reconnect, `exam:alive` gone) asks for `full`.
+    Chunks follow the order of the timer's instant (for running attempts, the (status, deadline)
+    index), so each is a range read, not a sort. One per listener, used from one thread at a time.
+    """
+
+    # Counts skip attempts falling due within this margin: the sweeper may be claiming them.
+    MARGIN_MS = 2000
+
+    def __init__(self, chunk: int = timers.REPAIR_CHUNK) -> None:
+        self.chunk = chunk
+        # The rolling check's place: which part of `armed_parts`, and the last (instant, id) checked in it.
+        self.place: tuple[int, tuple[datetime, int] | None] = (0, None)
+        self.last_counts: tuple[int, int] = (0, 0)  # (database, Redis), for the log and tests
+
+    def run(self, now: datetime, *, full: bool = False) -> int:
+        """Check (and repair) the timers of armed attempts; returns how many were repaired."""
+        later = clock.from_ms(clock.to_ms(now) + self.MARGIN_MS)  # whole ms: both counts cut at one instant
+        since_ms = clock.to_ms(deadlines.due_cutoff(later))
+        # The database first: a start arms its timer before it commits, so one starting between
+        # the two counts adds to Redis's; only an attempt ending between them makes a false alarm.
+        in_db = sum(attempts.count() for attempts, _ in Attempt.objects.armed_parts(later))
+        in_redis = timers.count_indexed(since_ms=since_ms)
+        self.last_counts = (in_db, in_redis)
+        parts = len(Attempt.objects.armed_parts(now))
+        if full or in_redis < in_db:
+            repaired = 0
+            for part in range(parts):
+                place = None
+                while True:
+                    chunk = self._chunk(now, part, place)
+                    repaired += self._repair(chunk)
+                    if len(chunk) < self.chunk:
+                        break
+                    place = chunk[-1]
+            return repaired
+        part, place = self.place
+        chunk = self._chunk(now, part, place)
+        # A short chunk ends the part: the next run starts the next one (after the last, the first).
+        self.place = (part, chunk[-1]) if len(chunk) == self.chunk else ((part + 1) % parts, None)
+        return self._repair(chunk)
+
+    def _chunk(self, now: datetime, part: int, after: tuple[datetime, int] | None) -> list[tuple[datetime, int]]:
+        """The next `chunk` attempts of one part of `armed_parts` after `after`, by (instant, id)."""
+        attempts, instant = Attempt.objects.armed_parts(now)[part]
+        if after is not None:
+            at, pk = after
+            attempts = attempts.filter(Q(**{f"{instant}__gt": at}) | Q(**{instant: at, "pk__gt": pk}))
+        return list(attempts.order_by(instant, "pk").values_list(instant, "pk")[: self.chunk])
+
+    @staticmethod
+    def _repair(chunk: list[tuple[datetime, int]]) -> int:
+        return timers.restore_timers((pk, clock.to_ms(instant)) for instant, pk in chunk)
+
+
+def reconcile(
+    *, batch_size: int = 1000, set_aside: SetAside | None = None, audit: TimerAudit | None = None, full: bool = True
+) -> tuple[int, int]:
     """Time out every ongoing attempt past its deadline and re-arm what Redis lost.
 
-    Returns (timed out, timers recreated). `set_aside`: the caller's memory of failing attempts.
+    Returns (timed out, timers repaired). `set_aside`: the caller's memory of failing attempts;
+    `audit`: the caller's rolling check of timers; `full`: check every live attempt's timer, not
+    only when the counts disagree.
     """
     set_aside = set_aside if set_aside is not None else SetAside()
     now = clock.now()
@@ -101,10 +171,8 @@ def reconcile(*, batch_size: int = 1000, set_aside: SetAside | None = None) -> t
         batch = overdue[start : start + batch_size]
         ended, _ = expire_batch(attempt_ids=batch, path=ExpiryPath.RECONCILER, set_aside=set_aside)
         flipped += len(ended)
-    # A paused attempt has no timer: its clock stands still until it resumes.
-    armed = Attempt.objects.armed(clock.now())
-    restored = timers.restore_timers((pk, clock.to_ms(instant)) for pk, instant in armed)
-    return flipped, restored
+    # A paused attempt has no timer: its clock stands still until it resumes (`Attempt.objects.armed`).
+    return flipped, (audit or TimerAudit()).run(now, full=full)
 
 
 def rearm(*, attempt_ids: Iterable[int]) -> int:

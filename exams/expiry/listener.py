@@ -102,6 +102,10 @@ class ExpiryListener:
         self.db_up = asyncio.Event()
         self.db_up.set()
         self.reconcile_soon = asyncio.Event()  # wakes the reconciler before its period is up
+        self.audit = batches.TimerAudit()  # the reconciler's cheap check of what Redis holds
+        # Check every live attempt's timer at the next reconcile: Redis may have lost data (at
+        # start, on reconnect, when `exam:alive` vanished). Otherwise the counts decide.
+        self.check_all_timers = True
         self.probe: asyncio.Task | None = None
         self.subscribed = False  # to expired events, once at least
         self.slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
@@ -149,7 +153,7 @@ class ExpiryListener:
         if was_down:
             # Not for a one-off error (a deadlock, a persistent query error): a reconcile would not help.
             logger.info("the database answers again; reconciling now")
-            self.reconcile_soon.set()
+            self.reconcile_soon.set()  # Redis lost nothing: the counts decide what to check
         self.db_up.set()
 
     def start_batch(self, ids: list[int], path: str) -> None:
@@ -204,12 +208,22 @@ class ExpiryListener:
                 timers.lease_ms(),
             )
 
+    def reconcile_now(self) -> None:
+        """Reconcile at once, checking every live attempt's timer (Redis may have lost some)."""
+        self.check_all_timers = True
+        self.reconcile_soon.set()
+
     async def reconcile(self) -> None:
         started = time.monotonic()
+        full, self.check_all_timers = self.check_all_timers, False
         try:
-            flipped, restored = await self.db(batches.reconcile)(batch_size=self.batch_size, set_aside=self.set_aside)
-        except DatabaseError:
-            self.database_failed()
+            flipped, restored = await self.db(batches.reconcile)(
+                batch_size=self.batch_size, set_aside=self.set_aside, audit=self.audit, full=full
+            )
+        except BaseException as exc:
+            self.check_all_timers = self.check_all_timers or full  # not done: the next run does it
+            if isinstance(exc, DatabaseError):
+                self.database_failed()
             raise
         finally:
             first = not self.reconciled.is_set()
@@ -271,7 +285,7 @@ class ExpiryListener:
             # Redis restarted empty or failed over to an empty replica: timers and the deadline
             # index are gone; rebuild them now rather than at the next period.
             logger.warning("Redis lost its data: reconciling now")
-            self.reconcile_soon.set()
+            self.reconcile_now()
         now = time.monotonic()
         if self.redis_answering_since is None:
             self.redis_answering_since = now
@@ -332,7 +346,7 @@ class ExpiryListener:
                 if self.subscribed:
                     # Events published while unsubscribed are lost, and Redis may have lost the
                     # timers: the reconciler covers both. (At start its own first run does.)
-                    self.reconcile_soon.set()
+                    self.reconcile_now()
                 self.subscribed = True
                 async for message in pubsub.listen():
                     attempt_id = timers.attempt_id_from_key(_text(message.get("data")))

@@ -79,7 +79,9 @@ def test_restore_timers_recreates_only_missing_keys(clean_redis):
     # Attempt 21 lost its key and its index entry (e.g. a FLUSHDB).
     restored = timers.restore_timers([(20, now + 90_000), (21, now + 20_000)])
 
-    assert restored == 1
+    # 21 re-armed; 20's index score set to the database's deadline (the truth), its key left alone.
+    assert restored == 2
+    assert clean_redis.zscore(timers.DEADLINES_KEY, "20") == now + 90_000
     # The existing key keeps its own TTL and value: restore never resets a running clock.
     assert clean_redis.pttl("exam:timer:20") <= kept_ttl
     assert int(clean_redis.get("exam:timer:20")) == now + 50_000

@@ -14,9 +14,11 @@ import pytest
 from channels.db import database_sync_to_async
 
 from exams import clock, timers
+from exams.expiry.batches import TimerAudit
 from exams.expiry.listener import ExpiryListener
 from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath
 from exams.redis_clients import close_async_redis
+from tests.support.redis_commands import MonitoredRedis, name
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -198,3 +200,64 @@ async def test_a_poison_attempt_does_not_block_keyspace_batches(listener, studen
         other: (AttemptStatus.TIMEOUT, ExpiryPath.KEYSPACE),
     }
     assert in_redis(clean_redis) == (set(), set())
+
+
+# --- The reconciler's cost: it checks cheaply and writes only what Redis lost -------------------
+
+AUDIT_CHUNK = 10
+
+
+async def thirty_live_attempts(listener, student, exam) -> list[int]:
+    """30 live attempts armed in Redis, the start's full check done; the audit checks 10 a run."""
+    ids = await make_attempts(student, exam, *(60 + n for n in range(30)))
+    listener.audit = TimerAudit(chunk=AUDIT_CHUNK)
+    await listener.reconcile()
+    return ids
+
+
+async def test_a_periodic_reconcile_with_nothing_lost_writes_nothing(listener, student, exam, private_redis):
+    await thirty_live_attempts(listener, student, exam)
+
+    with MonitoredRedis(private_redis.port) as log:
+        await listener.reconcile()
+
+    # Two counts and one chunk's check, not a rewrite of all 30 timers (60 commands before).
+    assert log.names() == {"ZCOUNT": 1, "EVALSHA": 1}, log.calls
+    assert not [c for c in log.scripted if name(c) in ("ZADD", "PEXPIRE")]
+    assert len(log.scripted) <= 2 * AUDIT_CHUNK
+
+
+async def test_a_lost_index_member_is_rebuilt_by_the_next_periodic_reconcile(listener, student, exam, private_redis):
+    ids = await thirty_live_attempts(listener, student, exam)
+    client = private_redis.client()
+    deadline = client.zscore(timers.DEADLINES_KEY, str(ids[-1]))
+    client.zrem(timers.DEADLINES_KEY, str(ids[-1]))  # outside the next chunk: the counts find it
+
+    with MonitoredRedis(private_redis.port) as log:
+        await listener.reconcile()
+
+    assert client.zscore(timers.DEADLINES_KEY, str(ids[-1])) == deadline
+    assert [c for c in log.scripted if name(c) == "ZADD"] == [f"ZADD {timers.DEADLINES_KEY} {int(deadline)} {ids[-1]}"]
+    assert listener.audit.last_counts == (30, 29)
+
+
+async def test_a_lost_timer_key_is_rebuilt_within_a_turn_of_the_chunks(listener, student, exam, private_redis):
+    ids = await thirty_live_attempts(listener, student, exam)
+    client = private_redis.client()
+    client.delete(timers.timer_key(ids[-1]))  # its index member stays, so the sweeper still times it out
+
+    for _ in range(3):
+        await listener.reconcile()
+
+    assert 55_000 < client.pttl(timers.timer_key(ids[-1])) <= 90_000
+
+
+async def test_a_flushall_is_rebuilt_by_a_periodic_reconcile(listener, student, exam, private_redis):
+    ids = await thirty_live_attempts(listener, student, exam)
+    client = private_redis.client()
+    client.flushall()
+
+    await listener.reconcile()
+
+    assert in_redis(client) == (set(ids), set())
+    assert all(client.exists(timers.timer_key(pk)) for pk in ids)
