@@ -85,7 +85,9 @@ def presence_changed(connected: list[int], disconnected: list[int]) -> bool:
 def presence_events(connected: list[int], disconnected: list[int]) -> list[Event]:
     """`student_connected`/`student_disconnected` for the proctors of each attempt's exam."""
     attempts = selectors.proctor_attempts(attempt_ids=connected + disconnected)
-    rows = {row["attempt_id"]: row for row in builders.proctor_rows(attempts)}
+    # Presence just said who is connected: no need to ask Redis again.
+    known = dict.fromkeys(connected, True) | dict.fromkeys(disconnected, False)
+    rows = {row["attempt_id"]: row for row in builders.proctor_rows(attempts, connected=known)}
     events: list[Event] = []
     for ids, kind in ((connected, "student_connected"), (disconnected, "student_disconnected")):
         events.extend(to_proctors(rows[i]["exam_id"], builders.attempt_event(kind, rows[i])) for i in ids if i in rows)

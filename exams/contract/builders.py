@@ -270,12 +270,16 @@ def me(user) -> dict:
 # --- The proctor's rows -----------------------------------------------------------------------
 
 
-def proctor_rows(attempts: list[Progress]) -> list[dict]:
+def proctor_rows(attempts: list[Progress], *, connected: dict[int, bool] | None = None) -> list[dict]:
     """rest.ProctorRow for each attempt (from selectors.proctor_attempts / with_progress).
 
-    `connected` is presence's answer (one Redis round trip, advisory: all False while Redis is down).
+    `connected` is presence's answer (one Redis round trip, advisory: all False while Redis is
+    down), unless the caller knows it already (a presence change: attempt id -> connected).
     """
-    connected = presence.connected_map(p.attempt.pk for p in attempts if p.attempt.is_ongoing or p.attempt.is_overdue)
+    if connected is None:
+        connected = presence.connected_map(
+            p.attempt.pk for p in attempts if p.attempt.is_ongoing or p.attempt.is_overdue
+        )
     at = clock.now()
     return [
         {
@@ -284,7 +288,7 @@ def proctor_rows(attempts: list[Progress]) -> list[dict]:
             "student": attempt.user.get_username(),
             "answered": answered,
             "total_questions": total_questions,
-            "connected": connected.get(attempt.pk, False),
+            "connected": (attempt.is_ongoing or attempt.is_overdue) and connected.get(attempt.pk, False),
             "started_at": clock.iso(attempt.started_at),
             "ended_at": clock.iso(attempt.ended_at),
             "extra_seconds": attempt.extra_seconds,
