@@ -4,7 +4,7 @@
 
 import { dashboard } from "./dashboard.js";
 import { $, describeSeconds, formatDuration, plural, showError } from "./dom.js";
-import { secondsLeft } from "./row-state.js";
+import { secondsLeft, unfinished } from "./row-state.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./dashboard.js").DashboardContext} DashboardContext */
@@ -39,7 +39,7 @@ dashboard.addRowAction({
   key: "force",
   label: "Force submit",
   danger: true,
-  applies: ongoing,
+  applies: unfinished,
   run(row, ctx) {
     target = { ctx, id: row.attempt_id };
     $("#force-student").textContent = row.student;
@@ -52,7 +52,7 @@ dashboard.addBulkAction({
   key: "force-submit",
   label: "Force submit",
   danger: true,
-  applies: ongoing,
+  applies: unfinished,
   confirm: (rows) => `End ${plural(rows.length, "attempt")} now. Each is scored on the answers saved so far and its student can't answer any more.`,
   async run(rows, ctx) {
     let ended = 0;

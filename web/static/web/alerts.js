@@ -6,7 +6,7 @@
 import { dashboard } from "./dashboard.js";
 import { announce, describeSeconds, el, plural, timeOfDay } from "./dom.js";
 import { EventGroups, GROUP_WINDOW_MS } from "./event-groups.js";
-import { THRESHOLDS, summarize } from "./row-state.js";
+import { THRESHOLDS, summarize, unfinished } from "./row-state.js";
 
 /** @typedef {import("./dashboard.js").DashboardContext} DashboardContext */
 /** @typedef {import("./event-groups.js").EventGroup} EventGroup */
@@ -83,7 +83,7 @@ class Alerts {
     const n = group.students.size;
     const stillOffline = [...group.students.keys()].filter((id) => {
       const row = this.ctx.rows.get(id);
-      return row && row.status === "ongoing" && !row.connected;
+      return row && unfinished(row) && !row.connected;
     }).length;
     const live = now - group.first <= GROUP_WINDOW_MS;
     const when = live ? `in the last ${Math.round(GROUP_WINDOW_MS / 1000)} s` : `within ${Math.round(GROUP_WINDOW_MS / 1000)} s at ${timeOfDay(group.first)}`;

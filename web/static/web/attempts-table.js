@@ -7,7 +7,7 @@
 import { parseTime } from "./clock.js";
 import { BUILT_IN } from "./columns.js";
 import { el } from "./dom.js";
-import { highlight, matchesStatus } from "./row-state.js";
+import { highlight, matchesStatus, unfinished } from "./row-state.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./dashboard.js").Column} Column */
@@ -102,7 +102,7 @@ export class AttemptsTable {
   upsert(row) {
     const before = this.rows.get(row.attempt_id);
     this.rows.set(row.attempt_id, row);
-    const offline = row.status === "ongoing" && !row.connected;
+    const offline = unfinished(row) && !row.connected;
     if (!offline) this.offlineSeen.delete(row.attempt_id);
     else if (!this.offlineSeen.has(row.attempt_id)) this.offlineSeen.set(row.attempt_id, this.clock.now());
     this.schedule(true);

@@ -1,18 +1,18 @@
 // @ts-check
 // The proctor table's own columns (feature modules add theirs through dashboard.addColumn).
 
-import { parseTime } from "./clock.js";
+import { parseTime, remainingSeconds } from "./clock.js";
 import { ago, describeSeconds, el, formatDuration, timeOfDay } from "./dom.js";
-import { lastAnswerOrStart, secondsLeft } from "./row-state.js";
+import { lastAnswerOrStart, secondsLeft, unfinished } from "./row-state.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./dashboard.js").Column} Column */
 
 /** @type {Record<string, string>} */
-export const STATUS_TEXT = { ongoing: "In progress", completed: "Submitted", timeout: "Timed out" };
+export const STATUS_TEXT = { ongoing: "In progress", overdue: "Hand-in", completed: "Submitted", timeout: "Timed out" };
 
 /** @param {AttemptRow} row */
-const connected = (row) => row.status === "ongoing" && row.connected;
+const connected = (row) => unfinished(row) && row.connected;
 /** @param {AttemptRow} row */
 const endOf = (row) => parseTime(row.ended_at ?? row.deadline);
 
@@ -32,8 +32,11 @@ export const BUILT_IN = [
     label: "Time left",
     ticks: true,
     cell: (row, now) => {
+      if (row.status === "overdue" && row.hand_in_until) {
+        return `hand in: ${formatDuration(remainingSeconds(parseTime(row.hand_in_until), now))}`;
+      }
       const left = secondsLeft(row, now);
-      if (left === null) return row.status === "timeout" ? "0:00" : "—";
+      if (left === null) return row.status === "timeout" || row.status === "overdue" ? "0:00" : "—";
       return left > 0 ? formatDuration(left) : "0:00 (ending…)";
     },
     sort: (a, b) => deadlineOrNever(a) - deadlineOrNever(b),
@@ -47,7 +50,7 @@ export const BUILT_IN = [
   {
     key: "connected",
     label: "Connection",
-    cell: (row) => row.status === "ongoing"
+    cell: (row) => unfinished(row)
       ? el("span", { class: `presence ${row.connected ? "online" : "offline"}` }, row.connected ? "Connected" : "Not connected")
       : el("span", { class: "muted" }, "—"),
     sort: (a, b) => Number(connected(b)) - Number(connected(a)),
@@ -62,7 +65,7 @@ export const BUILT_IN = [
   {
     key: "score",
     label: "Score",
-    cell: (row) => row.status === "ongoing" || row.score === null ? "—" : `${row.score} / ${row.max_score ?? 0}`,
+    cell: (row) => unfinished(row) || row.score === null ? "—" : `${row.score} / ${row.max_score ?? 0}`,
     sort: (a, b) => (a.score ?? -1) - (b.score ?? -1),
   },
   {
@@ -74,7 +77,7 @@ export const BUILT_IN = [
   {
     key: "end",
     label: "Ends",
-    cell: (row) => row.status === "ongoing" ? timeOfDay(endOf(row)) : `ended ${timeOfDay(endOf(row))}`,
+    cell: (row) => unfinished(row) ? timeOfDay(endOf(row)) : `ended ${timeOfDay(endOf(row))}`,
     sort: (a, b) => endOf(a) - endOf(b),
   },
 ];

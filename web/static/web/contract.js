@@ -88,7 +88,7 @@
  * @typedef {Timer & {
  *   exam_id: number, student: string, answered: number, total_questions: number, connected: boolean,
  *   started_at: string, ended_at: string | null, extra_seconds: number, score: number | null,
- *   max_score: number | null, last_activity: string, last_answer_at: string | null
+ *   max_score: number | null, last_activity: string, last_answer_at: string | null, hand_in_until?: string
  * }} AttemptRow
  */
 
@@ -108,7 +108,7 @@
 
 /**
  * @typedef {"attempt_started" | "answer_saved" | "attempt_extended" | "attempt_submitted" | "attempt_timeout"
- *   | "student_connected" | "student_disconnected"} AttemptEventType
+ *   | "attempt_overdue" | "student_connected" | "student_disconnected"} AttemptEventType
  */
 
 /**

@@ -16,6 +16,7 @@ const GROUPED = {
   answer_saved: ["saved an answer", "students saved answers"],
   attempt_submitted: ["submitted", "students submitted"],
   attempt_timeout: ["ran out of time", "students ran out of time"],
+  attempt_overdue: ["ran out of time and must hand in", "students ran out of time and must hand in"],
   student_connected: ["connected", "students connected"],
   student_disconnected: ["disconnected", "students disconnected"],
 };

@@ -9,7 +9,7 @@ import { ServerClock, msUntilNextChange } from "./clock.js";
 import { dashboard } from "./dashboard.js";
 import { $, el, showError, showView } from "./dom.js";
 import { canRelease, describePolicy } from "./review.js";
-import { summarize } from "./row-state.js";
+import { summarize, unfinished } from "./row-state.js";
 import { bindSignIn, loadUser, showSignIn } from "./signin.js";
 import { LiveSocket } from "./socket.js";
 import { addFeed } from "./feed.js";
@@ -397,7 +397,7 @@ function onSocketStatus(state, detail) {
 function relabelExam(watched) {
   const option = document.querySelector(`#exam-select option[value="${watched.id}"]`);
   let ongoing = 0;
-  for (const row of watched.table.rows.values()) if (row.status === "ongoing") ongoing++;
+  for (const row of watched.table.rows.values()) if (unfinished(row)) ongoing++;
   if (option) option.textContent = option.textContent.replace(/ — \d+ in progress/, ` — ${ongoing} in progress`);
 }
 

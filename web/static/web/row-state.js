@@ -15,6 +15,15 @@ import { parseTime, remainingSeconds } from "./clock.js";
 export const THRESHOLDS = { offlineMs: 60_000, idleMs: 10 * 60_000 };
 
 /**
+ * Whether an attempt is still being sat: in progress, or in its hand-in window (`overdue`).
+ * @param {AttemptRow} row
+ * @returns {boolean}
+ */
+export function unfinished(row) {
+  return row.status === "ongoing" || row.status === "overdue";
+}
+
+/**
  * Whole seconds left of an ongoing attempt on the server's clock; null once it has ended.
  * @param {AttemptRow} row
  * @param {number} now server epoch ms
@@ -34,7 +43,7 @@ export function secondsLeft(row, now) {
  * @returns {number | null}
  */
 export function offlineSince(row, seen) {
-  if (row.status !== "ongoing" || row.connected) return null;
+  if (!unfinished(row) || row.connected) return null;
   return seen.get(row.attempt_id) ?? null;
 }
 
@@ -49,7 +58,7 @@ export function lastAnswerOrStart(row) {
 
 /**
  * Why a row is highlighted: "offline" (longer than the threshold), "idle" (no answer saved for
- * long), or "" for neither. Only ongoing attempts are highlighted.
+ * long), or "" for neither. Only unfinished attempts are highlighted (idle: only ongoing ones).
  * @param {AttemptRow} row
  * @param {Map<number, number>} seen see offlineSince
  * @param {number} now
@@ -57,19 +66,18 @@ export function lastAnswerOrStart(row) {
  * @returns {"offline" | "idle" | ""}
  */
 export function highlight(row, seen, now, thresholds = THRESHOLDS) {
-  if (row.status !== "ongoing") return "";
   const since = offlineSince(row, seen);
   if (since !== null && now - since > thresholds.offlineMs) return "offline";
-  if (now - lastAnswerOrStart(row) > thresholds.idleMs) return "idle";
+  if (row.status === "ongoing" && now - lastAnswerOrStart(row) > thresholds.idleMs) return "idle";
   return "";
 }
 
 /**
  * @typedef {object} Summary
  * @property {number} total attempts
- * @property {number} ongoing
- * @property {number} connected ongoing with a socket open
- * @property {number} offline ongoing, offline longer than the threshold
+ * @property {number} ongoing unfinished (in progress or in the hand-in window)
+ * @property {number} connected unfinished with a socket open
+ * @property {number} offline unfinished, offline longer than the threshold
  * @property {number} idle ongoing, no answer saved for longer than the threshold
  * @property {number} finished submitted or timed out
  */
@@ -86,7 +94,7 @@ export function summarize(rows, seen, now, thresholds = THRESHOLDS) {
   const sum = { total: 0, ongoing: 0, connected: 0, offline: 0, idle: 0, finished: 0 };
   for (const row of rows) {
     sum.total++;
-    if (row.status !== "ongoing") {
+    if (!unfinished(row)) {
       sum.finished++;
       continue;
     }
@@ -110,9 +118,10 @@ export function summarize(rows, seen, now, thresholds = THRESHOLDS) {
 export function matchesStatus(row, filter, seen, now, thresholds = THRESHOLDS) {
   switch (filter) {
     case "": return true;
-    case "ongoing": case "completed": case "timeout": return row.status === filter;
-    case "finished": return row.status !== "ongoing";
-    case "connected": return row.status === "ongoing" && row.connected;
+    case "ongoing": return unfinished(row);
+    case "overdue": case "completed": case "timeout": return row.status === filter;
+    case "finished": return !unfinished(row);
+    case "connected": return unfinished(row) && row.connected;
     case "offline": case "idle": return highlight(row, seen, now, thresholds) === filter;
     case "flagged": return highlight(row, seen, now, thresholds) !== "";
     default: return true;
