@@ -115,6 +115,32 @@ def with_progress(attempts: list[Attempt]) -> list[Progress]:
     ]
 
 
+class ResultRow(NamedTuple):
+    """An attempt of the results export, with the number of incidents recorded against it."""
+
+    attempt: Attempt
+    incidents: int
+
+
+# The AttemptEvent kind roomcomms records an incident under (issue 12 §3).
+INCIDENT_EVENT = "incident"
+
+
+def results_page(*, exam_id: int, after_id: int, size: int) -> list[ResultRow]:
+    """Up to `size` of the exam's attempts with ids above `after_id`, in id order, with their students (two queries)."""
+    attempts = list(
+        Attempt.objects.select_related("user").filter(exam_id=exam_id, pk__gt=after_id).order_by("id")[:size]
+    )
+    counts = dict(
+        AttemptEvent.objects.filter(attempt_id__in=[a.pk for a in attempts], kind=INCIDENT_EVENT)
+        .values("attempt_id")
+        .annotate(n=Count("id"))
+        .values_list("attempt_id", "n")
+        .order_by()
+    )
+    return [ResultRow(a, counts.get(a.pk, 0)) for a in attempts]
+
+
 def proctor_attempts(*, exam_id: int | None = None, attempt_ids: list[int] | None = None) -> list[Progress]:
     """The attempts a proctor sees, by exam or by id, with their students and progress, in three queries."""
     qs = Attempt.objects.select_related("user")

@@ -31,6 +31,7 @@ urlpatterns = [
         room_views.EnrollmentImportView.as_view(),
         name="enrollments-import",
     ),
+    path("proctor/exams/<int:exam_id>/results.csv", views.ResultsCsvView.as_view(), name="results-csv"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^.*$", api_not_found),

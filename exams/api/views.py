@@ -4,6 +4,8 @@ Each view names its request and response declarations (exams/contract/rest.py) i
 `@extend_schema`: the OpenAPI schema and the tests' body checks read them from there.
 """
 
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -11,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from exams import notifications, selectors, services
+from exams import exports, notifications, selectors, services
 from exams.contract import builders, codes, rest
 from exams.contract.parsing import BadInput, validate
 
@@ -189,6 +191,20 @@ class BulkForceSubmitView(APIView):
         ids = _valid(rest.BulkRequest, request.data)["attempt_ids"]
         ended = services.force_submit_attempts(exam_id=exam_id, attempt_ids=ids, by=request.user)
         return Response(builders.bulk_force_submitted(exam_id, ended, notifications.attempt_rows(ids)))
+
+
+class ResultsCsvView(APIView):
+    """Proctor: the exam's results as CSV, one line per attempt (streamed): student, status, score, max_score,
+    started_at, ended_at, extra_seconds, incidents."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR, **errors(401, 403, 404)})
+    def get(self, request, exam_id: int):
+        exam = selectors.get_exam(exam_id)
+        response = StreamingHttpResponse(exports.results_csv(exam.pk), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="exam-{exam.pk}-results.csv"'
+        return response
 
 
 class ProctorAttemptsView(APIView):

@@ -64,7 +64,7 @@ class _Blocks:
             for method, operation in operations.items():
                 request = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
                 successes = [
-                    f"{status} {self._type(response['content']['application/json']['schema'])}"
+                    f"{status} {self._success(response['content'])}"
                     for status, response in operation["responses"].items()
                     if status.startswith("2")
                 ]
@@ -163,6 +163,12 @@ class _Blocks:
     def _link(self, ref: str) -> str:
         name = ref[len(_REF) :]
         return f"[{name}](#{_anchor(name)})"
+
+    def _success(self, content: dict) -> str:
+        """A success body: a declared JSON shape, or another media type (a CSV export) by name."""
+        if "application/json" in content:
+            return self._type(content["application/json"]["schema"])
+        return ", ".join(f"`{media}`" for media in content)
 
     def _type(self, prop: dict) -> str:
         text = self._bare_type(prop)

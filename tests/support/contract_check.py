@@ -125,8 +125,14 @@ def _declared_responses() -> dict[tuple[type, str], dict[int, type]]:
         responses = schema.get_response_serializers()
         if not isinstance(responses, dict):
             raise ShapeError(f"{method} {path}: the view declares no responses (`@extend_schema`)")
+        # A (status, media type) key declares a body that is not JSON (a CSV export): nothing to check.
         declared[(callback.cls, method.upper())] = {
-            int(status): getattr(response, "response", response) for status, response in responses.items()
+            int(status[0]) if isinstance(status, tuple) else int(status): (
+                None
+                if isinstance(status, tuple) and status[1] != "application/json"
+                else getattr(response, "response", response)
+            )
+            for status, response in responses.items()
         }
     return declared
 

@@ -70,6 +70,7 @@ def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
             f"/api/proctor/exams/{exam}/enrollments/import/",
             None,
         ),
+        ("GET", "/api/proctor/exams/{exam_id}/results.csv"): (f"/api/proctor/exams/{exam}/results.csv", None),
     }
 
 
@@ -124,6 +125,7 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
         ("POST", "/api/proctor/exams/{exam_id}/enrollments/"),
         ("POST", "/api/proctor/exams/{exam_id}/enrollments/remove/"),
         ("POST", "/api/proctor/exams/{exam_id}/enrollments/import/"),
+        ("GET", "/api/proctor/exams/{exam_id}/results.csv"),
     }
     assert documented("403") == answered
 

@@ -17,6 +17,7 @@ import { openBulk, renderSelection } from "./bulk.js";
 // Feature modules: each registers its columns, actions and panels on import.
 import "./alerts.js";
 import "./actions.js";
+import "./exports.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./contract.js").ProctorExam} ProctorExam */
