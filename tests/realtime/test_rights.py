@@ -1,11 +1,12 @@
 """realtime/rights.py: each socket user's rights, re-read in one query, never older than the bound."""
 
+import asyncio
 import time
 
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from exams import selectors
@@ -75,3 +76,52 @@ async def test_an_older_read_never_replaces_a_newer_one():
     assert rights.known(1) == Standing(False, False, 11.0)
     rights.keep_only([2])
     assert rights.known(1) is None
+
+
+async def test_stale_users_are_read_together_one_query_at_a_time(make_user, settings, monkeypatch):
+    """When the database is slow every entry goes stale at once: a query per action would add to
+    the queue that made them stale (the reconnect-storm drill). However many actions ask, one
+    read is in flight, and the users who asked meanwhile share the next one."""
+    settings.EXAM = {**settings.EXAM, "WS_RIGHTS_MAX_AGE_SECONDS": 5}
+    users = await database_sync_to_async(lambda: [make_user() for _ in range(30)])()
+    reads: list[list[int]] = []
+    real = selectors.user_rights
+
+    def counted(user_ids):
+        reads.append(list(user_ids))
+        return real(user_ids)
+
+    monkeypatch.setattr(selectors, "user_rights", counted)
+    rights = Rights()
+    for user in users:
+        rights.note(user.pk, active=True, staff=False, read_at=time.monotonic() - 6)
+    await update_user(users[-1].pk, is_active=False)
+
+    first = asyncio.ensure_future(rights.current(users[0].pk))
+    await asyncio.sleep(0)  # its read has begun
+    rest = await asyncio.gather(*(rights.current(u.pk) for u in users[1:] for _ in range(3)))
+    await first
+
+    assert reads == [[users[0].pk], sorted(u.pk for u in users[1:])]
+    assert [s.active for s in rest[-3:]] == [False] * 3
+    assert all(s.active for s in rest[:-3])
+
+
+async def test_a_failed_read_fails_its_waiters_and_the_next_action_reads_again(make_user, settings, monkeypatch):
+    settings.EXAM = {**settings.EXAM, "WS_RIGHTS_MAX_AGE_SECONDS": 5}
+    user = await database_sync_to_async(make_user)()
+    real = selectors.user_rights
+    failing = True
+
+    def flaky(user_ids):
+        if failing:
+            raise DatabaseError("the database is away")
+        return real(user_ids)
+
+    monkeypatch.setattr(selectors, "user_rights", flaky)
+    rights = Rights()
+    rights.note(user.pk, active=True, staff=False, read_at=time.monotonic() - 6)
+    with pytest.raises(DatabaseError):
+        await asyncio.gather(rights.current(user.pk), rights.current(user.pk))
+    failing = False
+    assert (await rights.current(user.pk)).active
