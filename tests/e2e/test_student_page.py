@@ -195,6 +195,8 @@ def test_the_offline_banner_and_the_answers_that_arrived_too_late(browsers: Brow
     go_online(page, sockets)
     expect(banner).to_have_text("Back online: all your answers are saved.", timeout=15_000)
     assert in_thread(stored_answers, attempt.pk) == {q1: "A"}
+    # Sent from this window: never labelled as another window's (tests/js/answers.test.mjs has the race).
+    expect(question(page, q1).locator(".save-state")).to_have_text(re.compile(r"^Saved at [^()]+$"))
     expect(banner).to_have_count(0, timeout=8_000)
 
     # Offline again, past the deadline: the choice made offline reaches the server too late.
