@@ -45,14 +45,15 @@ describe("ConnectionStatus", () => {
     assert.match(last().text, /2 answers waiting on this device\.$/);
   });
 
-  test("a server that can't be reached is offline too, even if the browser thinks it is online", () => {
+  test("a server that can't be reached is said so, even if the browser thinks it is online", () => {
     const { connection, last } = status();
     connection.socket("live");
     connection.socket("waiting", { retryInMs: 2000 });
     assert.equal(last().kind, "warn");
     assert.match(last().text, /^Reconnecting to the exam server \(next try in 2 s\)… Your answers are still being saved/);
     connection.answers(1, true);
-    assert.match(last().text, /^You are offline/);
+    assert.equal(last().kind, "error");
+    assert.match(last().text, /^The exam server can't be reached: answers are kept on this device and will be sent when it can\./);
   });
 
   test("back online: says what is still being sent, then that all is saved, then goes", async () => {

@@ -1,6 +1,7 @@
 // @ts-check
 // The student's connection banner: what is true right now, in words. Offline (the browser says
-// so, or the server can't be reached): answers are kept on this device and sent on reconnecting.
+// so) or the server out of reach (a save failed to get there): answers are kept on this device
+// and sent on reconnecting.
 // The live connection lost but the server reachable: reconnecting, answers still saved. Back: "back
 // online", with what is still being sent, then nothing once all is saved.
 
@@ -111,10 +112,17 @@ export class ConnectionStatus {
     if (this.#socket === "failed") {
       return { kind: "error", text: `${this.#failure || "Disconnected."} Reload the page to try again.${kept}` };
     }
-    if (!this.#online || this.#unreachable) {
+    if (!this.#online) {
       return {
         kind: "error",
         text: "You are offline: answers are kept on this device and will be sent when you reconnect. " +
+          `The clock keeps running.${kept}`,
+      };
+    }
+    if (this.#unreachable) {
+      return {
+        kind: "error",
+        text: "The exam server can't be reached: answers are kept on this device and will be sent when it can. " +
           `The clock keeps running.${kept}`,
       };
     }
