@@ -9,6 +9,8 @@ from typing import Any
 
 import environ
 
+from exams.redis_clients import channel_layer_hosts, parse_sentinels
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -138,6 +140,18 @@ SHUTDOWN_GRACE_SECONDS = env.float("SHUTDOWN_GRACE_SECONDS", default=10.0)
 
 # --- Redis: timers, deadline index, presence, channel layer, throttling cache. ---
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis Sentinel (exams/redis_clients.py): "host:port,host:port,..." of the sentinels. Set, every
+# Redis user (clients, cache, channel layer, the listener's subscription) connects to the
+# master they name for REDIS_SENTINEL_MASTER, and follows a failover; REDIS_URL then gives only
+# the database number and password. Empty: REDIS_URL's server, as it is.
+REDIS_SENTINELS = parse_sentinels(env.list("REDIS_SENTINELS", default=[]))
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")
+# Optional: the channel layer sharded over several Redis servers (channels-redis hashes each
+# channel and group to one), while timers, presence and the cache stay on REDIS_URL's. Either
+# URLs, or with sentinels the names of several master sets they watch.
+CHANNEL_LAYER_REDIS_URLS = env.list("CHANNEL_LAYER_REDIS_URLS", default=[])
+CHANNEL_LAYER_SENTINEL_MASTERS = env.list("CHANNEL_LAYER_SENTINEL_MASTERS", default=[])
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 # Seconds a Redis call may wait (connect, then read). Required work (a new attempt's timer,
 # an extension) fails with a 503 past REDIS_TIMEOUT; optional work on a request's path
@@ -153,12 +167,32 @@ CACHES: dict[str, dict[str, Any]] = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "exam:cache",
         # Passed to redis-py's pool; its default read timeout (5 s) held every answer that long.
-        "OPTIONS": {"socket_connect_timeout": OPTIONAL_REDIS_TIMEOUT, "socket_timeout": OPTIONAL_REDIS_TIMEOUT},
+        "OPTIONS": {
+            "socket_connect_timeout": OPTIONAL_REDIS_TIMEOUT,
+            "socket_timeout": OPTIONAL_REDIS_TIMEOUT,
+            # REDIS_URL's server, or the sentinels' master.
+            "pool_class": "exams.redis_clients.CachePool",
+        },
     }
 }
 
 # Longer than channels-redis's 5 s blocking receive.
 CHANNEL_LAYER_SOCKET_TIMEOUT = 15
+
+
+def layer_hosts(url: str) -> list[dict[str, Any]]:
+    """The channel layer's hosts for a Redis URL (test settings point it at their own database)."""
+    return channel_layer_hosts(
+        url,
+        sentinels=REDIS_SENTINELS,
+        master=REDIS_SENTINEL_MASTER,
+        sentinel_password=REDIS_SENTINEL_PASSWORD,
+        shard_urls=CHANNEL_LAYER_REDIS_URLS,
+        shard_masters=CHANNEL_LAYER_SENTINEL_MASTERS,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        socket_timeout=CHANNEL_LAYER_SOCKET_TIMEOUT,
+    )
+
 
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
@@ -168,13 +202,7 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
             # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
             # channels-redis blocks in BZPOPMIN: the read timed out first and killed the
             # socket holding the receive (one student cut off every 5 idle seconds).
-            "hosts": [
-                {
-                    "address": REDIS_URL,
-                    "max_connections": REDIS_MAX_CONNECTIONS,
-                    "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
-                }
-            ],
+            "hosts": layer_hosts(REDIS_URL),
             # Only the hubs use the layer: one channel per daphne process, in one group
             # (realtime/hub.py). A message carries up to 500 events, so a process's channel
             # queues batches, not per-socket messages; past capacity channels-redis drops.

@@ -3,7 +3,7 @@
 from urllib.parse import urlsplit, urlunsplit
 
 from .settings import *
-from .settings import CACHES, CHANNEL_LAYERS, REST_FRAMEWORK, env
+from .settings import CACHES, CHANNEL_LAYERS, REST_FRAMEWORK, env, layer_hosts
 
 SECRET_KEY = "test-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -18,9 +18,7 @@ def _with_db(url: str, db: int) -> str:
 # The suite flushes its Redis database: keep it away from the one the server uses.
 REDIS_URL = env.str("TEST_REDIS_URL", default=_with_db(env.str("REDIS_URL", default="redis://127.0.0.1:6379/0"), 15))
 CACHES["default"]["LOCATION"] = REDIS_URL
-CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
-    {**CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0], "address": REDIS_URL}
-]
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = layer_hosts(REDIS_URL)
 # Sign-in limits as in production (tests of the defaults rely on them); answers far apart.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "answers": "10000/min"}
 # The suite shares one MySQL server (151 connections) with daphne and listener processes it starts.

@@ -12,6 +12,9 @@ them back at once, and those of a listener that died are claimable again after
 CLAIM_LEASE_MS. While the database is down, this listener claims nothing (what it would claim
 stays claimable by others) and probes it; the moment it answers, the reconciler runs.
 
+With Redis Sentinel (REDIS_SENTINELS), the sentinels' announcement of a failover makes the
+listener subscribe on the new master, sweep and reconcile at once (`follow_failovers`).
+
 Any number of listeners may run: claims are atomic and every transition is a
 compare-and-set, so each attempt is flipped once.
 """
@@ -26,11 +29,16 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 from django.db import DatabaseError
-from redis.connection import parse_url
 
 from exams import clock, delivery, notifications, presence, services, timers
 from exams.models import Attempt, ExpiryPath
-from exams.redis_clients import close_async_redis
+from exams.redis_clients import (
+    close_async_redis,
+    drop_async_connections,
+    new_async_redis,
+    redis_db,
+    watch_master_switches,
+)
 from realtime.db import in_pool
 
 from . import batches
@@ -106,6 +114,8 @@ class ExpiryListener:
         # Check every live attempt's timer at the next reconcile: Redis may have lost data (at
         # start, on reconnect, when `exam:alive` vanished). Otherwise the counts decide.
         self.check_all_timers = True
+        self.sweep_soon = asyncio.Event()  # wakes the sweeper from a back-off (a failover is over)
+        self.master_switched = asyncio.Event()  # the sentinels promoted a new master: subscribe there
         self.probe: asyncio.Task | None = None
         self.subscribed = False  # to expired events, once at least
         self.slots = asyncio.Semaphore(BATCHES_IN_FLIGHT)
@@ -335,9 +345,12 @@ class ExpiryListener:
             await self._sleep(SWEEP_MIN_PAUSE_SECONDS)
 
     async def listen_keyspace(self) -> None:
-        """Subscribe to expired events; reconcile on every connect, since a gap loses events."""
-        db = parse_url(settings.REDIS_URL).get("db", 0)
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=10)
+        """Subscribe to expired events; reconcile on every connect, since a gap loses events.
+
+        Keyspace events are per server: after a failover this subscribes anew on the new master
+        (turning its events on), as soon as the sentinels announce it (`follow_failovers`)."""
+        db = redis_db()
+        client = new_async_redis(socket_timeout=None, health_check_interval=10)
         try:
             await enable_keyspace_events(client)
             async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
@@ -348,12 +361,38 @@ class ExpiryListener:
                     # timers: the reconciler covers both. (At start its own first run does.)
                     self.reconcile_now()
                 self.subscribed = True
-                async for message in pubsub.listen():
-                    attempt_id = timers.attempt_id_from_key(_text(message.get("data")))
-                    if attempt_id is not None:
-                        self.events.put_nowait(attempt_id)
+                reading = asyncio.ensure_future(self._read_expired(pubsub))
+                switched = asyncio.ensure_future(self.master_switched.wait())
+                try:
+                    done, _ = await asyncio.wait([reading, switched], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    reading.cancel()
+                    switched.cancel()
+                    await asyncio.gather(reading, switched, return_exceptions=True)
+                if reading in done:
+                    reading.result()  # its error: the connection went
         finally:
             await client.aclose()
+
+    async def _read_expired(self, pubsub) -> None:
+        async for message in pubsub.listen():
+            attempt_id = timers.attempt_id_from_key(_text(message.get("data")))
+            if attempt_id is not None:
+                self.events.put_nowait(attempt_id)
+
+    async def follow_failovers(self) -> None:
+        """With Redis Sentinel: on a promotion, drop connections to the old master, subscribe on
+        the new one and reconcile now (what the old master held but had not replicated is lost)."""
+
+        async def switched(address: str) -> None:
+            logger.warning("Redis failed over to %s: re-subscribing and reconciling now", address)
+            await drop_async_connections()
+            self.master_switched.set()
+            self.reconcile_now()  # a replica may lack the old master's last writes
+            self.sweep_soon.set()
+
+        await watch_master_switches(switched)
+        await self.stopping.wait()  # no sentinels: nothing to follow
 
     async def drain_events(self) -> None:
         """Expire keyspace events in batches: whatever arrived by the time a batch can start."""
@@ -370,9 +409,12 @@ class ExpiryListener:
 
     async def run(self) -> None:
         tasks = [
-            asyncio.create_task(self._forever("keyspace listener", self.listen_keyspace, 0), name="keyspace"),
+            asyncio.create_task(
+                self._forever("keyspace listener", self.listen_keyspace, 0, self.master_switched), name="keyspace"
+            ),
             asyncio.create_task(self._forever("keyspace batches", self.drain_events, 0), name="drain"),
-            asyncio.create_task(self._forever("sweeper", self.sweep_once, 0), name="sweeper"),
+            asyncio.create_task(self._forever("sweeper", self.sweep_once, 0, self.sweep_soon), name="sweeper"),
+            asyncio.create_task(self._forever("failover watcher", self.follow_failovers, 0), name="failovers"),
             asyncio.create_task(
                 self._forever("reconciler", self.reconcile, self.reconcile_interval, self.reconcile_soon),
                 name="reconciler",
