@@ -50,6 +50,10 @@ REDIS_CALL_TIMEOUT = 1.0
 JOIN_WAIT_SECONDS = 1.0
 # On shutdown, how long the hub's tasks may take to stop before it leaves presence anyway.
 LEAVE_WAIT_SECONDS = 1.0
+# A beat this long after the last one that succeeded means the hub was held up (a hung Redis
+# can stall a presence flush's publish for its whole socket timeout, no call of the hub's
+# failing): what was published meanwhile may be lost, so it resyncs as after an outage.
+BEAT_GAP_SECONDS = 3 * presence.HEARTBEAT_SECONDS
 
 
 class HubSocket(Protocol):
@@ -80,6 +84,7 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._healthy = True
         self._registered = False
+        self._last_beat: float | None = None  # monotonic time of the last beat that succeeded
         # Set while this process is in the fan-out group (see `wait_joined`).
         self.joined = asyncio.Event()
         self.limits = UserLimits()
@@ -203,11 +208,14 @@ class Hub:
         await self._redis(get_channel_layer().group_add(delivery.FANOUT_GROUP, self.channel))
         self.joined.set()
         forgotten = await self._redis(presence.heartbeat(self.pid, clock.now_ms()))
-        lost = (forgotten and self._registered) or not self._healthy
-        logger.debug("hub %s beat: forgotten=%s lost=%s", self.pid, forgotten, lost)
+        late = self._last_beat is not None and time.monotonic() - self._last_beat > BEAT_GAP_SECONDS
+        lost = (forgotten and self._registered) or not self._healthy or late
+        logger.debug("hub %s beat: forgotten=%s late=%s lost=%s", self.pid, forgotten, late, lost)
         self._registered, self._healthy = True, True
         if lost:
             await self.recover()
+        # After the resync: a long one must not make the next beat look late.
+        self._last_beat = time.monotonic()
 
     async def recover(self) -> None:
         """After an outage or data loss: re-report presence, then resync every socket."""

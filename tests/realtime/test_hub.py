@@ -6,6 +6,8 @@ else here is real (consumers, hub, ticker, the Redis channel layer and presence)
 """
 
 import asyncio
+import time
+from datetime import timedelta
 
 import pytest
 from autobahn.exception import Disconnected
@@ -13,9 +15,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from exams import clock, presence
-from exams.models import AttemptEvent, EventKind
+from exams.models import Attempt, AttemptEvent, EventKind
 from project.asgi import application
-from realtime.hub import get_hub
+from realtime.hub import BEAT_GAP_SECONDS, get_hub
 from realtime.ticker import get_ticker
 from tests.conftest import token_for
 
@@ -124,3 +126,27 @@ async def test_a_tick_reaches_every_socket_when_one_send_fails(make_user, exam):
     assert ticks[1]["remaining_seconds"] == ticks[0]["remaining_seconds"] - 1
     await broken.disconnect()
     await healthy.disconnect()
+
+
+async def test_a_beat_held_up_past_the_gap_resyncs_every_socket(student, exam):
+    """A hung Redis can stall the hub (a presence flush waiting on a publish) without any call
+    of its own failing: events published meanwhile are lost. The first beat after such a gap
+    must resync, as after an outage. Here the gap is made by moving the last beat back, and
+    what happened meanwhile is a deadline moved in the database without any event."""
+    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    try:
+        await frame_of(comm, "timer")
+        hub = get_hub()
+        while hub._last_beat is None:
+            await asyncio.sleep(0.05)  # polling the hub's own state: its first beat has no event
+        moved = clock.now() + timedelta(minutes=30)
+        await database_sync_to_async(lambda: Attempt.objects.filter(pk=attempt.pk).update(deadline_at=moved))()
+        hub._last_beat -= 2 * BEAT_GAP_SECONDS
+        end = time.monotonic() + 3 * presence.HEARTBEAT_SECONDS + WAIT
+        while True:
+            frame = await frame_of(comm, "timer", timeout=max(0.01, end - time.monotonic()))
+            if parse(frame["deadline"]) == moved.replace(microsecond=moved.microsecond // 1000 * 1000):
+                break
+    finally:
+        await comm.disconnect()
