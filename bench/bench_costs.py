@@ -196,11 +196,52 @@ def bench_reconcile() -> None:
         print(f"| {r['case']} | {r['ms']:.0f} | {r['sent']:,} | {r['ran']:,} | {r['repaired']:,} |")
 
 
+def bench_snapshot() -> None:
+    """The proctor snapshot of one exam: the rows (database and presence), then the frame encoded."""
+    import json
+
+    from exams import notifications
+    from exams.contract import builders
+
+    exam, users = make_attempts(ARGS.attempts)
+    try:
+        cases = {
+            "before: rows as objects (`attempts`)": lambda rows: {
+                "type": "snapshot",
+                **builders.exam_room(exam.pk, rows),
+            },
+            "compact: `columns` + `rows`": lambda rows: builders.snapshot_frame(exam.pk, rows),
+        }
+        results = {name: {"read": [], "encode": [], "bytes": 0} for name in cases}
+        for _ in range(ARGS.runs):
+            for name, frame in cases.items():
+                started = time.perf_counter()
+                rows = notifications.exam_rows(exam.pk)
+                read = time.perf_counter()
+                text = json.dumps(frame(rows))
+                done = time.perf_counter()
+                results[name]["read"].append((read - started) * 1000)
+                results[name]["encode"].append((done - read) * 1000)
+                results[name]["bytes"] = len(text.encode())
+            print(f"  run: {load()}", flush=True)
+    finally:
+        drop(exam, users)
+    print(
+        f"\nThe proctor snapshot of an exam of {ARGS.attempts:,} ongoing attempts; {connection.vendor}; "
+        f"medians of {ARGS.runs} runs; {load()}.\n"
+    )
+    print("| frame | bytes | rows read (database, presence) ms | frame built and encoded ms | total ms |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in results.items():
+        read, encode = statistics.median(r["read"]), statistics.median(r["encode"])
+        print(f"| {name} | {r['bytes']:,} | {read:.0f} | {encode:.0f} | {read + encode:.0f} |")
+
+
 def main() -> None:
     REDIS.start()
     try:
         print(f"{ARGS.what}: {ARGS.attempts:,} attempts, Redis on port {REDIS.port}; {load()}", flush=True)
-        {"reconcile": bench_reconcile}[ARGS.what]()
+        {"reconcile": bench_reconcile, "snapshot": bench_snapshot}[ARGS.what]()
     finally:
         REDIS.stop()
 

@@ -64,6 +64,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
 
     async def __call__(self, scope, receive, send):
         self.released = self.closed = self.ready = self.busy = False
+        self.resyncing = False  # a proctor snapshot of a resync is being encoded: events wait
         self.request_id = None
         self.pending: list[dict] = []
         self.bucket = TokenBucket(settings.EXAM["WS_MESSAGES_PER_SECOND"], settings.EXAM["WS_MESSAGE_BURST"])
@@ -150,7 +151,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
     async def deliver(self, payload: dict) -> None:
         """An event from the hub: held until the connect's snapshot, or the reply to the
         client's message being handled, has been sent (the reply comes first, as it did)."""
-        if not self.ready or self.busy:
+        if not self.ready or self.busy or self.resyncing:
             self.pending.append(payload)
             return
         await self.on_event(payload)
@@ -164,7 +165,7 @@ class _ServiceSocket(AsyncWebsocketConsumer):
         await self._flush_pending()
 
     async def _flush_pending(self) -> None:
-        while self.pending and self.ready and not self.busy:
+        while self.pending and self.ready and not self.busy and not self.resyncing:
             await self.on_event(self.pending.pop(0))
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -476,14 +477,22 @@ class ProctorConsumer(_ServiceSocket):
         get_hub().remove_proctor(self, self.exam_id)
 
     async def resync(self, rows: list[dict]) -> None:
-        """From the hub; nothing before the connect's own snapshot is out."""
+        """From the hub; nothing before the connect's own snapshot is out. Events that arrive while
+        it is encoded follow it, as after the connect's."""
         if self.ready:
-            await self.send_snapshot(rows)
+            self.resyncing = True
+            try:
+                await self.send_snapshot(rows)
+            finally:
+                self.resyncing = False
+                await self._flush_pending()
 
     async def send_snapshot(self, rows: list[dict]) -> None:
         exam_id = self.exam_id
         assert exam_id is not None  # set before the socket can be sent to
-        await self.send_json(builders.snapshot_frame(exam_id, rows))
+        # Megabytes for a large exam: encoded off the event loop, which serves every socket's ticks.
+        text = await asyncio.to_thread(lambda: json.dumps(builders.snapshot_frame(exam_id, rows)))
+        await self.send_frame({"type": "websocket.send", "text": text})
 
     async def do_extend(self, *, received_at: datetime, attempt_id: int, seconds: int) -> dict:
         attempt = await db_call(services.extend_attempt)(

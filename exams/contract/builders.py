@@ -15,6 +15,7 @@ from exams.models import Answer, Attempt, AttemptStatus, Exam
 from exams.review import Review
 
 from ..selectors import ExamListing, Progress, Sheet
+from . import frames
 
 if TYPE_CHECKING:
     from exams.enrollment import EnrollmentChange, RosterRow
@@ -312,8 +313,15 @@ def bulk_force_submitted(exam_id: int, submitted: list[int], rows: list[dict]) -
 
 
 def snapshot_frame(exam_id: int, rows: list[dict]) -> dict:
-    """frames.SnapshotFrame: a proctor socket's state on connect or resync."""
-    return {"type": "snapshot", **exam_room(exam_id, rows)}
+    """frames.SnapshotFrame: a proctor socket's state on connect or resync (rows of rest.ProctorRow, sent
+    compactly: an optional field a row lacks is null in its place)."""
+    columns = frames.PROCTOR_COLUMNS
+    return {
+        "type": "snapshot",
+        "exam_id": exam_id,
+        "columns": columns,
+        "rows": [[r.get(c) for c in columns] for r in rows],
+    }
 
 
 def attempt_event(kind: str, row: dict) -> dict:

@@ -203,6 +203,8 @@ class _Blocks:
             return "time"
         if kind == "string" and "maxLength" in prop:
             return f"string (≤ {prop['maxLength']} characters)"
+        if kind is None and not prop:
+            return "value"  # any JSON value (a compact row's, named by its frame's `columns`)
         return str(kind)  # number, boolean, string
 
     def _enum(self, values: list) -> str:

@@ -93,3 +93,22 @@ class RequestIdSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction) -> dict:
         return {"oneOf": [{"type": "string", "maxLength": MAX_REQUEST_ID_LENGTH}, {"type": "integer"}]}
+
+
+class CompactRows(serializers.ListField):
+    """Many objects of one declaration, sent compactly: each a list of its field values in the order
+    of the frame's `columns` (which names `row`'s fields). A 50,000-row proctor snapshot is a
+    third of its size as objects, and decodes back to them (`snapshotRows` in contract.js)."""
+
+    def __init__(self, *, row: type[serializers.Serializer], **kwargs) -> None:
+        self.row = row
+        kwargs.setdefault("child", serializers.ListField(child=serializers.JSONField()))
+        super().__init__(**kwargs)
+
+
+class CompactRowsSchema(OpenApiSerializerFieldExtension):
+    target_class = CompactRows
+
+    def map_serializer_field(self, auto_schema, direction):
+        # A row is a JSON array of values of any type: its meaning is in the frame's `columns`.
+        return {"type": "array", "items": {"type": "array", "items": {}}}

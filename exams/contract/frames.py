@@ -9,7 +9,7 @@ them (parsing.py) and the tests check every frame they receive against them.
 from rest_framework import serializers
 
 from . import rest
-from .fields import Id, RequestId, Text, Timestamp, kind
+from .fields import CompactRows, Id, RequestId, Text, Timestamp, kind
 from .limits import MAX_START_CODE_LENGTH
 
 # --- Server to student: /ws/attempts/<attempt_id>/ ------------------------------------------
@@ -117,10 +117,22 @@ ATTEMPT_EVENTS = [
 ]
 
 
-class SnapshotFrame(rest.ExamRoom):
-    """On connect, and again after the server lost track (Redis came back)."""
+# The snapshot's columns: rest.ProctorRow's fields, in its declared order.
+PROCTOR_COLUMNS: list[str] = list(rest.ProctorRow().fields)
+
+
+class SnapshotFrame(serializers.Serializer):
+    """On connect, and again after the server lost track (Redis came back): every attempt of the
+    exam, compactly. `columns` names rest.ProctorRow's fields once; each of `rows` is one attempt's
+    values in that order (an event's `attempt` object without the keys; an optional field the row
+    lacks, such as `hand_in_until`, is null)."""
 
     type = kind("snapshot")
+    exam_id = Id()
+    columns = serializers.ListField(
+        child=Text(), help_text="The names of ProctorRow's fields, in the order it declares them."
+    )
+    rows = CompactRows(row=rest.ProctorRow, help_text="One per attempt: its ProctorRow's values in `columns` order.")
 
 
 class AttemptEventFrame(serializers.Serializer):

@@ -23,7 +23,7 @@ from exams.contract.limits import MAX_EXTEND_SECONDS
 from exams.models import Answer, Attempt, AttemptEvent, EventKind, ExpiryPath
 from project.asgi import application
 from tests.conftest import token_for
-from tests.support.contract_check import check_text
+from tests.support.contract_check import check_text, snapshot_rows
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layer")]
 
@@ -560,7 +560,7 @@ async def test_proctor_snapshot(student, make_user, proctor, exam, question_ids)
     snapshot = await next_frame(comm)
     assert snapshot["type"] == "snapshot"
     assert snapshot["exam_id"] == exam.pk
-    rows = {row["attempt_id"]: row for row in snapshot["attempts"]}
+    rows = {row["attempt_id"]: row for row in snapshot_rows(snapshot)}
     assert set(rows) == {first.pk, second.pk}
     row = rows[first.pk]
     for field in (
@@ -593,7 +593,7 @@ async def test_proctor_snapshot(student, make_user, proctor, exam, question_ids)
 
 async def test_proctor_sees_live_events(student, proctor, exam, question_ids):
     comm = await open_socket(proctor_path(exam.pk), proctor)
-    assert (await next_frame(comm))["attempts"] == []
+    assert (await next_frame(comm))["rows"] == []
 
     attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
     event = await next_frame(comm)

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from exams import clock, presence, timers
 from exams.models import Attempt
 from tests.conftest import token_for
-from tests.support.contract_check import check_text
+from tests.support.contract_check import check_text, snapshot_rows
 from tests.support.processes import daphne, daphne_process, listener
 
 from .test_sockets_network import attempt_path, proctor_path, rest, ws_uri
@@ -110,7 +110,7 @@ def timeouts_seen(desk: Socket) -> set[int]:
         if frame["type"] == "attempt_timeout":
             seen.add(frame["attempt"]["attempt_id"])
         elif frame["type"] == "snapshot":
-            seen |= {row["attempt_id"] for row in frame["attempts"] if row["status"] == "timeout"}
+            seen |= {row["attempt_id"] for row in snapshot_rows(frame) if row["status"] == "timeout"}
     return seen
 
 

@@ -393,7 +393,7 @@ async def test_two_processes_share_everything(server, student, proctor, exam):
     with daphne() as other:
         async with open_ws(other, proctor_path(exam.pk), token_for(proctor)) as desk:
             snapshot = await recv(desk)
-            assert (snapshot["type"], snapshot["attempts"]) == ("snapshot", [])
+            assert (snapshot["type"], snapshot["rows"]) == ("snapshot", [])
 
             # The student works on process A, the proctor watches on process B.
             attempt = await start(server, token_for(student), exam.pk)

@@ -17,7 +17,7 @@ from django.urls import Resolver404, resolve
 from rest_framework import serializers
 
 from exams.contract import frames, rest
-from exams.contract.fields import RequestId
+from exams.contract.fields import CompactRows, RequestId
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -44,7 +44,33 @@ def _object(serializer: serializers.Serializer, data, where: str) -> None:
             if field.required:
                 raise ShapeError(f"{where}: missing field {name!r} of {type(serializer).__name__}")
             continue
-        _value(field, data[name], f"{where}.{name}")
+        if isinstance(field, CompactRows):
+            _compact_rows(field, data, name, f"{where}.{name}")
+        else:
+            _value(field, data[name], f"{where}.{name}")
+
+
+def _compact_rows(field: CompactRows, data: dict, name: str, where: str) -> None:
+    """Each row, read back through the frame's `columns`, must be exactly a `field.row`."""
+    columns, rows = data.get("columns"), data[name]
+    declared = list(field.row().fields)
+    if columns != declared:
+        raise ShapeError(f"{where}: columns {columns!r} are not {field.row.__name__}'s fields {declared!r}")
+    if not isinstance(rows, list):
+        raise ShapeError(f"{where}: expected a list, got {rows!r}")
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise ShapeError(f"{where}[{i}]: expected a list of {len(columns)} values, got {row!r}")
+        row_declaration = field.row()
+        values = dict(zip(columns, row, strict=True))
+        # An optional field the row lacks is null in its place.
+        absent = [c for c, v in values.items() if v is None and not row_declaration.fields[c].required]
+        _object(row_declaration, {c: v for c, v in values.items() if c not in absent}, f"{where}[{i}]")
+
+
+def snapshot_rows(frame: dict) -> list[dict]:
+    """A proctor `snapshot` frame's rows as objects (rest.ProctorRow), as `snapshotRows` in contract.js reads them."""
+    return [dict(zip(frame["columns"], row, strict=True)) for row in frame["rows"]]
 
 
 def _value(field: serializers.Field, value, where: str) -> None:

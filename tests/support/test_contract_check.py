@@ -56,10 +56,22 @@ def test_nested_and_listed_shapes_are_checked_too():
         check(rest.Error, {"error": {"code": "no_such_code", "message": "x"}})
 
 
+def test_a_snapshot_row_is_checked_through_its_columns():
+    snapshot = {"type": "snapshot", "exam_id": 1, "columns": ["attempt_id"], "rows": []}
+    with pytest.raises(ShapeError, match="are not ProctorRow's fields"):
+        check_frame("proctor", snapshot)
+    columns = frames.PROCTOR_COLUMNS
+    with pytest.raises(ShapeError, match=r"rows\[0\]: expected a list of"):
+        check_frame("proctor", {**snapshot, "columns": columns, "rows": [[1]]})
+    row = [None] * len(columns)
+    with pytest.raises(ShapeError, match=r"rows\[0\]\.attempt_id: null is not allowed"):
+        check_frame("proctor", {**snapshot, "columns": columns, "rows": [row]})
+
+
 def test_frames_are_checked_by_socket_type_and_action():
     with pytest.raises(ShapeError, match="no student frame of this type"):
-        check_frame("student", {"type": "snapshot", "exam_id": 1, "attempts": []})
-    check_frame("proctor", {"type": "snapshot", "exam_id": 1, "attempts": []})
+        check_frame("student", {"type": "snapshot", "exam_id": 1, "columns": frames.PROCTOR_COLUMNS, "rows": []})
+    check_frame("proctor", {"type": "snapshot", "exam_id": 1, "columns": frames.PROCTOR_COLUMNS, "rows": []})
     with pytest.raises(ShapeError, match="no proctor frame"):
         check_frame("proctor", {"type": "ack", "action": "pause", **TIMER})
     with pytest.raises(ShapeError, match="missing field 'added_seconds'"):

@@ -113,10 +113,23 @@
 
 /**
  * What the proctor's socket says: a snapshot, replies to the proctor's actions, and events about one attempt.
- * @typedef {{type: "snapshot", attempts: AttemptRow[]}
+ * @typedef {{type: "snapshot", exam_id: number, columns: (keyof AttemptRow)[], rows: unknown[][]}
  *   | {type: "ack", request_id: string, action: "extend" | "force_submit"}
  *   | {type: "error", code: string, message: string, request_id?: string}
  *   | {type: AttemptEventType, attempt: AttemptRow}} ProctorFrame
  */
 
-export {};
+/**
+ * A snapshot's rows as objects: each of `rows` holds one attempt's values in the order `columns` names them.
+ * @param {{columns: (keyof AttemptRow)[], rows: unknown[][]}} frame
+ * @returns {AttemptRow[]}
+ */
+export function snapshotRows(frame) {
+  const { columns, rows } = frame;
+  return rows.map((values) => {
+    /** @type {Record<string, unknown>} */
+    const row = {};
+    for (let i = 0; i < columns.length; i++) row[columns[i]] = values[i];
+    return /** @type {AttemptRow} */ (row);
+  });
+}

@@ -6,6 +6,7 @@
 import { Session } from "./api.js";
 import { AttemptsTable } from "./attempts-table.js";
 import { ServerClock, msUntilNextChange } from "./clock.js";
+import { snapshotRows } from "./contract.js";
 import { dashboard } from "./dashboard.js";
 import { $, el, showError, showView } from "./dom.js";
 import { canRelease, describePolicy } from "./review.js";
@@ -356,8 +357,9 @@ function onMessage(watched, message, receivedAt) {
   if (message.type === "snapshot") {
     if (watched.snapshotSeen) addFeed("Reconnected: the table is up to date again.", "info");
     watched.snapshotSeen = true;
-    if (message.attempts[0]) clock.addSample(message.attempts[0].server_time, receivedAt);
-    watched.table.setRows(message.attempts);
+    const rows = snapshotRows(message);
+    if (rows[0]) clock.addSample(rows[0].server_time, receivedAt);
+    watched.table.setRows(rows);
   } else if (message.type === "ack" || message.type === "error") {
     const request = message.request_id === undefined ? undefined : watched.requests.get(message.request_id);
     if (request) request[message.type === "ack" ? "resolve" : "reject"](message);

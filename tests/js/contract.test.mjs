@@ -1,0 +1,25 @@
+// The proctor snapshot's compact rows read back as the row objects every event carries.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { snapshotRows } from "../../web/static/web/contract.js";
+
+test("snapshotRows pairs each row's values with the columns", () => {
+  const frame = {
+    type: "snapshot",
+    exam_id: 3,
+    columns: ["attempt_id", "status", "connected", "ended_at"],
+    rows: [
+      [7, "ongoing", true, null],
+      [9, "timeout", false, "2026-11-26T04:00:00.000Z"],
+    ],
+  };
+  assert.deepEqual(snapshotRows(/** @type {any} */ (frame)), [
+    { attempt_id: 7, status: "ongoing", connected: true, ended_at: null },
+    { attempt_id: 9, status: "timeout", connected: false, ended_at: "2026-11-26T04:00:00.000Z" },
+  ]);
+});
+
+test("an empty exam has no rows", () => {
+  assert.deepEqual(snapshotRows(/** @type {any} */ ({ columns: ["attempt_id"], rows: [] })), []);
+});
