@@ -110,7 +110,10 @@ def _stop(proc: subprocess.Popen | None, timeout: float = 20) -> None:
 
 
 class Fleet:
-    """Start with `start()`, stop with `stop()` (everything it started, and nothing else)."""
+    """Start with `start()`, stop with `stop()` (everything it started, and nothing else).
+
+    Each process runs in a session of its own: a Ctrl-C in the terminal reaches only the
+    launcher, which stops them in order (the daphnes drain while Redis still answers)."""
 
     def __init__(
         self,
@@ -174,6 +177,7 @@ class Fleet:
             stdout=self._log(f"daphne{index}"),
             stderr=subprocess.STDOUT,
             preexec_fn=_raise_fd_limit,
+            start_new_session=True,
         )
 
     def wait_ready(self, index: int, timeout: float = 60) -> None:
@@ -195,6 +199,7 @@ class Fleet:
             env=self.env(),
             stdout=self._log(f"listener{index}"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def _start_haproxy(self) -> None:
@@ -205,6 +210,7 @@ class Fleet:
             stdout=self._log("haproxy"),
             stderr=subprocess.STDOUT,
             preexec_fn=_raise_fd_limit,
+            start_new_session=True,
         )
 
         def through() -> bool:

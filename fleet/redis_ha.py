@@ -71,7 +71,7 @@ class RedisNode:
         ]
         if self.replica_of:
             args += ["--replicaof", "127.0.0.1", str(self.replica_of)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for(lambda: self.client().ping(), 10, f"redis-server on {self.port}")
 
     def client(self) -> redis.Redis:
@@ -125,7 +125,10 @@ class Sentinel:
             f"sentinel parallel-syncs {MASTER_NAME} 1\n"
         )
         self.proc = subprocess.Popen(
-            [redis_binary(), str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [redis_binary(), str(conf), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         wait_for(lambda: self.client().ping(), 10, f"sentinel on {self.port}")
 
