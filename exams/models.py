@@ -48,6 +48,8 @@ class Exam(models.Model):
     review_released_at = models.DateTimeField(null=True, blank=True, editable=False)
     # At the deadline: submitted at once, or `overdue` for hand_in_seconds (answers locked, the
     # student presses submit), then submitted by the expiry engine (Moodle's "overdue").
+    # Set while a proctor has paused the whole exam (exams/time_control.py): no attempt starts meanwhile.
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
     at_deadline = models.CharField(max_length=16, choices=AtDeadline.choices, default=AtDeadline.AUTO_SUBMIT)
     hand_in_seconds = models.PositiveIntegerField(default=0)
     # The synchronized start (exams/waiting_room.py): students wait in a room until the start.
@@ -302,6 +304,9 @@ class ExamEventKind(models.TextChoices):
     # The synchronized start (exams/waiting_room.py): its instant, and a change of its settings.
     STARTED = "started"
     ROOM_CONFIGURED = "room_configured"
+    EXAM_PAUSED = "exam_paused"
+    EXAM_RESUMED = "exam_resumed"
+    TIME_CHANGED = "time_changed"
 
 
 class IncidentCategory(models.TextChoices):
@@ -339,6 +344,12 @@ class EventKind(models.TextChoices):
     FORCE_SUBMITTED = "force_submitted"
     TIMED_OUT = "timed_out"
     OVERDUE = "overdue"
+    # A proctor's pause began / ended (detail: category, note, by; the end also paused_ms, the incident time).
+    PAUSED = "paused"
+    UNPAUSED = "unpaused"
+    # Part of a time change of many attempts (detail: seconds, mode, by, reason).
+    TIME_CHANGED = "time_changed"
+    REOPENED = "reopened"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from . import clock, selectors
 from .contract import builders
 from .delivery import BATCH_PUBLISH, REQUEST_PUBLISH, Event, publish, to_proctors, to_student, to_waiting_room
-from .models import Answer, Attempt
+from .models import Answer, Attempt, Exam
 
 # Signals to the processes holding an exam's waiting sockets (realtime/waiting.py).
 STARTING, ROOM_CHANGED = "starting", "room_changed"
@@ -56,6 +56,53 @@ def attempt_extended(attempt: Attempt, added_seconds: int) -> None:
             to_proctors(attempt.exam_id, builders.attempt_event("attempt_extended", _row(attempt.pk))),
         ]
     )
+
+
+def _to_proctors(attempts: list[Attempt], kind: str) -> list[Event]:
+    """`kind` (frames.ATTEMPT_EVENTS) with each attempt's row, for its exam's proctors (two queries for all)."""
+    rows = builders.proctor_rows(selectors.with_progress(attempts))
+    return [to_proctors(a.exam_id, builders.attempt_event(kind, row)) for a, row in zip(attempts, rows, strict=True)]
+
+
+def attempts_paused(attempt_ids: list[int], category: str, note: str) -> bool:
+    """`paused` to each student, then `attempt_paused` to the proctors, in one batched publish."""
+    attempts = selectors.attempts_with_users(attempt_ids)
+    students = [to_student(a.pk, builders.paused_frame(a, category, note)) for a in attempts]
+    return publish(students + _to_proctors(attempts, "attempt_paused"))
+
+
+def attempts_resumed(attempt_ids: list[int], paused_ms: dict[int, int]) -> bool:
+    """`resumed` (the moved deadline) to each student, then `attempt_resumed` to the proctors."""
+    attempts = selectors.attempts_with_users(attempt_ids)
+    students = [to_student(a.pk, builders.resumed_frame(a, paused_ms.get(a.pk, 0))) for a in attempts]
+    return publish(students + _to_proctors(attempts, "attempt_resumed"))
+
+
+def times_changed(attempt_ids: list[int], seconds: dict[int, int]) -> bool:
+    """A time change of many attempts: `extended` (its grant) to each student whose time grew, its new
+    `timer` to each whose time shrank; `time_changed` to the proctors. Students first."""
+    attempts = selectors.attempts_with_users(attempt_ids)
+    students = [
+        to_student(
+            a.pk, builders.extended_frame(a, seconds[a.pk]) if seconds.get(a.pk, 0) > 0 else builders.timer_frame(a)
+        )
+        for a in attempts
+    ]
+    delivered = publish(students)
+    return publish(_to_proctors(attempts, "time_changed")) and delivered
+
+
+def attempt_reopened(attempt: Attempt) -> bool:
+    """`reopened` to the student's sockets, `attempt_reopened` to the proctors."""
+    attempts = selectors.attempts_with_users([attempt.pk])
+    return publish(
+        [to_student(a.pk, builders.reopened_frame(a)) for a in attempts] + _to_proctors(attempts, "attempt_reopened")
+    )
+
+
+def exam_pause_changed(exam: Exam, category: str | None, note: str) -> bool:
+    """`exam_paused` / `exam_resumed` to the exam's proctors."""
+    return publish([to_proctors(exam.pk, builders.exam_pause_frame(exam, category, note))])
 
 
 def attempts_ended(attempt_ids: list[int], *, bound: dict = REQUEST_PUBLISH) -> bool:

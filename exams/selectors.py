@@ -196,3 +196,18 @@ def user_rights(user_ids: list[int]) -> dict[int, tuple[bool, bool]]:
     """(is_active, is_staff) of each of these users that exists, in one query."""
     rows = User.objects.filter(pk__in=user_ids).values_list("pk", "is_active", "is_staff")
     return {pk: (active, staff) for pk, active, staff in rows}
+
+
+def pause_reasons(attempt_ids: list[int]) -> dict[int, dict]:
+    """Each attempt's latest pause (category, note, by, scope), from its `paused` events, in one query."""
+    reasons: dict[int, dict] = {}
+    events = AttemptEvent.objects.filter(attempt_id__in=attempt_ids, kind=EventKind.PAUSED).order_by("id")
+    for attempt_id, detail in events.values_list("attempt_id", "detail"):
+        reasons[attempt_id] = detail
+    return reasons
+
+
+def pause_reason(attempt_id: int) -> tuple[str, str]:
+    """(category, note) of the attempt's latest pause, for a socket connecting to a paused attempt."""
+    detail = pause_reasons([attempt_id]).get(attempt_id, {})
+    return detail.get("category", "other"), detail.get("note", "")

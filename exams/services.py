@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from . import clock, deadlines, metrics, notifications, review, timers, waiting_room
+from . import clock, deadlines, metrics, notifications, review, time_control, timers, waiting_room
 from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
@@ -40,6 +40,9 @@ from .redis_clients import get_optional_redis
 from .selectors import ExamListing, Sheet, attempt_sheet, exams_for_student, get_attempt, get_exam, get_own_attempt
 
 logger = logging.getLogger(__name__)
+
+
+PAUSED_MESSAGE = "A proctor paused this attempt: its clock stands still."
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
             return StartResult(ongoing, created=False)
         expire_attempts(attempt_ids=[ongoing.pk], path=ExpiryPath.ON_ACCESS)
 
+    if exam.paused_at is not None:
+        raise Conflict("A proctor paused this exam; start once it resumes.", code="exam_paused")
     if exam.opens_at and now < exam.opens_at:
         raise Conflict("This exam has not opened yet.", code="exam_not_open")
     if exam.closes_at and now >= exam.closes_at:
@@ -164,6 +169,8 @@ def save_answer(
             raise Forbidden("This attempt belongs to another user.", code="not_owner")
         if attempt.status == AttemptStatus.COMPLETED and not (attempt.ended_at and received_at < attempt.ended_at):
             raise Conflict("This attempt has been submitted; the answer was not saved.", code="attempt_completed")
+        if attempt.paused_at is not None and attempt.is_ongoing and received_at >= attempt.paused_at:
+            raise Conflict(PAUSED_MESSAGE + " The answer was not saved.", code="attempt_paused")
         if not deadlines.is_due(attempt.deadline_at, received_at):
             question = Question.objects.filter(pk=question_id, exam_id=attempt.exam_id).first()
             if question is None:
@@ -339,6 +346,9 @@ def submit_attempt(*, user: User, attempt_id: int) -> Sheet:
     """Submit the student's attempt; repeating it returns the same result (its sheet, read once it has
     ended, showing what the exam's review policy lets the student see now)."""
     attempt = get_own_attempt(user=user, attempt_id=attempt_id)
+    if attempt.is_paused:
+        # Frozen like the clock: the student submits once it resumes (a proctor can force submit).
+        raise Conflict(PAUSED_MESSAGE + " Submit once it resumes.", code="attempt_paused")
     return _finish(attempt, kind=EventKind.SUBMITTED, detail={}, for_proctor=False)
 
 
@@ -354,6 +364,11 @@ def _proctored_attempt(*, attempt_id: int, by: User, exam_id: int | None) -> Att
 def force_submit_attempt(*, attempt_id: int, by: User, exam_id: int | None = None) -> Sheet:
     """A proctor ends an attempt now, scored as if the student had submitted."""
     attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
+    if attempt.is_paused:
+        # End the pause first, so its time is recorded (the `unpaused` event) like any other.
+        with transaction.atomic():
+            time_control.end_pauses(Attempt.objects.filter(pk=attempt.pk).paused(), now=clock.now(), by=by)
+        attempt.refresh_from_db()
     return _finish(attempt, kind=EventKind.FORCE_SUBMITTED, detail={"by": by.get_username()}, for_proctor=True)
 
 

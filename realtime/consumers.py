@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import DatabaseError
 
-from exams import clock, notifications, services, waiting_room
+from exams import clock, notifications, selectors, services, time_control, waiting_room
 from exams.contract import builders, codes, frames
 from exams.contract.parsing import BadInput, parse_client_message, request_id_of
 from exams.errors import Forbidden, NotAuthenticated, NotFound, ServiceError
@@ -301,7 +301,12 @@ class AttemptConsumer(_ServiceSocket):
         if self.ended and not (attempt.is_ongoing or attempt.is_overdue):
             return  # it knows already
         await self.send_json(builders.timer_frame(attempt))
-        if attempt.is_ongoing:
+        if attempt.is_paused:
+            self.ended = False
+            get_ticker().stop_following(attempt.pk)  # the clock stands still: no ticks, no settle
+            category, note = await db_call(selectors.pause_reason)(attempt.pk)
+            await self.send_json(builders.paused_frame(attempt, category, note))
+        elif attempt.is_ongoing:
             self.ended = False
             get_ticker().follow(attempt.pk, attempt.deadline_at)
         elif attempt.is_overdue:
@@ -427,9 +432,19 @@ class AttemptConsumer(_ServiceSocket):
             if key in self.acked:  # this socket's own reply already said so
                 self.acked.discard(key)
                 return
-        elif kind == "extended":
+        elif kind in ("extended", "timer", "resumed"):
             if self.ended:
                 return
+            if "paused_at" in payload:  # a change to a paused attempt: its clock still stands
+                get_ticker().stop_following(self.attempt_id)
+            else:
+                get_ticker().follow(self.attempt_id, datetime.fromisoformat(payload["deadline"]))
+        elif kind == "paused":
+            if self.ended:
+                return
+            get_ticker().stop_following(self.attempt_id)
+        elif kind == "reopened":
+            self.ended = False
             get_ticker().follow(self.attempt_id, datetime.fromisoformat(payload["deadline"]))
         elif kind == "overdue":
             if self.ended:
@@ -508,11 +523,31 @@ class ProctorConsumer(_ServiceSocket):
         summary = await db_call(_start_now)(exam_id=self.exam_id, by=self.user)
         return builders.start_now_ack(summary)
 
+    async def do_pause(self, *, received_at: datetime, **fields) -> dict:
+        done = await db_call(time_control.pause)(by=self.user, exam_id=self.exam_id, **fields)
+        return builders.time_control_ack("pause", done.exam, done.attempt_ids)
+
+    async def do_resume(self, *, received_at: datetime, **fields) -> dict:
+        done = await db_call(time_control.resume)(by=self.user, exam_id=self.exam_id, **fields)
+        return builders.time_control_ack("resume", done.exam, done.attempt_ids)
+
+    async def do_change_time(self, *, received_at: datetime, **fields) -> dict:
+        done = await db_call(time_control.change_time)(by=self.user, exam_id=self.exam_id, **fields)
+        return builders.time_control_ack("change_time", done.exam, done.attempt_ids)
+
+    async def do_reopen(self, *, received_at: datetime, **fields) -> dict:
+        attempt, added = await db_call(time_control.reopen)(by=self.user, exam_id=self.exam_id, **fields)
+        return builders.reopen_ack(attempt, added)
+
     messages = frames.PROCTOR_MESSAGES
     actions = {
         "extend": do_extend,
         "force_submit": do_force_submit,
         "start_now": do_start_now,
+        "pause": do_pause,
+        "resume": do_resume,
+        "change_time": do_change_time,
+        "reopen": do_reopen,
         "auth": _ServiceSocket.do_auth,
     }
 

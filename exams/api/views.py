@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from exams import exports, notifications, selectors, services
+from exams import exports, notifications, selectors, services, time_control
 from exams.contract import builders, codes, rest
 from exams.contract.parsing import BadInput, validate
 
@@ -216,6 +216,55 @@ class ProctorAttemptsView(APIView):
     def get(self, request, exam_id: int):
         selectors.get_exam(exam_id)
         return Response(builders.exam_room(exam_id, notifications.exam_rows(exam_id)))
+
+
+class PauseView(APIView):
+    """Proctor: pause attempts of the exam (`attempt_ids`: one or a selection), or the whole exam (a fire alarm)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(request=rest.PauseRequest, responses={200: rest.TimeControl, **errors(*_BODY, 401, 403, 404, 409)})
+    def post(self, request, exam_id: int):
+        done = time_control.pause(by=request.user, exam_id=exam_id, **_valid(rest.PauseRequest, request.data))
+        return Response(builders.time_control(done.exam, done.attempt_ids))
+
+
+class ResumeView(APIView):
+    """Proctor: resume paused attempts of the exam (`attempt_ids`), or the whole exam; deadlines move by the
+    paused time."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(request=rest.ResumeRequest, responses={200: rest.TimeControl, **errors(*_BODY, 401, 403, 404, 409)})
+    def post(self, request, exam_id: int):
+        done = time_control.resume(by=request.user, exam_id=exam_id, **_valid(rest.ResumeRequest, request.data))
+        return Response(builders.time_control(done.exam, done.attempt_ids))
+
+
+class TimeChangeView(APIView):
+    """Proctor: extend or shorten every ongoing attempt of the exam (or `attempt_ids`), by minutes or percent."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(
+        request=rest.TimeChangeRequest, responses={200: rest.TimeControl, **errors(*_BODY, 401, 403, 404, 409)}
+    )
+    def post(self, request, exam_id: int):
+        fields = _valid(rest.TimeChangeRequest, request.data)
+        done = time_control.change_time(by=request.user, exam_id=exam_id, **fields)
+        return Response(builders.time_control(done.exam, done.attempt_ids))
+
+
+class ReopenView(APIView):
+    """Proctor: reopen a submitted, timed-out or overdue attempt with `minutes` more from now (audited)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(request=rest.ReopenRequest, responses={200: rest.Reopened, **errors(*_BODY, 401, 403, 404, 409)})
+    def post(self, request, attempt_id: int):
+        fields = _valid(rest.ReopenRequest, request.data)
+        attempt, added = time_control.reopen(by=request.user, attempt_id=attempt_id, **fields)
+        return Response(builders.reopened(attempt, added))
 
 
 def _valid(declaration, data) -> dict:

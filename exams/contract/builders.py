@@ -41,6 +41,10 @@ def timer(attempt: Attempt, *, at: datetime | None = None) -> dict:
     fields = timer_fields(attempt.pk, attempt.status, attempt.deadline_at, at or clock.now())
     if attempt.is_overdue:
         fields["hand_in_until"] = clock.iso(attempt.hand_in_until)
+    elif attempt.is_paused:
+        # The clock stands still: what is left is what was left when the pause began.
+        fields["remaining_seconds"] = deadlines.remaining_seconds(attempt.deadline_at, attempt.paused_at)
+        fields["paused_at"] = clock.iso(attempt.paused_at)
     return fields
 
 
@@ -77,6 +81,60 @@ def extended_frame(attempt: Attempt, added_seconds: int) -> dict:
 def extend_ack(attempt: Attempt, added_seconds: int) -> dict:
     """frames.ExtendAck: the proctor socket's reply to `extend`."""
     return {"type": "ack", "action": "extend", **extension(attempt, added_seconds)}
+
+
+def paused_frame(attempt: Attempt, category: str, note: str) -> dict:
+    """frames.PausedFrame: to the student's sockets when a proctor pauses the attempt (and on connecting to it)."""
+    return {"type": "paused", **timer(attempt), "category": category, "note": note}
+
+
+def resumed_frame(attempt: Attempt, paused_ms: int) -> dict:
+    """frames.ResumedFrame: the pause ended, with the moved deadline."""
+    return {"type": "resumed", **timer(attempt), "paused_ms": paused_ms}
+
+
+def reopened(attempt: Attempt, added_seconds: int) -> dict:
+    """rest.Reopened: POST reopen."""
+    return {**timer(attempt), "added_seconds": added_seconds}
+
+
+def reopened_frame(attempt: Attempt) -> dict:
+    """frames.ReopenedFrame: to the student's sockets."""
+    return {"type": "reopened", **timer(attempt)}
+
+
+def reopen_ack(attempt: Attempt, added_seconds: int) -> dict:
+    """frames.ReopenAck: the proctor socket's reply to `reopen`."""
+    return {"type": "ack", "action": "reopen", **reopened(attempt, added_seconds)}
+
+
+def time_control(exam: Exam, attempt_ids: list[int]) -> dict:
+    """rest.TimeControl: what a pause, resume or time change did."""
+    return {
+        "exam_id": exam.pk,
+        "changed": len(attempt_ids),
+        "attempt_ids": attempt_ids,
+        "exam_paused_at": clock.iso(exam.paused_at),
+        "closes_at": clock.iso(exam.closes_at),
+        "server_time": clock.iso(clock.now()),
+    }
+
+
+def time_control_ack(action: str, exam: Exam, attempt_ids: list[int]) -> dict:
+    """frames.TimeControlAck: the proctor socket's reply to `pause`, `resume` or `change_time`."""
+    return {"type": "ack", "action": action, **time_control(exam, attempt_ids)}
+
+
+def exam_pause_frame(exam: Exam, category: str | None, note: str) -> dict:
+    """frames.ExamPauseFrame: `exam_paused` while `exam.paused_at` is set, else `exam_resumed`."""
+    return {
+        "type": "exam_paused" if exam.paused_at else "exam_resumed",
+        "exam_id": exam.pk,
+        "paused_at": clock.iso(exam.paused_at),
+        "category": category,
+        "note": note,
+        "closes_at": clock.iso(exam.closes_at),
+    }
 
 
 # --- Answers and results -----------------------------------------------------------------
@@ -218,6 +276,7 @@ def _exam_summary(listing: ExamListing) -> dict:
         "closes_at": clock.iso(exam.closes_at),
         "total_questions": listing.total_questions,
         "review_policy": review_policy(exam),
+        "paused_at": clock.iso(exam.paused_at),
         "at_deadline": exam.at_deadline,
         "hand_in_seconds": exam.hand_in_seconds,
         "waiting_room": exam.waiting_room,

@@ -78,7 +78,23 @@ _CODES = [
     ErrorCode("time_up", 410, BOTH, "The answer arrived after the deadline; it was not saved."),
     ErrorCode("attempt_ended", 409, BOTH, "The attempt has ended; it can't be extended."),
     ErrorCode("attempt_not_in_exam", 400, SOCKET, "The attempt is not part of the exam this socket watches."),
+    # 404 like invalid_question: the selection is well formed; what it names is not there.
+    ErrorCode("not_in_exam", 404, BOTH, "An attempt of `attempt_ids` is not part of the exam."),
     ErrorCode("conflict", 409, BOTH, "The request conflicts with the attempt's state."),
+    ErrorCode("attempt_paused", 409, BOTH, "A proctor paused the attempt: no answers or submit until it resumes."),
+    ErrorCode("exam_paused", 409, BOTH, "The exam is paused: no attempt can start, and it can't be paused again."),
+    ErrorCode("not_paused", 409, BOTH, "Nothing to resume: the exam or the attempts are not paused."),
+    ErrorCode("nothing_to_change", 409, BOTH, "No selected attempt is ongoing (or none is running, for a pause)."),
+    ErrorCode(
+        "too_short", 409, BOTH, "The change would leave an attempt less than a minute (or its time already passed)."
+    ),
+    ErrorCode(
+        "past_close",
+        409,
+        BOTH,
+        "The new end runs past an attempt's hard close: say `close`: `move` (move it) or `keep` (keep it).",
+    ),
+    ErrorCode("not_reopenable", 409, BOTH, "Only a submitted, timed-out or overdue attempt can be reopened."),
     # The server
     ErrorCode(THROTTLED, 429, BOTH, "Too many requests or messages; slow down."),
     ErrorCode("account_locked", 429, REST, "Too many failed sign-ins: the account is locked for a while."),

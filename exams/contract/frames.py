@@ -41,6 +41,27 @@ class EndedFrame(serializers.Serializer):
     request_id = RequestId()
 
 
+class PausedFrame(rest.Timer):
+    """A proctor paused the attempt: hide the questions, show why; `remaining_seconds` stands still."""
+
+    type = kind("paused")
+    category = serializers.ChoiceField(choices=rest.IncidentCategory.choices)
+    note = Text(allow_blank=True, help_text="The proctor's words to the students (may be empty).")
+
+
+class ResumedFrame(rest.Timer):
+    """The pause ended: the clock runs again, its deadline moved by the paused time."""
+
+    type = kind("resumed")
+    paused_ms = serializers.IntegerField(min_value=0, help_text="How long this pause lasted.")
+
+
+class ReopenedFrame(rest.Timer):
+    """A proctor reopened the ended attempt: it is ongoing again until `deadline`."""
+
+    type = kind("reopened")
+
+
 class OverdueFrame(serializers.Serializer):
     """Time ran out under the exam's `hand_in` policy: the answers are locked; the student must press
     submit by `hand_in_until`, after which the attempt is submitted for them (then `timeout`)."""
@@ -112,6 +133,10 @@ ATTEMPT_EVENTS = [
     "attempt_timeout",
     "attempt_overdue",
     "attempt_extended",
+    "attempt_paused",
+    "attempt_resumed",
+    "time_changed",
+    "attempt_reopened",
     "student_connected",
     "student_disconnected",
 ]
@@ -151,6 +176,18 @@ class ExamStartingFrame(serializers.Serializer):
     server_time = Timestamp()
 
 
+class ExamPauseFrame(serializers.Serializer):
+    """The whole exam was paused (`exam_paused`) or resumed (`exam_resumed`); its attempts' rows follow
+    as `attempt_paused` / `attempt_resumed`."""
+
+    type = kind("exam_paused", "exam_resumed")
+    exam_id = Id()
+    paused_at = Timestamp(allow_null=True, help_text="Set while paused.")
+    category = serializers.ChoiceField(choices=rest.IncidentCategory.choices, allow_null=True)
+    note = Text(allow_blank=True)
+    closes_at = Timestamp(allow_null=True, help_text="The exam's close (moved on resume, unless kept).")
+
+
 class ExtendAck(rest.Extension):
     """The reply to `extend`."""
 
@@ -172,6 +209,22 @@ class StartNowAck(rest.WaitingRoom):
 
     type = kind("ack")
     action = kind("start_now")
+    request_id = RequestId()
+
+
+class TimeControlAck(rest.TimeControl):
+    """The reply to `pause`, `resume` and `change_time`."""
+
+    type = kind("ack")
+    action = kind("pause", "resume", "change_time")
+    request_id = RequestId()
+
+
+class ReopenAck(rest.Reopened):
+    """The reply to `reopen`."""
+
+    type = kind("ack")
+    action = kind("reopen")
     request_id = RequestId()
 
 
@@ -223,6 +276,35 @@ class StartCodeMessage(serializers.Serializer):
     request_id = RequestId()
 
 
+class PauseMessage(rest.PauseRequest):
+    """Proctor: pause attempts of this exam (`attempt_ids`), or the whole exam."""
+
+    type = kind("pause")
+    request_id = RequestId()
+
+
+class ResumeMessage(rest.ResumeRequest):
+    """Proctor: resume paused attempts of this exam (`attempt_ids`), or the whole exam."""
+
+    type = kind("resume")
+    request_id = RequestId()
+
+
+class ChangeTimeMessage(rest.TimeChangeRequest):
+    """Proctor: extend or shorten the selected (or every ongoing) attempt of this exam."""
+
+    type = kind("change_time")
+    request_id = RequestId()
+
+
+class ReopenMessage(rest.ReopenRequest):
+    """Proctor: reopen an ended attempt of this exam."""
+
+    type = kind("reopen")
+    attempt_id = Id()
+    request_id = RequestId()
+
+
 class AuthMessage(serializers.Serializer):
     """Either socket: a fresh access token for the socket's user, sent before the one the socket
     was opened (or last renewed) with expires; past that expiry the socket is closed with 4401."""
@@ -245,13 +327,39 @@ def _by_type(*declarations: Declaration) -> dict[str, Declaration]:
 
 
 STUDENT_FRAMES = _by_type(
-    TimerFrame, ExtendedFrame, EndedFrame, OverdueFrame, AnswerSavedFrame, AuthOkFrame, ErrorFrame
+    TimerFrame,
+    ExtendedFrame,
+    EndedFrame,
+    OverdueFrame,
+    PausedFrame,
+    ResumedFrame,
+    ReopenedFrame,
+    AnswerSavedFrame,
+    AuthOkFrame,
+    ErrorFrame,
 )
-PROCTOR_FRAMES = _by_type(SnapshotFrame, AttemptEventFrame, ExamStartingFrame, AuthOkFrame, ErrorFrame)
-PROCTOR_ACKS = {"extend": ExtendAck, "force_submit": ForceSubmitAck, "start_now": StartNowAck}
+PROCTOR_FRAMES = _by_type(SnapshotFrame, AttemptEventFrame, ExamStartingFrame, ExamPauseFrame, AuthOkFrame, ErrorFrame)
+PROCTOR_ACKS = {
+    "extend": ExtendAck,
+    "force_submit": ForceSubmitAck,
+    "start_now": StartNowAck,
+    "pause": TimeControlAck,
+    "resume": TimeControlAck,
+    "change_time": TimeControlAck,
+    "reopen": ReopenAck,
+}
 WAITING_FRAMES = _by_type(WaitingFrame, StartFrame, AuthOkFrame, ErrorFrame)
 STUDENT_MESSAGES = _by_type(AnswerMessage, SubmitMessage, AuthMessage)
-PROCTOR_MESSAGES = _by_type(ExtendMessage, ForceSubmitMessage, StartNowMessage, AuthMessage)
+PROCTOR_MESSAGES = _by_type(
+    ExtendMessage,
+    ForceSubmitMessage,
+    StartNowMessage,
+    PauseMessage,
+    ResumeMessage,
+    ChangeTimeMessage,
+    ReopenMessage,
+    AuthMessage,
+)
 WAITING_MESSAGES = _by_type(StartCodeMessage, AuthMessage)
 
 # socket -> (its path, the frames it sends by type, the messages it takes by type)

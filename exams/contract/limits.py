@@ -14,6 +14,14 @@ MAX_EXTEND_SECONDS = 24 * 3600
 # fits `max_message_bytes`, so it is refused for its length (400), not its size (413). The
 # dashboard sends a larger selection in several requests.
 MAX_BULK_ATTEMPTS = 100
+# A time change of many attempts at once: whole minutes (or percent of each attempt's allotted time) either way.
+MAX_CHANGE_AMOUNT = 24 * 60
+# Shortening never leaves an attempt less than this (a clear error instead).
+MIN_TIME_LEFT_SECONDS = 60
+# A reopened attempt gets at most this many minutes.
+MAX_REOPEN_MINUTES = 24 * 60
+# A pause's note, a time change's or a reopening's reason.
+MAX_NOTE_LENGTH = 500
 # A client's `request_id` (a string or an integer) is at most this many characters.
 MAX_REQUEST_ID_LENGTH = 64
 # Every valid client message is one flat object: deeper nesting is refused before parsing
@@ -42,6 +50,13 @@ LIMITS: list[tuple[str, str, str]] = [
     ("option length", f"{MAX_OPTION_LENGTH} characters", "`selected_option`, over REST and the socket"),
     ("extension", f"1 to {MAX_EXTEND_SECONDS} seconds", "`seconds` of an extension (24 hours)"),
     ("bulk action", f"1 to {MAX_BULK_ATTEMPTS} attempts", "`attempt_ids` of a bulk request"),
+    (
+        "time change",
+        f"-{MAX_CHANGE_AMOUNT} to {MAX_CHANGE_AMOUNT}",
+        f"`amount` (minutes or percent) of a time change; never below {MIN_TIME_LEFT_SECONDS} s left",
+    ),
+    ("reopen", f"1 to {MAX_REOPEN_MINUTES} minutes", "`minutes` of a reopening"),
+    ("note, reason", f"at most {MAX_NOTE_LENGTH} characters", "a pause's `note`, a change's or reopening's `reason`"),
     ("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters", "a string or an integer, echoed in the reply"),
     ("message size", "the `WS_MAX_MESSAGE_BYTES` setting", "a socket message or a REST body, in bytes"),
     ("nesting", f"{MAX_JSON_DEPTH} levels", "brackets in a socket message or a REST body"),

@@ -8,15 +8,18 @@ bodies; a field added there and not here fails the tests.
 
 from rest_framework import serializers
 
-from exams.models import AtDeadline, ReviewShows, ReviewWhen
+from exams.models import AtDeadline, IncidentCategory, ReviewShows, ReviewWhen
 from exams.review import WAITS_FOR
 
 from .codes import ERRORS
 from .fields import Id, Text, Timestamp, option
 from .limits import (
     MAX_BULK_ATTEMPTS,
+    MAX_CHANGE_AMOUNT,
     MAX_ENROLL_USERNAMES,
     MAX_EXTEND_SECONDS,
+    MAX_NOTE_LENGTH,
+    MAX_REOPEN_MINUTES,
     MAX_START_CODE_LENGTH,
     MAX_USERNAME_LENGTH,
 )
@@ -75,6 +78,63 @@ class UsernamesRequest(serializers.Serializer):
     )
 
 
+CLOSE_CHOICES = ["move", "keep"]
+CLOSE_HELP = (
+    "Only needed when the new end runs past an attempt's hard close (`past_close` otherwise): `move` moves "
+    "that attempt's close to its new end, `keep` keeps the close (its deadline stays clamped by it)."
+)
+
+
+def attempt_selection(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=Id(), required=False, min_length=1, max_length=MAX_BULK_ATTEMPTS, help_text=help_text
+    )
+
+
+class PauseRequest(serializers.Serializer):
+    category = serializers.ChoiceField(
+        choices=IncidentCategory.choices, help_text="Why: `environment`, `examinee`, `technical`, `staff` or `other`."
+    )
+    note = Text(required=False, allow_blank=True, max_length=MAX_NOTE_LENGTH, help_text="Shown to the students.")
+    attempt_ids = attempt_selection(
+        "The attempts to pause (one or a selection). Absent: the whole exam (its running attempts, and no new start "
+        "until it resumes)."
+    )
+
+
+class ResumeRequest(serializers.Serializer):
+    attempt_ids = attempt_selection("The paused attempts to resume. Absent: the whole exam.")
+    move_close = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="The whole exam only: move the exam's close and its attempts' closes by the paused time "
+        "(default true).",
+    )
+
+
+class TimeChangeRequest(serializers.Serializer):
+    unit = serializers.ChoiceField(
+        choices=["minutes", "percent"],
+        help_text="`minutes`: the same for everyone; `percent`: of each attempt's allotted time, so each "
+        "accommodation keeps its ratio.",
+    )
+    amount = serializers.IntegerField(
+        min_value=-MAX_CHANGE_AMOUNT,
+        max_value=MAX_CHANGE_AMOUNT,
+        help_text="How many minutes (or percent) to add; negative takes time away (never below a minute "
+        "left: `too_short`); 0 changes nothing (`nothing_to_change`).",
+    )
+    attempt_ids = attempt_selection("The attempts to change. Absent: every ongoing attempt of the exam.")
+    reason = Text(required=False, allow_blank=True, max_length=MAX_NOTE_LENGTH)
+    close = serializers.ChoiceField(choices=CLOSE_CHOICES, required=False, help_text=CLOSE_HELP)
+
+
+class ReopenRequest(serializers.Serializer):
+    minutes = Id(max_value=MAX_REOPEN_MINUTES, help_text="The attempt's new end is this many minutes from now.")
+    reason = Text(max_length=MAX_NOTE_LENGTH, help_text="Why (logged with who reopened it).")
+    close = serializers.ChoiceField(choices=CLOSE_CHOICES, required=False, help_text=CLOSE_HELP)
+
+
 class LoginRequest(serializers.Serializer):
     username = Text()
     password = Text()
@@ -109,6 +169,12 @@ class Timer(serializers.Serializer):
     deadline = Timestamp(help_text="When the attempt's time runs out.")
     server_time = Timestamp(help_text="The server's clock when this was made.")
     hand_in_until = Timestamp(required=False, help_text=HAND_IN_UNTIL_HELP)
+    paused_at = Timestamp(
+        required=False,
+        help_text="Only while a proctor has paused the attempt: its clock stands still, answers and the student's "
+        "submit are refused (`attempt_paused`); `remaining_seconds` is what is left when it resumes, and "
+        "`deadline` moves by the paused time then.",
+    )
 
 
 class Start(Timer):
@@ -213,6 +279,9 @@ class ExamSummary(serializers.Serializer):
     closes_at = Timestamp(allow_null=True)
     total_questions = serializers.IntegerField()
     review_policy = ReviewPolicy()
+    paused_at = Timestamp(
+        allow_null=True, help_text="Set while a proctor has paused the whole exam: no attempt can start."
+    )
     at_deadline = serializers.ChoiceField(
         choices=AtDeadline.choices,
         help_text="When time runs out: `auto_submit` (submitted at once) or `hand_in` (answers locked, the "
@@ -311,6 +380,23 @@ class Roster(serializers.Serializer):
     enrolled = serializers.IntegerField()
     not_started = serializers.IntegerField(help_text="Enrolled students with no attempt (`not_started` or `waiting`).")
     students = RosterRow(many=True)
+
+
+class TimeControl(serializers.Serializer):
+    """What a pause, a resume or a time change did."""
+
+    exam_id = Id()
+    changed = serializers.IntegerField(min_value=0, help_text="How many attempts it changed.")
+    attempt_ids = serializers.ListField(child=Id(), help_text="Those attempts.")
+    exam_paused_at = Timestamp(allow_null=True, help_text="Set while the whole exam is paused.")
+    closes_at = Timestamp(allow_null=True, help_text="The exam's close, after any move.")
+    server_time = Timestamp()
+
+
+class Reopened(Timer):
+    """A reopened attempt's new clock."""
+
+    added_seconds = serializers.IntegerField(help_text="Net time granted to reach the new end (may be negative).")
 
 
 class ExamRoom(serializers.Serializer):

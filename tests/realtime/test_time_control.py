@@ -3,12 +3,12 @@
 the ticker's backup expiry by hand (`Ticker.tick()`)."""
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from channels.db import database_sync_to_async
 
-from exams import clock, services
+from exams import clock, services, time_control
 from exams.models import AtDeadline, Attempt, AttemptStatus, EventKind, ExpiryPath
 from realtime.ticker import Ticker
 from tests.realtime.test_consumers import attempt_path, frame_of, next_frame, open_socket, request
@@ -100,3 +100,108 @@ async def test_the_ticker_sends_no_frames_in_the_window_and_settles_it_at_its_en
     assert socket.resyncs == [(attempt.pk, AttemptStatus.TIMEOUT)]
     kinds = await database_sync_to_async(lambda: list(attempt.events.values_list("kind", "path").order_by("id"))[-2:])()
     assert kinds == [(EventKind.OVERDUE, ExpiryPath.SWEEPER), (EventKind.TIMED_OUT, ExpiryPath.ON_ACCESS)]
+
+
+# --- Pause and resume on the sockets -----------------------------------------------------------
+
+pause = database_sync_to_async(time_control.pause)
+resume = database_sync_to_async(time_control.resume)
+
+
+async def test_the_student_hears_paused_then_resumed_with_the_moved_deadline(student, proctor, exam):
+    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    first = await next_frame(comm, skip_ticks=False)
+
+    await pause(by=proctor, exam_id=exam.pk, category="environment", note="Fire alarm")
+    paused = await frame_of(comm, "paused")
+    assert (paused["category"], paused["note"]) == ("environment", "Fire alarm") and paused["paused_at"]
+    refused = await request(comm, {"type": "answer", "question_id": 1, "selected_option": "A", "request_id": 1})
+    assert (refused["type"], refused["code"], refused["request_id"]) == ("error", "attempt_paused", 1)
+    refused = await request(comm, {"type": "submit", "request_id": 2})
+    assert refused["code"] == "attempt_paused"
+
+    await asyncio.sleep(0.3)
+    await resume(by=proctor, exam_id=exam.pk)
+    resumed = await frame_of(comm, "resumed")
+    moved = datetime.fromisoformat(resumed["deadline"]) - datetime.fromisoformat(first["deadline"])
+    # Exactly the paused time (to the millisecond the frames carry).
+    assert abs(moved - timedelta(milliseconds=resumed["paused_ms"])) <= timedelta(milliseconds=1)
+    assert "paused_at" not in resumed
+    # Ticks run again, on the moved deadline.
+    tick = await frame_of(comm, "timer")
+    assert tick["deadline"] == resumed["deadline"]
+    await comm.disconnect()
+
+
+async def test_connecting_to_a_paused_attempt_gives_its_frozen_state_and_the_reason(student, proctor, exam):
+    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    await pause(by=proctor, exam_id=exam.pk, category="technical", note="Network", attempt_ids=[attempt.pk])
+
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    timer = await next_frame(comm, skip_ticks=False)
+    assert timer["type"] == "timer" and timer["paused_at"]
+    paused = await next_frame(comm, skip_ticks=False)
+    assert paused["type"] == "paused" and paused["note"] == "Network"
+    # No ticks while paused: the next frame is the resume (no `timer` before it).
+    await resume(by=proctor, exam_id=exam.pk, attempt_ids=[attempt.pk])
+    assert (await next_frame(comm, skip_ticks=False))["type"] == "resumed"
+    await comm.disconnect()
+
+
+async def test_the_proctor_pauses_and_changes_time_over_the_socket(student, proctor, exam):
+    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    room = await open_socket(f"/ws/proctor/exams/{exam.pk}/", proctor)
+    assert (await next_frame(room))["type"] == "snapshot"
+
+    ack = await request(room, {"type": "pause", "category": "staff", "request_id": "p"})
+    assert (ack["type"], ack["action"], ack["attempt_ids"]) == ("ack", "pause", [attempt.pk])
+    assert (await frame_of(room, "attempt_paused"))["attempt"]["paused_at"]
+    assert (await frame_of(room, "exam_paused"))["category"] == "staff"
+
+    ack = await request(room, {"type": "change_time", "unit": "minutes", "amount": 5, "request_id": "c"})
+    assert (ack["action"], ack["changed"]) == ("change_time", 1)
+    assert (await frame_of(room, "time_changed"))["attempt"]["extra_seconds"] == 300
+
+    ack = await request(room, {"type": "resume", "move_close": False})
+    assert ack["action"] == "resume" and ack["exam_paused_at"] is None
+    assert "paused_at" not in (await frame_of(room, "attempt_resumed"))["attempt"]
+    await room.send_json_to({"type": "resume", "request_id": "again"})
+    refused = await frame_of(room, "error")
+    assert (refused["code"], refused["request_id"]) == ("not_paused", "again")
+    await room.disconnect()
+
+
+async def test_an_exam_wide_extension_reaches_every_student_socket(student, make_user, proctor, exam):
+    users = [student] + [await database_sync_to_async(make_user)() for _ in range(3)]
+    comms = []
+    for user in users:
+        attempt = (await start_attempt(user=user, exam_id=exam.pk)).attempt
+        comms.append(await open_socket(attempt_path(attempt.pk), user))
+        await next_frame(comms[-1], skip_ticks=False)
+
+    await database_sync_to_async(time_control.change_time)(by=proctor, exam_id=exam.pk, unit="minutes", amount=2)
+    for comm in comms:
+        assert (await frame_of(comm, "extended"))["added_seconds"] == 120
+    await database_sync_to_async(time_control.change_time)(by=proctor, exam_id=exam.pk, unit="minutes", amount=-1)
+    for comm in comms:
+        shortened = await frame_of(comm, "timer")
+        while shortened["remaining_seconds"] > 90:  # a tick of the old deadline sent meanwhile
+            shortened = await frame_of(comm, "timer")
+        await comm.disconnect()
+
+
+async def test_the_ticker_settle_leaves_a_paused_attempt_ongoing(ticker, student, proctor, exam):
+    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    await pause(by=proctor, exam_id=exam.pk, category="examinee", attempt_ids=[attempt.pk])
+    # This process missed the `paused` event and still follows the old deadline, long past.
+    await _move_deadline(attempt.pk, -30)
+    socket = Socket()
+    ticker.sockets[attempt.pk] = {socket}
+    ticker.follow(attempt.pk, clock.now() - timedelta(seconds=30))
+
+    await ticker.tick()
+    await ticker.settled()
+
+    assert socket.resyncs == [(attempt.pk, AttemptStatus.ONGOING)]  # the real socket then stops following
+    assert await _status(attempt.pk) == AttemptStatus.ONGOING

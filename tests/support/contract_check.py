@@ -129,6 +129,11 @@ def _value(field: serializers.Field, value, where: str) -> None:
             raise ShapeError(f"{where}: expected an object, got {value!r}")
         for key, item in value.items():
             _value(field.child, item, f"{where}[{key!r}]")
+    elif isinstance(field, serializers.ListField):
+        if not isinstance(value, list):
+            raise ShapeError(f"{where}: expected a list, got {value!r}")
+        for i, item in enumerate(value):
+            _value(field.child, item, f"{where}[{i}]")
     else:
         raise ShapeError(f"{where}: the checker does not know the field type {type(field).__name__}")
 

@@ -71,6 +71,16 @@ def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
             None,
         ),
         ("GET", "/api/proctor/exams/{exam_id}/results.csv"): (f"/api/proctor/exams/{exam}/results.csv", None),
+        ("POST", "/api/proctor/exams/{exam_id}/pause/"): (f"/api/proctor/exams/{exam}/pause/", {"category": "other"}),
+        ("POST", "/api/proctor/exams/{exam_id}/resume/"): (f"/api/proctor/exams/{exam}/resume/", {}),
+        ("POST", "/api/proctor/exams/{exam_id}/time/"): (
+            f"/api/proctor/exams/{exam}/time/",
+            {"unit": "minutes", "amount": 1},
+        ),
+        ("POST", "/api/proctor/attempts/{attempt_id}/reopen/"): (
+            f"/api/proctor/attempts/{attempt}/reopen/",
+            {"minutes": 1, "reason": "x"},
+        ),
     }
 
 
@@ -126,6 +136,10 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
         ("POST", "/api/proctor/exams/{exam_id}/enrollments/remove/"),
         ("POST", "/api/proctor/exams/{exam_id}/enrollments/import/"),
         ("GET", "/api/proctor/exams/{exam_id}/results.csv"),
+        ("POST", "/api/proctor/exams/{exam_id}/pause/"),
+        ("POST", "/api/proctor/exams/{exam_id}/resume/"),
+        ("POST", "/api/proctor/exams/{exam_id}/time/"),
+        ("POST", "/api/proctor/attempts/{attempt_id}/reopen/"),
     }
     assert documented("403") == answered
 
