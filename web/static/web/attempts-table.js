@@ -142,12 +142,19 @@ export class AttemptsTable {
     if (this.#dirty) this.#sortAndFilter(now);
     this.#dirty = false;
     this.#drawWindow(now);
-    // The first rows drawn tell the real row height (cards on a narrow screen are taller).
-    const [first, second] = this.#visible.values();
-    if (first && second) {
-      const px = second.tr.getBoundingClientRect().top - first.tr.getBoundingClientRect().top;
+    // The rows drawn tell the real row height (cards on a narrow screen are taller): the
+    // first two in the document, whatever order they were drawn in.
+    const [, first, second] = this.body.children;
+    if (first && second && second !== this.#bottom) {
+      const px = second.getBoundingClientRect().top - first.getBoundingClientRect().top;
       if (px > 0 && Math.abs(px - this.#rowPx) > 0.5) {
+        // Keep the same row at the top of the view through the change of scale.
+        const { scroller } = this.options;
+        const top = scroller.scrollTop;
+        const old = this.#rowPx;
         this.#rowPx = px;
+        this.#drawWindow(now);
+        scroller.scrollTop = top * (px / old);
         this.#drawWindow(now);
       }
     }

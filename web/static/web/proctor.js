@@ -19,6 +19,7 @@ import { openBulk, renderSelection } from "./bulk.js";
 import "./alerts.js";
 import "./actions.js";
 import "./exports.js";
+import "./enrolled.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./contract.js").ProctorExam} ProctorExam */
@@ -43,7 +44,8 @@ const ACK_TIMEOUT_MS = 8000;
 const TICK_SLACK_MS = 15;
 
 const session = new Session("exam.proctor.tokens");
-const clock = new ServerClock();
+// Exported so that a test in the page can read the time the table counts on.
+export const clock = new ServerClock();
 session.now = () => clock.now();
 session.onExpired = (/** @type {import("./api.js").ApiError} */ error) => {
   closeExam();
