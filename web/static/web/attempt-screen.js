@@ -48,6 +48,7 @@ import { clock, newVisit, session, stillVisiting } from "./student-session.js";
  * @property {number[]} timers intervals and timeouts to clear on leaving
  * @property {() => void} onVisible
  * @property {() => void} onNetwork
+ * @property {import("./student-hooks.js").AttemptContext} context what the feature modules' hooks are given
  * @property {() => void} closeModules the feature modules' cleanups
  */
 
@@ -149,6 +150,18 @@ export async function openAttempt(id) {
       if (document.visibilityState === "visible") sampleClock(attempt);
     },
     onNetwork: () => attempt.status.network(navigator.onLine),
+    context: {
+      attemptId: id,
+      examId: data.exam_id,
+      socket,
+      session,
+      clock,
+      setLocked: (locked) => {
+        attempt.moduleLock = locked;
+        applyLock(attempt);
+      },
+      refresh: () => sampleClock(attempt),
+    },
     closeModules: () => {},
   });
   for (const question of data.questions) markQuestion(attempt, question.id);
@@ -161,18 +174,7 @@ export async function openAttempt(id) {
   document.addEventListener("visibilitychange", attempt.onVisible);
   window.addEventListener("online", attempt.onNetwork);
   window.addEventListener("offline", attempt.onNetwork);
-  attempt.closeModules = runAttemptOpen({
-    attemptId: id,
-    examId: data.exam_id,
-    socket,
-    session,
-    clock,
-    setLocked: (locked) => {
-      attempt.moduleLock = locked;
-      applyLock(attempt);
-    },
-    refresh: () => sampleClock(attempt),
-  });
+  attempt.closeModules = runAttemptOpen(attempt.context);
   attempt.timers.push(setInterval(() => sampleClock(attempt), RESAMPLE_MS));
   for (let i = 0; i < CLOCK_SAMPLES && !attempt.ended; i++) {
     await sampleClock(attempt);
@@ -267,27 +269,7 @@ function onMessage(attempt, message, receivedAt) {
       if (!attempt.queue.reject(message)) setNotice(message.message, "error");
       break;
   }
-  if (!attempt.ended) dispatchFrame(contextOf(attempt), message, receivedAt);
-}
-
-/**
- * The hook context of the open attempt (what runAttemptOpen was given).
- * @param {OpenAttempt} attempt
- * @returns {import("./student-hooks.js").AttemptContext}
- */
-function contextOf(attempt) {
-  return {
-    attemptId: attempt.id,
-    examId: attempt.examId,
-    socket: attempt.socket,
-    session,
-    clock,
-    setLocked: (locked) => {
-      attempt.moduleLock = locked;
-      applyLock(attempt);
-    },
-    refresh: () => sampleClock(attempt),
-  };
+  if (!attempt.ended) dispatchFrame(attempt.context, message, receivedAt);
 }
 
 /**
