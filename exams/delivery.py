@@ -28,17 +28,23 @@ FANOUT_GROUP = "exam.fanout"
 PROCESS_CHANNEL_PREFIX = "exam.process."
 # Events per channel-layer message: bounds a message's size (a timeout event is ~300 bytes).
 EVENTS_PER_MESSAGE = 500
-# Whom an event is for: the sockets of one attempt, the proctors of one exam, or the hubs holding
-# sockets in one exam's waiting room (realtime/waiting.py: they act on it, e.g. seat them).
-TO_ATTEMPT, TO_EXAM, TO_WAITING = "attempt", "exam", "waiting"
+# Whom an event is for: the sockets of one attempt, the proctors of one exam, the hubs holding
+# sockets in one exam's waiting room (realtime/waiting.py: they act on it, e.g. seat them), or the
+# student sockets of one exam (an announcement to all: one event however many students sit it).
+TO_ATTEMPT, TO_EXAM, TO_WAITING, TO_EXAM_STUDENTS = "attempt", "exam", "waiting", "exam_students"
 
-# (TO_ATTEMPT or TO_EXAM, the attempt's or exam's id, the frame)
+# (one of the targets above, the attempt's or exam's id, the frame)
 Event = tuple[str, int, dict]
 
 
 def to_student(attempt_id: int, frame: dict) -> Event:
     """A frame for the sockets of one attempt."""
     return TO_ATTEMPT, attempt_id, frame
+
+
+def to_exam_students(exam_id: int, frame: dict) -> Event:
+    """A frame for every student socket of one exam (realtime/hub.py picks them out)."""
+    return TO_EXAM_STUDENTS, exam_id, frame
 
 
 def to_proctors(exam_id: int, frame: dict) -> Event:

@@ -307,6 +307,8 @@ class ExamEventKind(models.TextChoices):
     EXAM_PAUSED = "exam_paused"
     EXAM_RESUMED = "exam_resumed"
     TIME_CHANGED = "time_changed"
+    # A proctor recorded an incident against the whole exam (exams/incidents.py).
+    INCIDENT = "incident"
 
 
 class IncidentCategory(models.TextChoices):
@@ -352,6 +354,8 @@ class EventKind(models.TextChoices):
     REOPENED = "reopened"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
+    # A proctor recorded an incident (exams/incidents.py); detail: incident_id, category, note, by, granted_seconds.
+    INCIDENT = "incident"
 
 
 class ExpiryPath(models.TextChoices):
@@ -378,3 +382,7 @@ class AttemptEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attempt_id} {self.kind}"
+
+
+# The exam room's models live in a module of their own; imported here so Django registers them.
+from .room_models import Announcement, AnnouncementAck, Incident, StudentQuestion  # noqa: E402, F401

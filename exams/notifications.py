@@ -8,10 +8,20 @@ back. Consumers forward the frames as they are.
 import logging
 from datetime import datetime
 
-from . import clock, selectors
-from .contract import builders
-from .delivery import BATCH_PUBLISH, REQUEST_PUBLISH, Event, publish, to_proctors, to_student, to_waiting_room
+from . import clock, room, selectors
+from .contract import builders, room_builders
+from .delivery import (
+    BATCH_PUBLISH,
+    REQUEST_PUBLISH,
+    Event,
+    publish,
+    to_exam_students,
+    to_proctors,
+    to_student,
+    to_waiting_room,
+)
 from .models import Answer, Attempt, Exam
+from .room_models import Announcement, AnnouncementAck, Incident, StudentQuestion
 
 # Signals to the processes holding an exam's waiting sockets (realtime/waiting.py).
 STARTING, ROOM_CHANGED = "starting", "room_changed"
@@ -165,3 +175,50 @@ def attempts_started(attempt_ids: list[int]) -> bool:
         [to_proctors(row["exam_id"], builders.attempt_event("attempt_started", row)) for row in rows],
         bound=BATCH_PUBLISH,
     )
+
+
+# --- The exam room (issue 12 §2, §3): frames built in exams/contract/room_builders.py ----------
+
+
+def announcement_sent(announcement: Announcement) -> None:
+    """`announcement` to its students' sockets (one event for a whole exam), `announcement_sent` to the proctors."""
+    if announcement.recipient_id is None:
+        events = [to_exam_students(announcement.exam_id, room_builders.announcement_frame(announcement))]
+    else:
+        attempt_ids = Attempt.objects.filter(
+            exam_id=announcement.exam_id, user_id=announcement.recipient_id
+        ).values_list("pk", flat=True)
+        events = [to_student(pk, room_builders.announcement_frame(announcement)) for pk in attempt_ids]
+    status = room.announcement_statuses(exam_id=announcement.exam_id, announcement_ids=[announcement.pk])[0]
+    events.append(to_proctors(announcement.exam_id, room_builders.announcement_sent_frame(status)))
+    publish(events)
+
+
+def announcement_acknowledged(ack: AnnouncementAck, attempt: Attempt) -> None:
+    """`acknowledged` to the attempt's sockets (its other tabs), `announcement_ack` to the proctors."""
+    count = AnnouncementAck.objects.filter(announcement_id=ack.announcement_id).count()
+    row = room.AckedBy(ack.user_id, attempt.user.get_username(), ack.at)
+    publish(
+        [
+            to_student(attempt.pk, room_builders.acknowledged_frame(ack)),
+            to_proctors(
+                attempt.exam_id,
+                room_builders.announcement_ack_frame(row, announcement_id=ack.announcement_id, acknowledged=count),
+            ),
+        ]
+    )
+
+
+def question_changed(question: StudentQuestion) -> None:
+    """`question` (asked or answered) to its attempt's sockets only, and to the proctors."""
+    publish(
+        [
+            to_student(question.attempt_id, room_builders.question_frame(question)),
+            to_proctors(question.attempt.exam_id, room_builders.question_event(question)),
+        ]
+    )
+
+
+def incident_recorded(incident: Incident) -> None:
+    """`incident` to the proctors (time granted with it is pushed by the extension itself)."""
+    publish([to_proctors(incident.exam_id, room_builders.incident_frame(incident))])

@@ -25,8 +25,18 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import DatabaseError
 
-from exams import clock, notifications, selectors, services, time_control, waiting_room
-from exams.contract import builders, codes, frames
+from exams import (
+    announcements,
+    clock,
+    notifications,
+    room,
+    selectors,
+    services,
+    student_questions,
+    time_control,
+    waiting_room,
+)
+from exams.contract import builders, codes, frames, room_builders
 from exams.contract.parsing import BadInput, parse_client_message, request_id_of
 from exams.errors import Forbidden, NotAuthenticated, NotFound, ServiceError
 from exams.models import Attempt
@@ -251,6 +261,8 @@ class AttemptConsumer(_ServiceSocket):
     """A student's attempt: `/ws/attempts/<id>/`."""
 
     attempt_id = 0  # set on connect (ids are positive): 0 means the socket never joined
+    # The attempt's exam, once the connect has read it: an exam-wide event for another exam is dropped.
+    exam_id: int | None = None
     ended = False
 
     async def connect(self):
@@ -259,6 +271,8 @@ class AttemptConsumer(_ServiceSocket):
             return await self.reject(codes.CLOSE_UNAUTHENTICATED)
         attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
         self.acked: set[tuple] = set()
+        # Room frames (`question`, `acknowledged`) this socket's own reply already carried.
+        self.replied: set[tuple] = set()
         # (question, option) -> (first receipt, request_id) of answers the database could not take yet.
         self.unsaved: dict[tuple, tuple[datetime, object]] = {}
         self.storing: asyncio.Task | None = None
@@ -269,14 +283,17 @@ class AttemptConsumer(_ServiceSocket):
         self.attempt_id = attempt_id
         await get_hub().wait_joined()
         read_at = time.monotonic()
-        attempt = await self.open_or_reject(db_call(services.open_attempt)(user_id=user_id, attempt_id=attempt_id))
-        if attempt is None or self.closed:  # closed: the process began shutting down meanwhile
+        opened = await self.open_or_reject(db_call(_open_attempt)(user_id=user_id, attempt_id=attempt_id))
+        if opened is None or self.closed:  # closed: the process began shutting down meanwhile
             return
-        self.user = attempt.user
+        attempt, attempt_room = opened
+        self.user, self.exam_id = attempt.user, attempt.exam_id
         self.note_rights(self.user, read_at)
         await self.accept()
         get_hub().mark_present(attempt_id)
         await self.send_state(attempt)
+        if attempt_room is not None and not attempt_room.empty:
+            await self.send_json(room_builders.student_room_frame(attempt_room))
         await self.become_ready()
 
     async def disconnect(self, code):
@@ -295,6 +312,11 @@ class AttemptConsumer(_ServiceSocket):
         """From the hub or the ticker; nothing before the connect's own snapshot is out."""
         if self.ready:
             await self.send_state(attempt)
+
+    async def resync_room(self, attempt_room: room.StudentRoom) -> None:
+        """From the hub after it lost track: the announcements and questions as they stand."""
+        if self.ready and not self.ended and not attempt_room.empty:
+            await self.send_json(room_builders.student_room_frame(attempt_room))
 
     async def send_state(self, attempt: Attempt) -> None:
         """Tell the socket the attempt's state as the database holds it."""
@@ -415,8 +437,28 @@ class AttemptConsumer(_ServiceSocket):
         self._end()
         return builders.ended_frame(sheet.attempt)
 
+    async def do_acknowledge(self, *, received_at: datetime, announcement_id: int) -> dict:
+        ack = await db_call(announcements.acknowledge_announcement)(
+            user=self.user, attempt_id=self.attempt_id, announcement_id=announcement_id
+        )
+        return self._replied(room_builders.acknowledged_frame(ack))
+
+    async def do_ask(self, *, received_at: datetime, text: str) -> dict:
+        question = await db_call(student_questions.ask_question)(user=self.user, attempt_id=self.attempt_id, text=text)
+        return self._replied(room_builders.question_frame(question))
+
+    def _replied(self, frame: dict) -> dict:
+        self.replied.add(_room_echo(frame))
+        return frame
+
     messages = frames.STUDENT_MESSAGES
-    actions = {"answer": do_answer, "submit": do_submit, "auth": _ServiceSocket.do_auth}
+    actions = {
+        "answer": do_answer,
+        "submit": do_submit,
+        "acknowledge": do_acknowledge,
+        "ask": do_ask,
+        "auth": _ServiceSocket.do_auth,
+    }
 
     # Events from the hub ----------------------------------------------------------
 
@@ -454,6 +496,13 @@ class AttemptConsumer(_ServiceSocket):
             if self.ended:
                 return
             self._end()
+        elif kind == "announcement" and payload["exam_id"] != self.exam_id:
+            return  # an exam-wide event that reached this socket while it did not know its exam yet
+        elif kind in ("question", "acknowledged"):
+            key = _room_echo(payload)
+            if key in self.replied:  # this socket's own reply already said so
+                self.replied.discard(key)
+                return
         await self.send_json(payload)
 
 
@@ -476,10 +525,12 @@ class ProctorConsumer(_ServiceSocket):
         opened = await self.open_or_reject(db_call(_open_exam_room)(user_id=user_id, exam_id=self.exam_id))
         if opened is None or self.closed:  # closed: the process began shutting down meanwhile
             return
-        self.user, rows = opened
+        self.user, rows, exam_room = opened
         self.note_rights(self.user, read_at)
         await self.accept()
         await self.send_snapshot(rows)
+        if not exam_room.empty:
+            await self.send_json(room_builders.proctor_room_frame(exam_room))
         await self.become_ready()
 
     async def disconnect(self, code):
@@ -501,6 +552,11 @@ class ProctorConsumer(_ServiceSocket):
             finally:
                 self.resyncing = False
                 await self._flush_pending()
+
+    async def resync_room(self, exam_room: room.ProctorRoom) -> None:
+        """From the hub after it lost track: announcements, questions and incidents as they stand."""
+        if self.ready and not exam_room.empty:
+            await self.send_json(room_builders.proctor_room_frame(exam_room))
 
     async def send_snapshot(self, rows: list[dict]) -> None:
         exam_id = self.exam_id
@@ -539,6 +595,22 @@ class ProctorConsumer(_ServiceSocket):
         attempt, added = await db_call(time_control.reopen)(by=self.user, exam_id=self.exam_id, **fields)
         return builders.reopen_ack(attempt, added)
 
+    async def do_announce(
+        self,
+        *,
+        received_at: datetime,
+        message: str,
+        attempt_id: int | None = None,
+    ) -> dict:
+        status = await db_call(_announce)(exam_id=self.exam_id, by=self.user, message=message, attempt_id=attempt_id)
+        return room_builders.announce_ack(status)
+
+    async def do_answer_question(self, *, received_at: datetime, question_id: int, text: str) -> dict:
+        question = await db_call(student_questions.answer_question)(
+            question_id=question_id, by=self.user, text=text, exam_id=self.exam_id
+        )
+        return room_builders.answer_question_ack(question)
+
     messages = frames.PROCTOR_MESSAGES
     actions = {
         "extend": do_extend,
@@ -548,6 +620,8 @@ class ProctorConsumer(_ServiceSocket):
         "resume": do_resume,
         "change_time": do_change_time,
         "reopen": do_reopen,
+        "announce": do_announce,
+        "answer_question": do_answer_question,
         "auth": _ServiceSocket.do_auth,
     }
 
@@ -558,6 +632,26 @@ def _start_now(*, exam_id: int, by: User) -> waiting_room.RoomSummary:
     return waiting_room.room_summary(exam_id=exam_id)
 
 
+def _room_echo(frame: dict) -> tuple:
+    """What identifies a `question` or `acknowledged` frame's news: the same news twice is an echo."""
+    if frame["type"] == "question":
+        return ("question", frame["id"], frame["answered_at"])
+    return ("acknowledged", frame["announcement_id"], frame["acknowledged_at"])
+
+
+def _open_attempt(*, user_id: int, attempt_id: int) -> tuple[Attempt, room.StudentRoom | None]:
+    """A student socket's handshake in one thread hop: the attempt, and its room while it is in progress."""
+    attempt = services.open_attempt(user_id=user_id, attempt_id=attempt_id)
+    return attempt, room.student_room(attempt) if attempt.is_ongoing else None
+
+
 def _open_exam_room(*, user_id: int, exam_id: int) -> tuple:
-    """A proctor socket's handshake in one thread hop: the checked user and the exam's rows."""
-    return services.open_exam_room(user_id=user_id, exam_id=exam_id), notifications.exam_rows(exam_id)
+    """A proctor socket's handshake in one thread hop: the checked user, the exam's rows and its room."""
+    user = services.open_exam_room(user_id=user_id, exam_id=exam_id)
+    return user, notifications.exam_rows(exam_id), room.proctor_room(exam_id)
+
+
+def _announce(**kwargs) -> room.AnnouncementStatus:
+    """Send an announcement and read it back as proctors see it, in one thread hop."""
+    announcement = announcements.send_announcement(**kwargs)
+    return room.announcement_statuses(exam_id=announcement.exam_id, announcement_ids=[announcement.pk])[0]

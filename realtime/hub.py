@@ -30,7 +30,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError
 
-from exams import clock, delivery, notifications, presence, selectors, services
+from exams import clock, delivery, notifications, presence, room, selectors, services
 from exams.contract.codes import CLOSE_UNAUTHENTICATED
 
 from .db import db_call
@@ -67,6 +67,7 @@ class HubSocket(Protocol):
 
     async def deliver(self, payload: dict) -> None: ...
     async def resync(self, state: object) -> None: ...
+    async def resync_room(self, state: object) -> None: ...
     async def close_for_restart(self) -> None: ...
     async def revoke(self, code: int) -> None: ...
 
@@ -155,7 +156,11 @@ class Hub:
             if target == delivery.TO_WAITING:
                 await self.rooms.on_signal(target_id, payload)
                 continue
-            sockets = (self.students if target == delivery.TO_ATTEMPT else self.proctors).get(target_id)
+            sockets: set[HubSocket] | None
+            if target == delivery.TO_EXAM_STUDENTS:
+                sockets = self._exam_students(target_id)
+            else:
+                sockets = (self.students if target == delivery.TO_ATTEMPT else self.proctors).get(target_id)
             if not sockets:
                 continue
             for socket in list(sockets):
@@ -167,6 +172,17 @@ class Hub:
             if served >= SLICE:
                 served = 0
                 await asyncio.sleep(0)
+
+    def _exam_students(self, exam_id: int) -> set[HubSocket]:
+        """The student sockets of one exam, and those still connecting, whose exam is not known yet
+        (they read their state after joining, so an event published meanwhile must reach them; they
+        drop one for another exam). A scan: such events are rare (an announcement to all)."""
+        return {
+            socket
+            for group in self.students.values()
+            for socket in group
+            if getattr(socket, "exam_id", None) in (None, exam_id)
+        }
 
     async def _receive_forever(self) -> None:
         layer = get_channel_layer()
@@ -232,13 +248,19 @@ class Hub:
         attempt_ids = list(self.students)
         if attempt_ids:
             attempts = await db_call(selectors.attempts_by_id)(attempt_ids)
+            # Announcements and questions of the attempts in progress: three queries for all.
+            rooms = await db_call(room.student_rooms)([a for a in attempts.values() if a.is_ongoing])
             for attempt_id, attempt in attempts.items():
                 for socket in list(self.students.get(attempt_id, ())):
                     await _safely(socket.resync(attempt))
+                    if attempt_id in rooms:
+                        await _safely(socket.resync_room(rooms[attempt_id]))
         for exam_id in list(self.proctors):
             rows = await db_call(notifications.exam_rows)(exam_id)
+            exam_room = await db_call(room.proctor_room)(exam_id)
             for socket in list(self.proctors.get(exam_id, ())):
                 await _safely(socket.resync(rows))
+                await _safely(socket.resync_room(exam_room))
         await self.rooms.resync_all()
 
     async def _flush_presence(self) -> None:

@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import room_views, views
+from . import comms_views, room_views, views
 from .errors import api_not_found
 
 urlpatterns = [
@@ -36,6 +36,21 @@ urlpatterns = [
     path("proctor/exams/<int:exam_id>/resume/", views.ResumeView.as_view(), name="resume"),
     path("proctor/exams/<int:exam_id>/time/", views.TimeChangeView.as_view(), name="change-time"),
     path("proctor/attempts/<int:attempt_id>/reopen/", views.ReopenView.as_view(), name="reopen"),
+    path("exam/room/<int:attempt_id>/", comms_views.StudentRoomView.as_view(), name="room"),
+    path("exam/room/<int:attempt_id>/acknowledge/", comms_views.AcknowledgeView.as_view(), name="acknowledge"),
+    path("exam/room/<int:attempt_id>/questions/", comms_views.AskView.as_view(), name="ask"),
+    path(
+        "proctor/exams/<int:exam_id>/communications/",
+        comms_views.ProctorRoomView.as_view(),
+        name="proctor-communications",
+    ),
+    path("proctor/exams/<int:exam_id>/announcements/", comms_views.AnnounceView.as_view(), name="announce"),
+    path(
+        "proctor/exams/<int:exam_id>/questions/<int:question_id>/answer/",
+        comms_views.AnswerQuestionView.as_view(),
+        name="answer-question",
+    ),
+    path("proctor/exams/<int:exam_id>/incidents/", comms_views.IncidentsView.as_view(), name="incidents"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^.*$", api_not_found),

@@ -1,4 +1,5 @@
-"""The one place every REST body and socket frame is built, from models and selector reads.
+"""The one place every REST body and socket frame is built, from models and selector reads
+(the exam room's announcements, questions and incidents: room_builders.py).
 
 Each builder returns a plain dict of the declaration named in its docstring (rest.py,
 frames.py); the tests check every body and frame they receive against it. Builders read

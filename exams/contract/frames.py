@@ -124,6 +124,33 @@ class StartFrame(rest.Questions):
     request_id = RequestId()
 
 
+class StudentRoomFrame(rest.StudentRoom):
+    """After `timer` on connecting to an attempt in progress, and on a resync, when there is any: the
+    announcements and the question thread as they stand (none are ever deleted: no frame, nothing yet)."""
+
+    type = kind("room")
+
+
+class AnnouncementFrame(rest.StudentAnnouncement):
+    """A proctor's announcement to the exam or to this student: show it until acknowledged."""
+
+    type = kind("announcement")
+
+
+class AcknowledgedFrame(rest.Acknowledged):
+    """The reply to `acknowledge`, and to the attempt's other sockets (another tab acknowledged it)."""
+
+    type = kind("acknowledged")
+    request_id = RequestId()
+
+
+class QuestionFrame(rest.RoomQuestion):
+    """The reply to `ask`; to the attempt's sockets when a question is asked from another tab or answered."""
+
+    type = kind("question")
+    request_id = RequestId()
+
+
 # --- Server to proctor: /ws/proctor/exams/<exam_id>/ ------------------------------------------
 
 ATTEMPT_EVENTS = [
@@ -228,6 +255,59 @@ class ReopenAck(rest.Reopened):
     request_id = RequestId()
 
 
+class ProctorRoomFrame(rest.ProctorRoom):
+    """After `snapshot` on connect, and on a resync, when there is any: announcements with
+    acknowledgements, the students' questions, the incidents (none are ever deleted)."""
+
+    type = kind("room")
+
+
+class AnnouncementSentFrame(serializers.Serializer):
+    """A proctor (any of the exam's) sent an announcement."""
+
+    type = kind("announcement_sent")
+    announcement = rest.ProctorAnnouncement()
+
+
+class AnnouncementAckFrame(serializers.Serializer):
+    """A student acknowledged an announcement."""
+
+    type = kind("announcement_ack")
+    announcement_id = Id()
+    ack = rest.AnnouncementAckRow()
+    acknowledged = serializers.IntegerField(min_value=1, help_text="How many students have acknowledged it now.")
+
+
+class RoomQuestionFrame(serializers.Serializer):
+    """A student asked a question, or a proctor answered one."""
+
+    type = kind("question")
+    question = rest.ProctorRoomQuestion()
+
+
+class IncidentFrame(serializers.Serializer):
+    """A proctor recorded an incident."""
+
+    type = kind("incident")
+    incident = rest.IncidentRecord()
+
+
+class AnnounceAck(rest.ProctorAnnouncement):
+    """The reply to `announce`: the stored announcement."""
+
+    type = kind("ack")
+    action = kind("announce")
+    request_id = RequestId()
+
+
+class AnswerQuestionAck(rest.ProctorRoomQuestion):
+    """The reply to `answer_question`: the question with its answer."""
+
+    type = kind("ack")
+    action = kind("answer_question")
+    request_id = RequestId()
+
+
 # --- Client to server -----------------------------------------------------------------------
 
 
@@ -305,6 +385,35 @@ class ReopenMessage(rest.ReopenRequest):
     request_id = RequestId()
 
 
+class AcknowledgeMessage(rest.AcknowledgeRequest):
+    """Student: I have read this announcement (repeats change nothing)."""
+
+    type = kind("acknowledge")
+    request_id = RequestId()
+
+
+class AskMessage(rest.AskRequest):
+    """Student: a question to the proctors (the attempt must be in progress)."""
+
+    type = kind("ask")
+    request_id = RequestId()
+
+
+class AnnounceMessage(rest.AnnounceRequest):
+    """Proctor: an announcement to the exam, or to one student (`attempt_id`)."""
+
+    type = kind("announce")
+    request_id = RequestId()
+
+
+class AnswerQuestionMessage(rest.AnswerQuestionRequest):
+    """Proctor: answer a student's question of this exam (replaces an earlier answer)."""
+
+    type = kind("answer_question")
+    question_id = Id()
+    request_id = RequestId()
+
+
 class AuthMessage(serializers.Serializer):
     """Either socket: a fresh access token for the socket's user, sent before the one the socket
     was opened (or last renewed) with expires; past that expiry the socket is closed with 4401."""
@@ -335,10 +444,26 @@ STUDENT_FRAMES = _by_type(
     ResumedFrame,
     ReopenedFrame,
     AnswerSavedFrame,
+    StudentRoomFrame,
+    AnnouncementFrame,
+    AcknowledgedFrame,
+    QuestionFrame,
     AuthOkFrame,
     ErrorFrame,
 )
-PROCTOR_FRAMES = _by_type(SnapshotFrame, AttemptEventFrame, ExamStartingFrame, ExamPauseFrame, AuthOkFrame, ErrorFrame)
+PROCTOR_FRAMES = _by_type(
+    SnapshotFrame,
+    AttemptEventFrame,
+    ExamStartingFrame,
+    ExamPauseFrame,
+    ProctorRoomFrame,
+    AnnouncementSentFrame,
+    AnnouncementAckFrame,
+    RoomQuestionFrame,
+    IncidentFrame,
+    AuthOkFrame,
+    ErrorFrame,
+)
 PROCTOR_ACKS = {
     "extend": ExtendAck,
     "force_submit": ForceSubmitAck,
@@ -347,9 +472,11 @@ PROCTOR_ACKS = {
     "resume": TimeControlAck,
     "change_time": TimeControlAck,
     "reopen": ReopenAck,
+    "announce": AnnounceAck,
+    "answer_question": AnswerQuestionAck,
 }
 WAITING_FRAMES = _by_type(WaitingFrame, StartFrame, AuthOkFrame, ErrorFrame)
-STUDENT_MESSAGES = _by_type(AnswerMessage, SubmitMessage, AuthMessage)
+STUDENT_MESSAGES = _by_type(AnswerMessage, SubmitMessage, AcknowledgeMessage, AskMessage, AuthMessage)
 PROCTOR_MESSAGES = _by_type(
     ExtendMessage,
     ForceSubmitMessage,
@@ -358,6 +485,8 @@ PROCTOR_MESSAGES = _by_type(
     ResumeMessage,
     ChangeTimeMessage,
     ReopenMessage,
+    AnnounceMessage,
+    AnswerQuestionMessage,
     AuthMessage,
 )
 WAITING_MESSAGES = _by_type(StartCodeMessage, AuthMessage)

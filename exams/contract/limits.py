@@ -22,6 +22,18 @@ MIN_TIME_LEFT_SECONDS = 60
 MAX_REOPEN_MINUTES = 24 * 60
 # A pause's note, a time change's or a reopening's reason.
 MAX_NOTE_LENGTH = 500
+# What proctors and students write to each other (issue 12 §2, §3), in characters; a socket
+# message must also fit the message size (WS_MAX_MESSAGE_BYTES), which 1,000 characters of
+# any alphabet of up to three UTF-8 bytes do.
+MAX_ANNOUNCEMENT_LENGTH = 1000
+MAX_STUDENT_QUESTION_LENGTH = 1000
+MAX_QUESTION_ANSWER_LENGTH = 1000
+MAX_INCIDENT_NOTE_LENGTH = 1000
+# Rates, counted in the database over a sliding window (so across every server process):
+# announcements per exam, questions per attempt.
+ANNOUNCEMENTS_PER_WINDOW = 10
+QUESTIONS_PER_WINDOW = 5
+RATE_WINDOW_SECONDS = 60
 # A client's `request_id` (a string or an integer) is at most this many characters.
 MAX_REQUEST_ID_LENGTH = 64
 # Every valid client message is one flat object: deeper nesting is refused before parsing
@@ -58,6 +70,20 @@ LIMITS: list[tuple[str, str, str]] = [
     ("reopen", f"1 to {MAX_REOPEN_MINUTES} minutes", "`minutes` of a reopening"),
     ("note, reason", f"at most {MAX_NOTE_LENGTH} characters", "a pause's `note`, a change's or reopening's `reason`"),
     ("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters", "a string or an integer, echoed in the reply"),
+    ("announcement", f"1 to {MAX_ANNOUNCEMENT_LENGTH} characters", "`message` of an announcement"),
+    ("student question", f"1 to {MAX_STUDENT_QUESTION_LENGTH} characters", "`text` of a student's question"),
+    ("answer to a question", f"1 to {MAX_QUESTION_ANSWER_LENGTH} characters", "`text` of a proctor's answer"),
+    ("incident note", f"1 to {MAX_INCIDENT_NOTE_LENGTH} characters", "`note` of an incident"),
+    (
+        "announcement rate",
+        f"{ANNOUNCEMENTS_PER_WINDOW} per {RATE_WINDOW_SECONDS} s per exam",
+        "announcements sent to one exam, by all its proctors (429 `throttled` beyond)",
+    ),
+    (
+        "question rate",
+        f"{QUESTIONS_PER_WINDOW} per {RATE_WINDOW_SECONDS} s per attempt",
+        "questions a student asks (429 `throttled` beyond)",
+    ),
     ("message size", "the `WS_MAX_MESSAGE_BYTES` setting", "a socket message or a REST body, in bytes"),
     ("nesting", f"{MAX_JSON_DEPTH} levels", "brackets in a socket message or a REST body"),
     ("start code", f"at most {MAX_START_CODE_LENGTH} characters", "`code` of a `start_code` message; `start_code`"),

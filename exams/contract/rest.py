@@ -14,13 +14,17 @@ from exams.review import WAITS_FOR
 from .codes import ERRORS
 from .fields import Id, Text, Timestamp, option
 from .limits import (
+    MAX_ANNOUNCEMENT_LENGTH,
     MAX_BULK_ATTEMPTS,
     MAX_CHANGE_AMOUNT,
     MAX_ENROLL_USERNAMES,
     MAX_EXTEND_SECONDS,
+    MAX_INCIDENT_NOTE_LENGTH,
     MAX_NOTE_LENGTH,
+    MAX_QUESTION_ANSWER_LENGTH,
     MAX_REOPEN_MINUTES,
     MAX_START_CODE_LENGTH,
+    MAX_STUDENT_QUESTION_LENGTH,
     MAX_USERNAME_LENGTH,
 )
 
@@ -408,6 +412,132 @@ class BulkForceSubmitted(ExamRoom):
     """The attempts a bulk force submit was given, as they are now."""
 
     submitted = serializers.ListField(child=Id(), help_text="The attempts this call ended (others had ended).")
+
+
+# --- The exam room: announcements, students' questions, incidents (issue 12 §2, §3) ------------
+
+ANNOUNCEMENT_TO = ["exam", "student"]
+
+
+class AnnounceRequest(serializers.Serializer):
+    message = Text(max_length=MAX_ANNOUNCEMENT_LENGTH, help_text="Shown to the students until they acknowledge it.")
+    attempt_id = Id(
+        required=False,
+        help_text="To this attempt's student only, on all their attempts at the exam (else: the whole exam).",
+    )
+
+
+class AcknowledgeRequest(serializers.Serializer):
+    announcement_id = Id()
+
+
+class AskRequest(serializers.Serializer):
+    text = Text(max_length=MAX_STUDENT_QUESTION_LENGTH, help_text="The student's question to the proctors.")
+
+
+class AnswerQuestionRequest(serializers.Serializer):
+    text = Text(max_length=MAX_QUESTION_ANSWER_LENGTH, help_text="The answer, shown under the question.")
+
+
+class IncidentRequest(serializers.Serializer):
+    category = serializers.ChoiceField(choices=IncidentCategory.choices)
+    note = Text(max_length=MAX_INCIDENT_NOTE_LENGTH)
+    attempt_id = Id(required=False, help_text="Against this attempt (else: the whole exam).")
+    granted_seconds = Id(
+        min_value=0,
+        max_value=MAX_EXTEND_SECONDS,
+        required=False,
+        help_text="Time granted with it: the attempt (or every attempt of the exam in progress) is extended.",
+    )
+
+
+class StudentAnnouncement(serializers.Serializer):
+    """An announcement as its student sees it."""
+
+    id = Id()
+    exam_id = Id()
+    message = Text()
+    to = serializers.ChoiceField(choices=ANNOUNCEMENT_TO, help_text="`exam`: everyone; `student`: only you.")
+    sent_at = Timestamp()
+    by = Text(allow_null=True, help_text="The proctor's username (null: the account is gone).")
+    acknowledged_at = Timestamp(allow_null=True, help_text="When you acknowledged it; null: show it until you do.")
+
+
+class Acknowledged(serializers.Serializer):
+    announcement_id = Id()
+    acknowledged_at = Timestamp(help_text="The first acknowledgement's time (repeats change nothing).")
+
+
+class RoomQuestion(serializers.Serializer):
+    """A student's question and its answer (null until a proctor answers)."""
+
+    id = Id()
+    attempt_id = Id()
+    text = Text()
+    asked_at = Timestamp()
+    answer = Text(allow_null=True)
+    answered_at = Timestamp(allow_null=True)
+
+
+class StudentRoom(serializers.Serializer):
+    """What a student is told on every connect: the announcements for them and their question thread."""
+
+    attempt_id = Id()
+    announcements = StudentAnnouncement(many=True)
+    questions = RoomQuestion(many=True)
+
+
+class ProctorRoomQuestion(RoomQuestion):
+    student = Text(help_text="The asking student's username.")
+    answered_by = Text(allow_null=True, help_text="The answering proctor's username.")
+
+
+class AnnouncementAckRow(serializers.Serializer):
+    user_id = Id()
+    student = Text(help_text="The student's username.")
+    acknowledged_at = Timestamp()
+
+
+class ProctorAnnouncement(serializers.Serializer):
+    """An announcement with who has acknowledged it."""
+
+    id = Id()
+    exam_id = Id()
+    message = Text()
+    to = serializers.ChoiceField(choices=ANNOUNCEMENT_TO)
+    student = Text(allow_null=True, help_text="The one student it is for (`to` is `student`).")
+    sent_at = Timestamp()
+    by = Text(allow_null=True)
+    recipients = serializers.IntegerField(
+        min_value=0, help_text="Students it is for: 1, or those with an attempt at the exam when this was made."
+    )
+    acks = AnnouncementAckRow(many=True)
+
+
+class IncidentRecord(serializers.Serializer):
+    id = Id()
+    exam_id = Id()
+    attempt_id = Id(allow_null=True, help_text="Null: recorded against the whole exam.")
+    student = Text(allow_null=True)
+    category = serializers.ChoiceField(choices=IncidentCategory.choices)
+    note = Text()
+    granted_seconds = serializers.IntegerField(min_value=0)
+    recorded_at = Timestamp()
+    by = Text(allow_null=True)
+
+
+class Incidents(serializers.Serializer):
+    exam_id = Id()
+    incidents = IncidentRecord(many=True)
+
+
+class ProctorRoom(serializers.Serializer):
+    """What a proctor is told on every connect: announcements with acknowledgements, questions, incidents."""
+
+    exam_id = Id()
+    announcements = ProctorAnnouncement(many=True)
+    questions = ProctorRoomQuestion(many=True)
+    incidents = IncidentRecord(many=True)
 
 
 def error_code() -> serializers.ChoiceField:

@@ -242,9 +242,9 @@ def check_text(path: str, text: str) -> dict:
 
 def check_event(event) -> list:
     """Check a fan-out event (exams/delivery.py) as received from the channel layer: its frame
-    is for a student's sockets (TO_ATTEMPT) or an exam's proctors (TO_EXAM); a waiting room's
-    signal (TO_WAITING) is one of the signals notifications.py declares."""
-    from exams.delivery import TO_ATTEMPT, TO_EXAM, TO_WAITING
+    is for a student's sockets (TO_ATTEMPT, or all of an exam's: TO_EXAM_STUDENTS) or an exam's
+    proctors (TO_EXAM); a waiting room's signal (TO_WAITING) is one of the signals notifications.py declares."""
+    from exams.delivery import TO_ATTEMPT, TO_EXAM, TO_EXAM_STUDENTS, TO_WAITING
     from exams.notifications import ROOM_CHANGED, STARTING
 
     target, _, frame = event
@@ -252,7 +252,7 @@ def check_event(event) -> list:
         if not isinstance(frame, dict) or frame.get("type") not in (STARTING, ROOM_CHANGED):
             raise ShapeError(f"unknown waiting-room signal {frame!r}")
         return event
-    if target not in (TO_ATTEMPT, TO_EXAM):
+    if target not in (TO_ATTEMPT, TO_EXAM, TO_EXAM_STUDENTS):
         raise ShapeError(f"event for an unknown target {target!r}")
-    check_frame("student" if target == TO_ATTEMPT else "proctor", frame)
+    check_frame("proctor" if target == TO_EXAM else "student", frame)
     return event

@@ -8,8 +8,10 @@ those calls got.
 
 import pytest
 
+from exams import clock
 from exams.contract import docs
 from exams.models import Enrollment, Question
+from exams.room_models import Announcement, StudentQuestion
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +25,17 @@ def world(make_exam, make_user, client_for):
     attempt_id = client_for(owner).post(f"/api/exam/timer/start/{exam.pk}/").json()["attempt_id"]
     Enrollment.objects.create(exam=exam, user=owner)
     question = Question.objects.filter(exam=exam).first()
-    return {"exam": exam.pk, "attempt": attempt_id, "question": question.pk, "owner": owner, "other": other}
+    asked = StudentQuestion.objects.create(attempt_id=attempt_id, text="Radians?", asked_at=clock.now())
+    announcement = Announcement.objects.create(exam=exam, message="Q3 reads 42.", sent_at=clock.now())
+    return {
+        "exam": exam.pk,
+        "attempt": attempt_id,
+        "question": question.pk,
+        "owner": owner,
+        "other": other,
+        "asked": asked.pk,
+        "announcement": announcement.pk,
+    }
 
 
 def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
@@ -80,6 +92,29 @@ def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
         ("POST", "/api/proctor/attempts/{attempt_id}/reopen/"): (
             f"/api/proctor/attempts/{attempt}/reopen/",
             {"minutes": 1, "reason": "x"},
+        ),
+        ("GET", "/api/exam/room/{attempt_id}/"): (f"/api/exam/room/{attempt}/", None),
+        ("POST", "/api/exam/room/{attempt_id}/acknowledge/"): (
+            f"/api/exam/room/{attempt}/acknowledge/",
+            {"announcement_id": world["announcement"]},
+        ),
+        ("POST", "/api/exam/room/{attempt_id}/questions/"): (f"/api/exam/room/{attempt}/questions/", {"text": "Why?"}),
+        ("GET", "/api/proctor/exams/{exam_id}/communications/"): (
+            f"/api/proctor/exams/{exam}/communications/",
+            None,
+        ),
+        ("POST", "/api/proctor/exams/{exam_id}/announcements/"): (
+            f"/api/proctor/exams/{exam}/announcements/",
+            {"message": "hi"},
+        ),
+        ("POST", "/api/proctor/exams/{exam_id}/questions/{question_id}/answer/"): (
+            f"/api/proctor/exams/{exam}/questions/{world['asked']}/answer/",
+            {"text": "Yes."},
+        ),
+        ("GET", "/api/proctor/exams/{exam_id}/incidents/"): (f"/api/proctor/exams/{exam}/incidents/", None),
+        ("POST", "/api/proctor/exams/{exam_id}/incidents/"): (
+            f"/api/proctor/exams/{exam}/incidents/",
+            {"category": "other", "note": "x"},
         ),
     }
 
@@ -140,6 +175,14 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
         ("POST", "/api/proctor/exams/{exam_id}/resume/"),
         ("POST", "/api/proctor/exams/{exam_id}/time/"),
         ("POST", "/api/proctor/attempts/{attempt_id}/reopen/"),
+        ("GET", "/api/exam/room/{attempt_id}/"),
+        ("POST", "/api/exam/room/{attempt_id}/acknowledge/"),
+        ("POST", "/api/exam/room/{attempt_id}/questions/"),
+        ("GET", "/api/proctor/exams/{exam_id}/communications/"),
+        ("POST", "/api/proctor/exams/{exam_id}/announcements/"),
+        ("POST", "/api/proctor/exams/{exam_id}/questions/{question_id}/answer/"),
+        ("GET", "/api/proctor/exams/{exam_id}/incidents/"),
+        ("POST", "/api/proctor/exams/{exam_id}/incidents/"),
     }
     assert documented("403") == answered
 
@@ -151,6 +194,7 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
         ("LoginRequest", "username"),
         ("LoginRequest", "password"),
         ("RefreshRequest", "refresh"),
+        ("AskRequest", "text"),
     ],
 )
 def test_blank_strings_are_refused_by_the_schema_as_by_the_server(component, field, world, client_for):
@@ -160,6 +204,7 @@ def test_blank_strings_are_refused_by_the_schema_as_by_the_server(component, fie
         "SubmitAnswerRequest": calls(world)[("POST", "/api/exam/timer/submit-answer/")],
         "LoginRequest": calls(world)[("POST", "/api/auth/login/")],
         "RefreshRequest": calls(world)[("POST", "/api/auth/refresh/")],
+        "AskRequest": calls(world)[("POST", "/api/exam/room/{attempt_id}/questions/")],
     }[component]
     response = client_for(world["owner"]).post(path, {**body, field: ""}, format="json")
     assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid")
