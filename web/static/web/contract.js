@@ -98,12 +98,75 @@
  */
 
 /**
+ * An announcement as its student sees it (the student socket's `announcement`, `room`; REST's room).
+ * @typedef {object} StudentAnnouncement
+ * @property {number} id
+ * @property {number} exam_id
+ * @property {string} message
+ * @property {"exam" | "student"} to
+ * @property {string} sent_at
+ * @property {string | null} by
+ * @property {string | null} acknowledged_at null: show it until acknowledged
+ */
+
+/**
+ * A student's question and its answer.
+ * @typedef {object} RoomQuestion
+ * @property {number} id
+ * @property {number} attempt_id
+ * @property {string} text
+ * @property {string} asked_at
+ * @property {string | null} answer
+ * @property {string | null} answered_at
+ */
+
+/** @typedef {RoomQuestion & {student: string, answered_by: string | null}} ProctorRoomQuestion */
+
+/**
+ * @typedef {object} AnnouncementAckRow
+ * @property {number} user_id
+ * @property {string} student
+ * @property {string} acknowledged_at
+ */
+
+/**
+ * An announcement as proctors see it.
+ * @typedef {object} ProctorAnnouncement
+ * @property {number} id
+ * @property {number} exam_id
+ * @property {string} message
+ * @property {"exam" | "student"} to
+ * @property {string | null} student the one student it is for
+ * @property {string} sent_at
+ * @property {string | null} by
+ * @property {number} recipients
+ * @property {AnnouncementAckRow[]} acks
+ */
+
+/**
+ * @typedef {object} IncidentRecord
+ * @property {number} id
+ * @property {number} exam_id
+ * @property {number | null} attempt_id null: the whole exam
+ * @property {string | null} student
+ * @property {"environment" | "examinee" | "technical" | "staff" | "other"} category
+ * @property {string} note
+ * @property {number} granted_seconds
+ * @property {string} recorded_at
+ * @property {string | null} by
+ */
+
+/**
  * What the student's socket says.
  * @typedef {(Timer & {type: "timer"})
  *   | (Timer & {type: "extended", added_seconds: number})
  *   | {type: "timeout" | "submitted"}
  *   | {type: "answer_saved", question_id: number, selected_option: string, saved_at: string, request_id?: string}
- *   | {type: "error", code: string, message: string, request_id?: string}} StudentFrame
+ *   | {type: "error", code: string, message: string, request_id?: string}
+ *   | {type: "room", attempt_id: number, announcements: StudentAnnouncement[], questions: RoomQuestion[]}
+ *   | (StudentAnnouncement & {type: "announcement"})
+ *   | {type: "acknowledged", announcement_id: number, acknowledged_at: string, request_id?: string}
+ *   | (RoomQuestion & {type: "question", request_id?: string})} StudentFrame
  */
 
 /**
@@ -114,9 +177,14 @@
 /**
  * What the proctor's socket says: a snapshot, replies to the proctor's actions, and events about one attempt.
  * @typedef {{type: "snapshot", exam_id: number, columns: (keyof AttemptRow)[], rows: unknown[][]}
- *   | {type: "ack", request_id: string, action: "extend" | "force_submit"}
+ *   | {type: "ack", request_id: string, action: "extend" | "force_submit" | "announce" | "answer_question"}
  *   | {type: "error", code: string, message: string, request_id?: string}
- *   | {type: AttemptEventType, attempt: AttemptRow}} ProctorFrame
+ *   | {type: AttemptEventType, attempt: AttemptRow}
+ *   | {type: "room", announcements: ProctorAnnouncement[], questions: ProctorRoomQuestion[], incidents: IncidentRecord[]}
+ *   | {type: "announcement_sent", announcement: ProctorAnnouncement}
+ *   | {type: "announcement_ack", announcement_id: number, ack: AnnouncementAckRow, acknowledged: number}
+ *   | {type: "question", question: ProctorRoomQuestion}
+ *   | {type: "incident", incident: IncidentRecord}} ProctorFrame
  */
 
 /**

@@ -20,6 +20,7 @@ import "./alerts.js";
 import "./actions.js";
 import "./exports.js";
 import "./enrolled.js";
+import "./proctor-room.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./contract.js").ProctorExam} ProctorExam */

@@ -23,7 +23,7 @@ import { runPreStart } from "./student-hooks.js";
 import { clock, newVisit, session, stillVisiting } from "./student-session.js";
 
 // --- Feature modules (each registers its hooks when imported) -------------------------------
-// (none yet: add `import "./<feature>.js";` lines here)
+import "./student-room.js";
 
 /** @typedef {import("./contract.js").StudentExam} StudentExam */
 
