@@ -17,9 +17,9 @@ def require_staff(user: User) -> None:
 
 
 def clean_text(text: object, *, field: str, limit: int) -> str:
-    """The text as sent if it is a non-blank string of at most `limit` characters (the parsers check
-    this first; services check again for callers that bypass them)."""
-    if not isinstance(text, str) or not text.strip():
+    """The text as sent if it is a non-empty string of at most `limit` characters, as the declarations
+    say (the parsers check this first; services check again for callers that bypass them)."""
+    if not isinstance(text, str) or not text:
         raise ServiceError(f"{field}: write something.", code=codes.INVALID)
     if len(text) > limit or "\x00" in text:
         raise ServiceError(f"{field}: at most {limit} characters, and no NUL.", code=codes.INVALID)
