@@ -1,5 +1,5 @@
 # Two commands for a fresh machine: `make run` and `make test`.
-.PHONY: run test check setup bench-expiry bench-sockets drills drills-setup bench-hardclose bench-handshakes cluster cluster-down
+.PHONY: run test check setup bench-expiry bench-sockets drills drills-setup bench-hardclose bench-handshakes bench-start cluster cluster-down
 
 run:
 	scripts/setup.sh run
@@ -60,3 +60,6 @@ cluster:
 # Stops a `make cluster` running in the background (or another terminal).
 cluster-down:
 	@if [ -s .run/cluster.pid ]; then kill -TERM $$(cat .run/cluster.pid) && echo "stopping the fleet"; else echo "no fleet running"; fi
+
+bench-start: drills-setup
+	DRILLS_DATABASE_URL=$(DRILLS_DATABASE_URL) .venv/bin/python bench/bench_start.py $(BENCH_ARGS)

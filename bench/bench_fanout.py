@@ -161,10 +161,12 @@ async def client_main(port: int) -> None:
 
 
 class Clients:
-    def __init__(self, count: int, port: int, env: dict) -> None:
+    """Load client processes of `script` (this file by default), each driven by JSON lines on its stdin."""
+
+    def __init__(self, count: int, port: int, env: dict, script: str = __file__) -> None:
         self.procs = [
             subprocess.Popen(
-                [sys.executable, __file__, "client", "--role", "client", "--port", str(port)],
+                [sys.executable, script, "client", "--role", "client", "--port", str(port)],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.PIPE,

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from . import services
-from .models import Answer, Attempt, AttemptEvent, Exam, ExamEvent, Question
+from .models import Answer, Attempt, AttemptEvent, Enrollment, Exam, ExamEvent, Question
 
 
 class QuestionInline(admin.StackedInline):
@@ -20,6 +20,23 @@ class ExamEventInline(admin.TabularInline):
         return False
 
 
+class EnrollmentInline(admin.TabularInline):
+    """The students the exam expects (none: open to every student); bulk: `manage.py enroll_students`."""
+
+    model = Enrollment
+    extra = 0
+    autocomplete_fields = ("user",)
+    readonly_fields = ("created_at",)
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(admin.ModelAdmin):
+    list_display = ("id", "exam", "user", "created_at")
+    list_filter = ("exam",)
+    search_fields = ("user__username", "exam__title")
+    autocomplete_fields = ("user",)
+
+
 @admin.register(Exam)
 class ExamAdmin(admin.ModelAdmin):
     list_display = (
@@ -36,8 +53,8 @@ class ExamAdmin(admin.ModelAdmin):
     )
     list_filter = ("published", "review_when")
     search_fields = ("title",)
-    readonly_fields = ("review_released_at",)
-    inlines = [QuestionInline, ExamEventInline]
+    readonly_fields = ("review_released_at", "started_at")
+    inlines = [QuestionInline, EnrollmentInline, ExamEventInline]
     actions = ["release_review"]
 
     @admin.action(description="Release the review to students (exams/review.py)")

@@ -17,9 +17,10 @@ and every student waiting at the start gets an attempt with the SAME `started_at
   time. A student who opens the room after the start is a late arrival: `services.start_attempt`
   (the exam's late-start policy) decides.
 
-Duplicates are impossible: attempts are unique per (student, exam, number), the INSERT ignores
-a row another process (a second tab) inserted first, and every seated student is answered
-with the one ongoing attempt the database holds.
+Duplicates are impossible: a seating locks its students' rows (one statement, in id order) as
+a student's own start does, so a second process (a second tab) or a late start waits and then
+finds the attempt; attempts are also unique per (student, exam, number). Every seated student
+is answered with the one attempt under way the database holds.
 """
 
 import hmac
@@ -32,7 +33,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from . import clock, deadlines, enrollment, notifications, services, timers
 from .contract.limits import START_CODE_LOCK_SECONDS, START_CODE_MAX_FAILURES
@@ -43,6 +44,7 @@ from .models import (
     AttemptEvent,
     AttemptStatus,
     CheckIn,
+    Enrollment,
     EventKind,
     Exam,
     ExamEvent,
@@ -128,16 +130,21 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
     without the start code, or with no attempts left are left out.
     """
     now = clock.now()
+    exam = Exam.objects.filter(pk=exam_id).first()
+    if exam is None or not exam.published or not exam.waiting_room:
+        return None
     with transaction.atomic():
-        # The exam's row lock orders this against other processes seating the same exam.
-        exam = Exam.objects.select_for_update().filter(pk=exam_id).first()
-        if exam is None or not exam.published or not exam.waiting_room:
-            return None
+        # Its own short transaction: the exam's row is not held while students are seated.
         _begin_scheduled(exam, now)
-        if exam.started_at is None or now < exam.started_at - lead() - margin():
-            return None
-        instant = exam.started_at if now <= exam.started_at - margin() else now + margin()
+    if exam.started_at is None or now < exam.started_at - lead() - margin():
+        return None
+    instant = exam.started_at if now <= exam.started_at - margin() else now + margin()
+    with transaction.atomic():
         users = _eligible(exam, list(dict.fromkeys(user_ids)))
+        # The students' rows, locked in one statement (in id order), as services.start_attempt locks
+        # one: a student's other process, tab or late start waits, so exactly one attempt and one
+        # `started` event are made; processes seating other students do not wait for each other.
+        list(get_user_model().objects.select_for_update().filter(pk__in=users).order_by("pk").values_list("pk"))
         ongoing = {
             a.user_id: a for a in Attempt.objects.filter(exam=exam, user_id__in=users).live(now).select_related("user")
         }
@@ -171,8 +178,7 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
                         ),
                     )
                 )
-            # A row another process (the student's other tab) inserted first is skipped, not an error.
-            Attempt.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+            Attempt.objects.bulk_create(rows, batch_size=1000)
             created = list(
                 Attempt.objects.filter(exam=exam, user_id__in=fresh, started_at=instant, status=AttemptStatus.ONGOING)
                 .exclude(pk__in=[a.pk for a in ongoing.values()])
@@ -195,14 +201,6 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
                     (now - exam.started_at).total_seconds(),
                     clock.iso(instant),
                 )
-        # Seated students whose attempt another process made meanwhile are answered with it too.
-        known = {a.user_id for a in created} | set(ongoing)
-        late = [u for u in fresh if u not in known]
-        if late:
-            ongoing.update(
-                (a.user_id, a)
-                for a in Attempt.objects.filter(exam=exam, user_id__in=late).live(now).select_related("user")
-            )
         questions = list(Question.objects.filter(exam=exam))
         answers = _answers([a.pk for a in ongoing.values()])
     return Seating(exam, instant, questions, [*ongoing.values(), *created], [a.pk for a in created], answers)
@@ -253,17 +251,31 @@ class RoomView:
 
 
 def open_room(*, user_id: int, exam_id: int) -> RoomView:
-    """A waiting socket opening: check the student in (first time), and seat them if the start has come."""
+    """A waiting socket opening: check the student in (first time), and seat them if the start has come.
+
+    Five queries in autocommit (a room fills with thousands of these): the user, the exam with
+    its enrollment rule, the check-in (insert if new, read), the attempt under way.
+    """
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         raise NotAuthenticated("The token's user is unknown or inactive.")
-    exam = Exam.objects.filter(pk=exam_id, published=True).first()
+    exam = (
+        Exam.objects.filter(pk=exam_id, published=True)
+        .annotate(
+            has_enrollments=Exists(Enrollment.objects.filter(exam_id=OuterRef("pk"))),
+            enrolled=Exists(Enrollment.objects.filter(exam_id=OuterRef("pk"), user_id=user_id)),
+        )
+        .first()
+    )
     if exam is None:
         raise NotFound(f"Exam {exam_id} does not exist or is not published.")
     if not exam.waiting_room:
         raise NotFound(f"Exam {exam_id} has no waiting room: start it directly.", code="no_waiting_room")
-    enrollment.check_may_sit(exam=exam, user=user)
-    check_in, _ = CheckIn.objects.get_or_create(exam=exam, user=user, defaults={"arrived_at": clock.now()})
+    if exam.has_enrollments and not exam.enrolled:
+        raise Forbidden("You are not enrolled in this exam.", code="not_enrolled")
+    # A reconnect finds its row; a racing tab's insert is no error.
+    CheckIn.objects.bulk_create([CheckIn(exam=exam, user=user, arrived_at=clock.now())], ignore_conflicts=True)
+    check_in = CheckIn.objects.get(exam=exam, user=user)
     return _view(exam, user, check_in)
 
 

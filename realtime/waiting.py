@@ -11,10 +11,15 @@ own fields. The proctors' `attempt_started` rows follow, after the students' fra
 """
 
 import asyncio
+import functools
 import json
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.db import connection
 
 from exams import clock, notifications, review, waiting_room
 from exams.contract import builders
@@ -156,9 +161,11 @@ class WaitingRooms:
             self._seating.pop(exam_id, None)
 
     async def _seat_users(self, exam_id: int, users: list[int]) -> None:
-        seating = await db_call(waiting_room.seat_students)(exam_id=exam_id, user_ids=users)
+        started = time.monotonic()
+        seating, statements = await db_call(_counted(waiting_room.seat_students))(exam_id=exam_id, user_ids=users)
         if seating is None:
             return
+        seated_in = time.monotonic() - started
         texts = start_texts(seating)
         served = 0
         for user_id, (attempt_id, text) in texts.items():
@@ -172,15 +179,22 @@ class WaitingRooms:
             for socket in list(group):
                 if socket.ready and socket.seated is None:
                     await socket.deliver(builders.waiting_frame(seating.exam, code_accepted=socket.code_accepted))
+        pushed_in = time.monotonic() - started
+        # The proctors' rows, once every student here has their questions.
+        _, told = await db_call(_counted(notifications.attempts_started))(seating.created)
+        # bench/bench_start.py reads this line: keep its fields.
         logger.info(
-            "exam %s: seated %d students here (%d new attempts) for %s",
+            "exam %s: seated %d students here (%d new attempts) for %s: seating %.3f s, %d statements; "
+            "frames out %.3f s; proctors told in %d statements",
             exam_id,
             len(texts),
             len(seating.created),
             clock.iso(seating.started_at),
+            seated_in,
+            statements,
+            pushed_in,
+            told,
         )
-        # The proctors' rows, once every student here has their questions.
-        await db_call(notifications.attempts_started)(seating.created)
 
     # --- signals and recovery ------------------------------------------------------------------
 
@@ -220,3 +234,21 @@ class WaitingRooms:
                 await self.refresh(exam_id)
             except Exception:
                 logger.exception("resyncing the waiting room of exam %s failed", exam_id)
+
+
+def _counted(func: Callable[..., Any]) -> Callable[..., tuple[Any, int]]:
+    """`func` returning (its result, the SQL statements it ran): the start's database cost, logged."""
+
+    @functools.wraps(func)
+    def call(*args, **kwargs):
+        count = 0
+
+        def counter(execute, sql, params, many, context):
+            nonlocal count
+            count += 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(counter):
+            return func(*args, **kwargs), count
+
+    return call

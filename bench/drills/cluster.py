@@ -101,6 +101,7 @@ class Cluster:
         listeners: int = 2,
         tag: str = "drill",
         proxy: bool = True,
+        ports: list[int] | None = None,
     ) -> None:
         from tests.support.tcp_proxy import TcpProxy
 
@@ -111,6 +112,8 @@ class Cluster:
         self.base_env = env
         self.n_daphnes, self.n_listeners = daphnes, listeners
         self.tag = tag
+        # The daphnes' ports (free ones by default).
+        self.ports = ports or []
         self.daphnes: list[dict] = []  # {"port", "proc", "log"}
         self.listeners: list[subprocess.Popen] = []
         self.logs: list = []
@@ -138,7 +141,7 @@ class Cluster:
         if self.proxy is not None:
             self.proxy.start()
         for i in range(self.n_daphnes):
-            self.daphnes.append(self._spawn_daphne(free_port(), i))
+            self.daphnes.append(self._spawn_daphne(self.ports[i] if i < len(self.ports) else free_port(), i))
         for i in range(self.n_listeners):
             self.listeners.append(self._spawn_listener(i))
         for d in self.daphnes:

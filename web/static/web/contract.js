@@ -76,6 +76,8 @@
  * @property {string | null} closes_at
  * @property {number} total_questions
  * @property {ReviewPolicy} review_policy
+ * @property {boolean} [waiting_room] students start together from the waiting room (waiting.js)
+ * @property {string | null} [starts_at] the waiting room's start instant, once known
  */
 
 /** @typedef {"student" | "proctor" | "time" | null} EndedBy  who ended an attempt: null while ongoing */

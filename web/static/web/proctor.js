@@ -21,6 +21,7 @@ import "./actions.js";
 import "./exports.js";
 import "./enrolled.js";
 import "./proctor-room.js";
+import "./start-control.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./contract.js").ProctorExam} ProctorExam */

@@ -24,6 +24,7 @@ import { clock, newVisit, session, stillVisiting } from "./student-session.js";
 
 // --- Feature modules (each registers its hooks when imported) -------------------------------
 import "./student-room.js";
+import "./waiting.js";
 
 /** @typedef {import("./contract.js").StudentExam} StudentExam */
 

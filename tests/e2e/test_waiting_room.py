@@ -1,0 +1,89 @@
+"""The waiting room end to end in headless Chromium against a real daphne and listener: two students
+wait (one enters a wrong code, then the right one), the proctor presses "Start now" on the dashboard
+and confirms (the confirmation names the exam and the number waiting), and both students' questions
+appear at the same start instant, with the same clock.
+
+Set DOCS_SCREENSHOTS=1 to refresh `docs/waiting-room.png` from it.
+"""
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from exams import clock
+from exams.models import Attempt, Exam
+
+from .conftest import Browsers, countdown_seconds, in_thread, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.network, pytest.mark.django_db(transaction=True)]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def open_waiting_room(page, title: str) -> None:
+    page.locator(".exam-card", has_text=title).get_by_role("button", name="Start exam").click()
+    expect(page.locator("#instructions-title")).to_have_text(title)
+    expect(page.get_by_test_id("waiting-room")).to_be_visible()
+    expect(page.get_by_role("button", name="Start the exam")).to_be_hidden()
+
+
+def test_students_wait_then_start_together_when_the_proctor_starts(browsers: Browsers, make_exam, make_user, proctor):
+    scheduled = clock.now() + timedelta(minutes=42, seconds=30)
+    exam = make_exam(duration=900, questions=3, waiting_room=True, start_code="PX42", starts_at=scheduled)
+    Exam.objects.filter(pk=exam.pk).update(title="Physics final")
+    ada, bob = make_user(username="ada"), make_user(username="bob")
+
+    pages = {}
+    for user in (ada, bob):
+        page = browsers.new_page(user.username)
+        sign_in(page, "/", user.username)
+        open_waiting_room(page, "Physics final")
+        expect(page.locator("#waiting-headline")).to_contain_text("start code")
+        pages[user.username] = page
+
+    ada_page, bob_page = pages["ada"], pages["bob"]
+    ada_page.get_by_label("Start code").fill("nope")
+    ada_page.get_by_role("button", name="Enter code").click()
+    expect(ada_page.locator("#start-code-error")).to_contain_text("not the start code")
+    for page in (ada_page, bob_page):
+        page.get_by_label("Start code").fill("px 42")
+        page.get_by_role("button", name="Enter code").click()
+        expect(page.locator("#waiting-headline")).to_contain_text("questions appear when the exam starts")
+        expect(page.locator("#start-code-form")).to_be_hidden()
+        expect(page.locator("#waiting-countdown")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+        left = countdown_seconds(page.locator("#waiting-countdown").inner_text())
+        assert -0.5 <= left - (scheduled - clock.now()).total_seconds() <= 1.5  # the server's clock, rounded up
+    if os.environ.get("DOCS_SCREENSHOTS"):
+        ada_page.screenshot(path=DOCS / "waiting-room.png")
+    assert in_thread(lambda: Attempt.objects.filter(exam=exam).count()) == 0
+
+    dashboard = browsers.new_page("proctor")
+    sign_in(dashboard, "/proctor/", proctor.username)
+    dashboard.get_by_label("Exam").select_option(str(exam.pk))
+    confirmations = []
+
+    def confirm(dialog):
+        confirmations.append(dialog.message)
+        dialog.accept()
+
+    dashboard.on("dialog", confirm)
+    dashboard.get_by_role("button", name="Start now…").click()
+
+    # Both screens show the questions, behind a short "get ready" until the shared instant.
+    for page in (ada_page, bob_page):
+        expect(page.locator("#exam-title")).to_have_text("Physics final")
+        expect(page.locator(".question")).to_have_count(3)
+        expect(page.get_by_text("Get ready")).to_be_hidden()
+    assert confirmations == [
+        'Start "Physics final" now? 2 students are waiting; their clocks all start together in a moment. '
+        "This replaces the scheduled start."
+    ]
+    attempts = in_thread(lambda: list(Attempt.objects.filter(exam=exam)))
+    assert len(attempts) == 2 and len({a.started_at for a in attempts}) == 1
+    assert {(a.deadline_at - a.started_at).total_seconds() for a in attempts} == {900}
+    assert re.fullmatch(r"1[45]:\d\d", ada_page.locator("#countdown").inner_text())
+    browsers.assert_clean()
