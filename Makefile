@@ -1,5 +1,5 @@
 # Two commands for a fresh machine: `make run` and `make test`.
-.PHONY: run test check setup bench-expiry bench-sockets drills drills-setup bench-hardclose bench-handshakes bench-start cluster cluster-down
+.PHONY: run test check setup bench-expiry bench-dashboard bench-sockets drills drills-setup bench-hardclose bench-handshakes bench-start cluster cluster-down
 
 run:
 	scripts/setup.sh run
@@ -19,6 +19,12 @@ bench-expiry:
 	scripts/ensure_redis.sh
 	.venv/bin/python manage.py migrate -v0
 	.venv/bin/python bench/bench_expiry.py $(BENCH_ARGS)
+
+# The dashboard in headless Chromium with 1,000 students (the test database and fixtures of the suite).
+bench-dashboard:
+	scripts/setup.sh test
+	scripts/ensure_redis.sh
+	.venv/bin/pytest bench/bench_dashboard.py -s -q -p no:cacheprovider $(BENCH_ARGS)
 
 bench-sockets:
 	scripts/setup.sh test

@@ -10,6 +10,7 @@ import threading
 from collections import defaultdict
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidMessage
 
 WAIT = 20
 
@@ -36,7 +37,14 @@ class Crowd:
         async def one(attempt_id: int, token: str) -> None:
             async with gate:
                 uri = f"{self.base.replace('http://', 'ws://')}/ws/attempts/{attempt_id}/?token={token}"
-                ws = await connect(uri, origin=self.base, open_timeout=WAIT)
+                for retry in range(3):  # a reconnect right after a close may find the server mid-cleanup
+                    try:
+                        ws = await connect(uri, origin=self.base, open_timeout=WAIT)
+                        break
+                    except (OSError, EOFError, InvalidMessage):
+                        if retry == 2:
+                            raise
+                        await asyncio.sleep(0.5)
                 first = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
                 assert first["type"] == "timer", first
                 self.sockets[attempt_id] = ws
