@@ -10,7 +10,7 @@ within --timeout seconds:
     its key's `expired` event and does nothing else (no sweeper, no reconciler);
 (b) the engine: a real `manage.py run_timer_listener` process.
 
-    python bench/bench_expiry.py [--attempts 1000] [--other-keys 100000] [--runs 3] [--timeout 60]
+    python bench/bench_expiry.py [--attempts 1000,10000] [--listeners 1] [--other-keys 100000] [--runs 3] [--timeout 60]
 
 It uses the configured DATABASE_URL and the server of REDIS_URL, but a Redis database of
 its own (--redis-db, flushed before and after), and deletes the user, exam and attempts it
@@ -43,13 +43,21 @@ POLL_SECONDS = 0.02
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--attempts", type=int, default=1000, help="attempts ending within one second (1000)")
+    parser.add_argument(
+        "--attempts",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1000, 10_000],
+        help="attempts ending within one second, one scenario per size (1000,10000: the hard close)",
+    )
+    parser.add_argument(
+        "--listeners", type=int, default=1, help="run_timer_listener processes for design (b) (1; `make run` starts 2)"
+    )
     parser.add_argument("--other-keys", type=int, default=100_000, help="unrelated keys with long TTLs (100000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each design; medians are reported (3)")
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds after which an attempt counts as lost (60)"
     )
-    parser.add_argument("--lead", type=float, default=2.0, help="seconds from arming to the first deadline (2)")
+    parser.add_argument("--lead", type=float, default=5.0, help="seconds from arming to the first deadline (5)")
     parser.add_argument(
         "--redis-db",
         type=int,
@@ -127,25 +135,34 @@ def keyspace_only() -> Iterator[None]:
 
 @contextmanager
 def engine() -> Iterator[None]:
-    """(b) A real `run_timer_listener` process, ready (subscribed) before the attempts are armed."""
+    """(b) `--listeners` real `run_timer_listener` processes, each ready (subscribed) before the attempts are armed."""
     (ROOT / ".run").mkdir(exist_ok=True)
-    log_path = ROOT / ".run" / "bench-listener.log"
     env = {**os.environ, "LISTENER_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1"}
     if settings.SECRET_KEY == settings.DEFAULT_SECRET_KEY:
         env["SECRET_KEY"] = secrets.token_urlsafe(50)  # the listener refuses the committed dev key
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_timer_listener"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
+    procs: list[subprocess.Popen] = []
+    try:
+        for n in range(ARGS.listeners):
+            log_path = ROOT / ".run" / f"bench-listener{'' if n == 0 else n + 1}.log"
+            with open(log_path, "w") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "manage.py", "run_timer_listener"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            procs.append(proc)
             end = time.monotonic() + 60
             while "listening for expired timer keys" not in log_path.read_text():
                 if proc.poll() is not None or time.monotonic() > end:
                     sys.exit(f"the listener did not start; see {log_path}")
                 time.sleep(0.05)
-            yield
-        finally:
+        yield
+    finally:
+        for proc in procs:
             proc.terminate()
+        for proc in procs:
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -268,16 +285,21 @@ def main() -> None:
     name = f"bench-expiry-{secrets.token_hex(4)}"
     user = get_user_model().objects.create_user(username=name, password=secrets.token_urlsafe(16))
     exam = Exam.objects.create(title=name, duration_seconds=60, published=False)
-    results: dict[str, list[dict]] = {design: [] for design in DESIGNS}
+    # Design (a) loses most attempts at any size: it runs for the first size only.
+    cases = [
+        (design, size) for size in ARGS.attempts for design in DESIGNS if size == ARGS.attempts[0] or "(b)" in design
+    ]
+    results: dict[tuple[str, int], list[dict]] = {case: [] for case in cases}
     print(
         f"{ARGS.attempts} attempts ending within one second, {ARGS.other_keys} other TTL keys, "
-        f"{connection.vendor}, Redis {client.info('server')['redis_version']} (db {ARGS.redis_db})"
+        f"{connection.vendor}, Redis {client.info('server')['redis_version']} (db {ARGS.redis_db}), "
+        f"{ARGS.listeners} listener(s); {load()}"
     )
     try:
         for run in range(1, ARGS.runs + 1):
-            for design, running in DESIGNS.items():
-                with running():
-                    lateness = watch(arm_attempts(user, exam, ARGS.attempts))
+            for design, size in cases:
+                with DESIGNS[design]():
+                    lateness = watch(arm_attempts(user, exam, size))
                 paths = clean_up(exam)
                 if not client.exists(SENTINEL):
                     print(
@@ -286,10 +308,10 @@ def main() -> None:
                         file=sys.stderr,
                     )
                     fill_other_keys(client, ARGS.other_keys)
-                results[design].append(stats := summary(lateness))
+                results[(design, size)].append(stats := summary(lateness))
                 print(
-                    f"run {run} {design}: p50 {fmt(stats['p50'])}, p99 {fmt(stats['p99'])}, "
-                    f"max {fmt(stats['max'])} (ms), lost {stats['lost']}; by path {paths}",
+                    f"run {run} {design}, {size}: p50 {fmt(stats['p50'])}, p99 {fmt(stats['p99'])}, "
+                    f"max {fmt(stats['max'])} (ms), lost {stats['lost']}; by path {paths}; {load()}",
                     flush=True,
                 )
     finally:
@@ -298,18 +320,22 @@ def main() -> None:
         client.flushdb()
 
     print(
-        f"\nDeadline-to-commit lateness of {ARGS.attempts} attempts ending within one second among "
+        f"\nDeadline-to-commit lateness of attempts ending within one second among "
         f"{ARGS.other_keys} other TTL keys; median of {ARGS.runs} runs; lost = not timed out within "
-        f"{ARGS.timeout:.0f} s; {connection.vendor}; sweep every {settings.EXAM['SWEEP_INTERVAL_MS']} ms.\n"
+        f"{ARGS.timeout:.0f} s; {connection.vendor}; {ARGS.listeners} listener(s); {load()}.\n"
     )
-    print("| design | p50 ms | p99 ms | max ms | lost |")
-    print("|---|---:|---:|---:|---:|")
-    for design, runs in results.items():
+    print("| design | attempts | p50 ms | p99 ms | max ms | lost |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for (design, size), runs in results.items():
         med = {k: statistics.median(r[k] for r in runs) for k in ("p50", "p99", "max", "lost")}
         print(
-            f"| {design} | {fmt(med['p50'])} | {fmt(med['p99'])} | {fmt(med['max'])} | "
-            f"{med['lost']:.0f} of {ARGS.attempts} |"
+            f"| {design} | {size:,} | {fmt(med['p50'])} | {fmt(med['p99'])} | {fmt(med['max'])} | "
+            f"{med['lost']:.0f} of {size} |"
         )
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

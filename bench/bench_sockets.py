@@ -390,29 +390,53 @@ class Bench:
 
         from tests.support.processes import free_port, wait_for_port
 
-        self.port = free_port()
-        self.log = open(ROOT / ".run" / f"bench-daphne-{self.port}.log", "w")
-        self.daphne = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "project.serve",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "project.asgi:application",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=raise_fd_limit,
-        )
-        wait_for_port(self.port, self.daphne, timeout=60)
-        self.server = psutil.Process(self.daphne.pid)
+        args = self.args
+        ports = [args.base_port + 1 + i if args.base_port else free_port() for i in range(args.daphnes)]
+        self.daphnes: list[subprocess.Popen] = []
+        self.logs = []
+        for port in ports:
+            log = open(ROOT / ".run" / f"bench-daphne-{port}.log", "w")
+            self.logs.append(log)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "project.serve", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=raise_fd_limit,
+            )
+            wait_for_port(port, proc, timeout=60)
+            self.daphnes.append(proc)
+        self.daphne = self.daphnes[0]
+        self.port = ports[0]  # /metrics of the first daphne (its ticker is one of several)
+        self.servers = [psutil.Process(p.pid) for p in self.daphnes]
+        self.server = self.servers[0]
+        self.haproxy: subprocess.Popen | None = None
+        client_port = self.port
+        if args.daphnes > 1:
+            # A real load balancer in front, as in production (Debian's HAProxy): least connections,
+            # WebSocket tunnels kept open, no sticky sessions.
+            client_port = args.base_port if args.base_port else free_port()
+            config = ROOT / ".run" / f"bench-haproxy-{client_port}.cfg"
+            servers = "\n".join(f"  server web{i + 1} 127.0.0.1:{p} maxconn 60000" for i, p in enumerate(ports))
+            config.write_text(
+                "global\n  maxconn 120000\n"
+                "defaults\n  mode http\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n"
+                "  timeout tunnel 1h\n  maxconn 120000\n"
+                f"frontend fe\n  bind 127.0.0.1:{client_port}\n  default_backend be\n"
+                f"backend be\n  balance leastconn\n{servers}\n"
+            )
+            self.haproxy = subprocess.Popen(
+                ["haproxy", "-db", "-f", str(config)],
+                cwd=ROOT,
+                stdout=self.logs[0],
+                stderr=subprocess.STDOUT,
+                preexec_fn=raise_fd_limit,
+            )
+            wait_for_port(client_port, self.haproxy, timeout=30)
+            self.servers.append(psutil.Process(self.haproxy.pid))
         self.client = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--role", "client", "--port", str(self.port)],
+            [sys.executable, str(Path(__file__).resolve()), "--role", "client", "--port", str(client_port)],
             cwd=ROOT,
             env=self.env,
             stdin=subprocess.PIPE,
@@ -432,9 +456,12 @@ class Bench:
                 self.client.wait(60)
             except (OSError, subprocess.TimeoutExpired):
                 self.client.kill()
-        if self.daphne is not None:
-            stop(self.daphne, timeout=30)
-            self.log.close()
+        if getattr(self, "haproxy", None) is not None:
+            stop(self.haproxy, timeout=10)
+        for proc in getattr(self, "daphnes", []):
+            stop(proc, timeout=30)
+        for log in getattr(self, "logs", []):
+            log.close()
 
     def command(self, cmd: str, on_event=None, **fields) -> dict:
         """Send a command to the client; call `on_event` for its window markers; return its result."""
@@ -452,11 +479,11 @@ class Bench:
 
     # --- measurements -------------------------------------------------------------------
     def cpu_seconds(self) -> float:
-        times = self.server.cpu_times()
-        return times.user + times.system
+        """Of every server process: the daphnes (and the load balancer in front of them)."""
+        return sum(t.user + t.system for t in (p.cpu_times() for p in self.servers))
 
     def rss(self) -> int:
-        return self.server.memory_info().rss
+        return sum(p.memory_info().rss for p in self.servers)
 
     def measured(self, cmd: str, profile: str | None = None, **fields) -> tuple[dict, float, float]:
         """Run a windowed client command; daphne's CPU seconds and wall time between the markers.
@@ -696,6 +723,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-poll", action="store_true", help="skip the polling comparison")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy (pip install py-spy) the server in each socket window into .run/"
+    )
+    parser.add_argument(
+        "--daphnes",
+        type=int,
+        default=1,
+        help="daphne processes; 2 or more are behind HAProxy (leastconn), as in production",
+    )
+    parser.add_argument(
+        "--base-port", type=int, default=0, help="HAProxy on this port, daphne i on base+i (default: free ports)"
     )
     parser.add_argument("--role", choices=["controller", "client"], default="controller", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
