@@ -271,3 +271,41 @@ def test_the_device_clock_warning_follows_a_changed_system_clock(browsers: Brows
     page.clock.set_system_time(datetime.now(UTC) + timedelta(seconds=1))
     expect(hint).to_be_hidden(timeout=3_000)
     browsers.assert_clean()
+
+
+# --- a proctor's pause: the student's clock stands still and answers wait ------------------------------
+
+
+def test_a_pause_stops_the_students_clock_and_holds_the_answers(browsers: Browsers, student, proctor, make_exam):
+    exam = make_exam(duration=600, questions=2)
+    q1, _ = question_ids(exam)
+    page = browsers.new_page("student")
+    sign_in(page, "/", student.username)
+    open_instructions(page, exam.title)
+    start_from_instructions(page, exam.title)
+    [attempt] = in_thread(attempts_of, student)
+    token = login(browsers.base, proctor.username)
+
+    body = {"category": "environment", "note": "Fire alarm", "attempt_ids": [attempt.pk]}
+    status, reply = rest(browsers.base, "POST", f"/api/proctor/exams/{exam.pk}/pause/", token, body)
+    assert status == 200, reply
+    expect(page.locator("#timer-box")).to_have_attribute("data-level", "paused")
+    expect(question(page, q1).locator('input[value="A"]')).to_be_disabled()
+    expect(page.get_by_role("button", name="Submit exam…")).to_be_disabled()
+    frozen = page.locator("#countdown").inner_text()
+    page.wait_for_timeout(2_500)  # the pause lasts a while; the clock must not have moved meanwhile
+    expect(page.locator("#countdown")).to_have_text(frozen)
+
+    status, reply = rest(
+        browsers.base, "POST", f"/api/proctor/exams/{exam.pk}/resume/", token, {"attempt_ids": [attempt.pk]}
+    )
+    assert status == 200, reply
+    expect(page.locator("#timer-box")).not_to_have_attribute("data-level", "paused")
+    expect(question(page, q1).locator('input[value="A"]')).to_be_enabled()
+    question(page, q1).locator('input[value="A"]').check()
+    expect(question(page, q1).locator(".save-state")).to_have_attribute("data-state", "saved")
+    # The time left runs on from where it stood, not from where it would be without the pause.
+    left = page.locator("#countdown").inner_text()
+    seconds = lambda text: int(text.split(":")[0]) * 60 + int(text.split(":")[1])  # noqa: E731
+    assert seconds(frozen) - 3 <= seconds(left) <= seconds(frozen)
+    browsers.assert_clean()

@@ -370,3 +370,23 @@ describe("across reloads and the end of the attempt", () => {
     assert.equal(drained, false);
   });
 });
+
+describe("while a proctor has paused the attempt", () => {
+  test("an answer refused as `attempt_paused` is held and sent again, not dropped nor taken for the end", async () => {
+    const { answers, socket, host, lastState, ended } = queue();
+    answers.choose(6, "a");
+    const [frame] = socket.frames;
+    assert.equal(
+      answers.reject({ request_id: frame.request_id, code: "attempt_paused", message: "A proctor paused the attempt." }),
+      true,
+    );
+    assert.equal(lastState(6).state, "held");
+    assert.equal(answers.pendingCount, 1);
+    assert.deepEqual(ended, []);
+    await host.advance(1000); // the retry
+    const again = socket.frames.at(-1);
+    assert.equal(again.selected_option, "a");
+    answers.confirm(savedFrame(again, "2030-01-01T00:00:11.000Z"));
+    assert.equal(lastState(6).state, "saved");
+  });
+});

@@ -8,7 +8,7 @@
 import { browserHost } from "./host.js";
 
 /** @typedef {import("./host.js").Host} Host */
-/** @typedef {"saving" | "saved" | "offline" | "error"} SaveState */
+/** @typedef {"saving" | "saved" | "offline" | "held" | "error"} SaveState  held: the attempt is paused, sent when it resumes */
 /**
  * What a save state says about the choice: the server's `savedAt` once saved, `external` when
  * saved from another window, the error's `message`, `via: "rest"` while REST carries it.
@@ -265,7 +265,11 @@ export class AnswerQueue {
    */
   #failed(questionId, entry, error) {
     const status = error.status;
-    if (status === 410 || status === 409) {
+    if (error.code === "attempt_paused") {
+      // A proctor paused the attempt: keep it and send it again (the page also flushes on `resumed`).
+      this.onState(questionId, "held", { option: entry.option, message: error.message });
+      this.#scheduleRetry();
+    } else if (status === 410 || status === 409) {
       this.onState(questionId, "error", { option: entry.option, message: error.message, code: error.code });
       this.onEnded(error);
     } else if (status === undefined || status === 0 || status === 401 || status === 429 || status >= 500) {
@@ -303,6 +307,7 @@ function statusOf(code) {
   const statuses = {
     time_up: 410,
     attempt_completed: 409,
+    attempt_paused: 409,
     throttled: 429,
     service_unavailable: 503,
     not_found: 404,

@@ -52,7 +52,7 @@ export function markQuestion(attempt, questionId) {
   attempt.navigator.mark(questionId, {
     answered: isAnswered(attempt.nodes, questionId),
     flagged: attempt.flags.has(questionId),
-    problem: state === "offline" || state === "error",
+    problem: state === "offline" || state === "held" || state === "error",
   });
   attempt.navigator.summary(attempt.flags.size);
 }

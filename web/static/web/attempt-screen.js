@@ -43,6 +43,7 @@ import { clock, newVisit, session, stillVisiting } from "./student-session.js";
  * @property {boolean} timeUp our countdown reached 0: locked until the server says what happened
  * @property {boolean} moduleLock a feature module locked the answers (e.g. paused)
  * @property {boolean} overdue in the hand-in window: time is up, answers locked, submitting still taken
+ * @property {boolean} paused a proctor paused it: the clock stands still, answers and submit wait
  * @property {boolean} checking a checkEnd call is in flight
  * @property {number | null} lastTick when the last timer frame arrived (monotonic)
  * @property {number[]} timers intervals and timeouts to clear on leaving
@@ -143,6 +144,7 @@ export async function openAttempt(id) {
     timeUp: false,
     moduleLock: false,
     overdue: data.status === "overdue",
+    paused: false,
     checking: false,
     lastTick: null,
     timers: [],
@@ -168,6 +170,7 @@ export async function openAttempt(id) {
   applyLock(attempt);
   attempt.countdown.setDeadline(attempt.deadline);
   attempt.countdown.start();
+  if (data.paused_at) setPaused(attempt, data.remaining_seconds);
   attempt.socket.start();
   attempt.queue.resume();
   attempt.status.network(navigator.onLine);
@@ -216,9 +219,44 @@ async function sampleClock(attempt) {
   }
   if (attempt.ended) return;
   clock.addSample(reply.data.server_time, reply.received, reply.sent);
-  if (hasEnded(reply.data.status)) return finish(attempt);
-  setOverdue(attempt, reply.data.status === "overdue");
-  setDeadline(attempt, reply.data.deadline);
+  applyTimer(attempt, reply.data);
+}
+
+/**
+ * What a timer body (REST or a frame) says of the attempt: ended (show the result), overdue,
+ * paused (the clock stands still at `remaining_seconds`), or running to `deadline`.
+ * @param {OpenAttempt} attempt
+ * @param {import("./contract.js").Timer} body
+ * @returns {boolean} whether the attempt is still open
+ */
+function applyTimer(attempt, body) {
+  if (hasEnded(body.status)) {
+    finish(attempt);
+    return false;
+  }
+  setOverdue(attempt, body.status === "overdue");
+  setPaused(attempt, body.paused_at ? body.remaining_seconds : null);
+  setDeadline(attempt, body.deadline);
+  return true;
+}
+
+/**
+ * A paused attempt's clock stands still (`frozen` seconds left); null: it runs.
+ * @param {OpenAttempt} attempt
+ * @param {number | null} frozen
+ */
+function setPaused(attempt, frozen) {
+  if (frozen !== null) {
+    attempt.paused = true;
+    attempt.countdown.stop();
+    $("#countdown").textContent = formatDuration(frozen);
+    $("#timer-box").dataset.level = "paused";
+    attempt.timeUp = false;
+  } else if (attempt.paused) {
+    attempt.paused = false;
+    attempt.countdown.start();
+  }
+  applyLock(attempt);
 }
 
 /**
@@ -240,12 +278,13 @@ function onMessage(attempt, message, receivedAt) {
   if (attempt.ended) return;
   switch (message.type) {
     case "timer":
+    case "paused":
+    case "resumed":
       // Every frame corrects the clock (clock.js allows for a drifting monotonic clock).
       clock.addSample(message.server_time, receivedAt);
-      noteTick(attempt, receivedAt);
-      if (hasEnded(message.status)) return finish(attempt);
-      setOverdue(attempt, message.status === "overdue");
-      setDeadline(attempt, message.deadline);
+      if (message.type === "timer") noteTick(attempt, receivedAt);
+      if (!applyTimer(attempt, message)) return;
+      if (message.type === "resumed") attempt.queue.flush(); // answers held during the pause go now
       break;
     case "extended": {
       clock.addSample(message.server_time, receivedAt);
@@ -308,10 +347,12 @@ function onSocketStatus(attempt, state, detail) {
  * @param {OpenAttempt} attempt
  */
 function applyLock(attempt) {
-  const locked = attempt.ended || attempt.timeUp || attempt.moduleLock || attempt.overdue;
+  const locked = attempt.ended || attempt.timeUp || attempt.moduleLock || attempt.overdue || attempt.paused;
   for (const { fieldset } of attempt.nodes.values()) fieldset.disabled = locked;
   // In the hand-in window the answers are locked but the attempt can (and should) still be submitted.
-  $("#submit-button", HTMLButtonElement).disabled = attempt.overdue ? attempt.ended || attempt.moduleLock : locked;
+  $("#submit-button", HTMLButtonElement).disabled = attempt.overdue
+    ? attempt.ended || attempt.moduleLock || attempt.paused
+    : locked;
 }
 
 /**
@@ -387,10 +428,8 @@ export async function checkEnd(attempt) {
   try {
     const reply = await session.get(`/api/exam/timer/remaining/${attempt.id}/`, { timed: true });
     clock.addSample(reply.data.server_time, reply.received, reply.sent);
-    if (hasEnded(reply.data.status)) return finish(attempt);
-    setOverdue(attempt, reply.data.status === "overdue");
-    setDeadline(attempt, reply.data.deadline);
-    if (reply.data.remaining_seconds === 0 && !attempt.overdue) attempt.timers.push(setTimeout(() => checkEnd(attempt), 1000));
+    if (!applyTimer(attempt, reply.data)) return;
+    if (reply.data.remaining_seconds === 0 && !attempt.overdue && !attempt.paused) attempt.timers.push(setTimeout(() => checkEnd(attempt), 1000));
   } catch (error) {
     if (error.status !== 401) attempt.timers.push(setTimeout(() => checkEnd(attempt), 2000));
   } finally {

@@ -12,6 +12,8 @@
  * @property {number} remaining_seconds
  * @property {string} deadline
  * @property {string} server_time
+ * @property {string} [hand_in_until] only while overdue
+ * @property {string} [paused_at] only while a proctor has paused it: `remaining_seconds` stands still
  */
 
 /**
@@ -161,9 +163,11 @@
 /**
  * What the student's socket says.
  * @typedef {(Timer & {type: "timer"})
+ *   | (Timer & {type: "paused"})
+ *   | (Timer & {type: "resumed", paused_ms: number})
  *   | (Timer & {type: "extended", added_seconds: number})
  *   | {type: "timeout" | "submitted"}
- *   | {type: "answer_saved", question_id: number, selected_option: string, saved_at: string, request_id?: string}
+ *   | {type: "answer_saved", question_id: number, selected_option: string | null, saved_at: string, request_id?: string}
  *   | {type: "error", code: string, message: string, request_id?: string}
  *   | {type: "room", attempt_id: number, announcements: StudentAnnouncement[], questions: RoomQuestion[]}
  *   | (StudentAnnouncement & {type: "announcement"})

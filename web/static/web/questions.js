@@ -101,6 +101,7 @@ const SAVE_TEXT = {
   saving: "Saving…",
   saved: "Saved",
   offline: "Not saved yet — offline, will retry; kept on this device",
+  held: "Not saved yet — the exam is paused; it will be sent when it resumes",
 };
 
 /**
