@@ -115,6 +115,12 @@ def with_progress(attempts: list[Attempt]) -> list[Progress]:
     ]
 
 
+def exam_history(*, exam_id: int, limit: int) -> list[AttemptEvent]:
+    """The newest `limit` events of the exam's attempts (with their students), oldest first (one query)."""
+    qs = AttemptEvent.objects.filter(attempt__exam_id=exam_id).select_related("attempt__user").order_by("-at", "-id")
+    return list(reversed(qs[:limit]))
+
+
 class ResultRow(NamedTuple):
     """An attempt of the results export, with the number of incidents recorded against it."""
 

@@ -31,6 +31,7 @@ urlpatterns = [
         room_views.EnrollmentImportView.as_view(),
         name="enrollments-import",
     ),
+    path("proctor/exams/<int:exam_id>/events/", views.ExamHistoryView.as_view(), name="exam-history"),
     path("proctor/exams/<int:exam_id>/results.csv", views.ResultsCsvView.as_view(), name="results-csv"),
     path("proctor/exams/<int:exam_id>/pause/", views.PauseView.as_view(), name="pause"),
     path("proctor/exams/<int:exam_id>/resume/", views.ResumeView.as_view(), name="resume"),

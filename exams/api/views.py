@@ -15,6 +15,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from exams import exports, notifications, selectors, services, time_control
 from exams.contract import builders, codes, rest
+from exams.contract.limits import HISTORY_EVENTS
 from exams.contract.parsing import BadInput, validate
 
 from .throttling import FailOpenScopedRateThrottle, LoginAccountThrottle
@@ -191,6 +192,17 @@ class BulkForceSubmitView(APIView):
         ids = _valid(rest.BulkRequest, request.data)["attempt_ids"]
         ended = services.force_submit_attempts(exam_id=exam_id, attempt_ids=ids, by=request.user)
         return Response(builders.bulk_force_submitted(exam_id, ended, notifications.attempt_rows(ids)))
+
+
+class ExamHistoryView(APIView):
+    """Proctor: the newest events of the exam's attempts, oldest first (the dashboard's history before it opened)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(responses={200: rest.ExamHistory, **errors(401, 403, 404)})
+    def get(self, request, exam_id: int):
+        exam = selectors.get_exam(exam_id)
+        return Response(builders.exam_history(exam.pk, selectors.exam_history(exam_id=exam.pk, limit=HISTORY_EVENTS)))
 
 
 class ResultsCsvView(APIView):

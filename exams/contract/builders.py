@@ -367,6 +367,22 @@ def exam_room(exam_id: int, rows: list[dict]) -> dict:
     return {"exam_id": exam_id, "attempts": rows}
 
 
+def exam_history(exam_id: int, events: list) -> dict:
+    """rest.ExamHistory (from selectors.exam_history)."""
+    return {
+        "exam_id": exam_id,
+        "events": [
+            {
+                "at": clock.iso(e.at),
+                "kind": e.kind,
+                "attempt_id": e.attempt_id,
+                "student": e.attempt.user.get_username(),
+            }
+            for e in events
+        ],
+    }
+
+
 def bulk_force_submitted(exam_id: int, submitted: list[int], rows: list[dict]) -> dict:
     """rest.BulkForceSubmitted."""
     return {**exam_room(exam_id, rows), "submitted": submitted}

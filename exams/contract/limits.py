@@ -34,6 +34,8 @@ MAX_INCIDENT_NOTE_LENGTH = 1000
 ANNOUNCEMENTS_PER_WINDOW = 10
 QUESTIONS_PER_WINDOW = 5
 RATE_WINDOW_SECONDS = 60
+# The dashboard's history: the newest this many events of an exam's attempts.
+HISTORY_EVENTS = 200
 # A client's `request_id` (a string or an integer) is at most this many characters.
 MAX_REQUEST_ID_LENGTH = 64
 # Every valid client message is one flat object: deeper nesting is refused before parsing

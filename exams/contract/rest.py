@@ -408,6 +408,20 @@ class ExamRoom(serializers.Serializer):
     attempts = ProctorRow(many=True)
 
 
+class HistoryLine(serializers.Serializer):
+    at = Timestamp()
+    kind = Text(help_text="What happened to the attempt (its event log's kind: started, answer_saved, extended, ...).")
+    attempt_id = Id()
+    student = Text(help_text="The student's username.")
+
+
+class ExamHistory(serializers.Serializer):
+    """The newest events of an exam's attempts, oldest first: what the dashboard shows from before it opened."""
+
+    exam_id = Id()
+    events = HistoryLine(many=True)
+
+
 class BulkForceSubmitted(ExamRoom):
     """The attempts a bulk force submit was given, as they are now."""
 

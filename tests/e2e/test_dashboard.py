@@ -80,6 +80,11 @@ def test_a_room_of_1000_students(browsers: Browsers, make_user, make_exam):
         expect(summary(desk, "ongoing")).to_have_text(str(STUDENTS - FINISHED))
         expect(summary(desk, "finished")).to_have_text(str(FINISHED))
         expect(summary(desk, "connected")).to_have_text(str(ONLINE))
+        # What happened before the page opened is in the events panel, under the live lines.
+        desk.get_by_role("tab", name="Live events").click()
+        expect(desk.locator("#feed")).to_contain_text("Earlier (before this page opened):")
+        expect(desk.locator("#feed")).to_contain_text(f"student{FINISHED - 1:04d} submitted.")
+        desk.get_by_role("tab", name=re.compile("^Alerts")).click()
         drawn = desk.locator("#attempt-rows tr[data-attempt-id]").count()
         assert 10 < drawn < 100, drawn
         assert desk.locator("#attempts-table").get_attribute("aria-rowcount") == str(STUDENTS + 1)

@@ -68,3 +68,24 @@ def test_pages_keep_the_queries_bounded(client_for, proctor, make_user, make_exa
 def test_students_may_not_and_unknown_exams_are_404(client_for, student, proctor, exam):
     assert_error(client_for(student).get(results_url(exam.pk)), 403, "not_staff")
     assert_error(client_for(proctor).get(results_url(999_999)), 404, "not_found")
+
+
+def test_the_history_lists_the_newest_events_oldest_first(client_for, proctor, make_user, make_exam, monkeypatch):
+    from exams.api import views
+
+    exam, other = make_exam(), make_exam()
+    alice, bob = make_user(username="alice"), make_user(username="bob")
+    a = services.start_attempt(user=alice, exam_id=exam.pk).attempt
+    services.start_attempt(user=bob, exam_id=other.pk)
+    services.extend_attempt(attempt_id=a.pk, seconds=60, by=proctor)
+    services.submit_attempt(user=alice, attempt_id=a.pk)
+
+    body = client_for(proctor).get(f"/api/proctor/exams/{exam.pk}/events/").json()
+    assert [(e["student"], e["kind"]) for e in body["events"]] == [
+        ("alice", "started"),
+        ("alice", "extended"),
+        ("alice", "submitted"),
+    ]
+    monkeypatch.setattr(views, "HISTORY_EVENTS", 2)
+    body = client_for(proctor).get(f"/api/proctor/exams/{exam.pk}/events/").json()
+    assert [e["kind"] for e in body["events"]] == ["extended", "submitted"]

@@ -83,6 +83,7 @@ def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
             None,
         ),
         ("GET", "/api/proctor/exams/{exam_id}/results.csv"): (f"/api/proctor/exams/{exam}/results.csv", None),
+        ("GET", "/api/proctor/exams/{exam_id}/events/"): (f"/api/proctor/exams/{exam}/events/", None),
         ("POST", "/api/proctor/exams/{exam_id}/pause/"): (f"/api/proctor/exams/{exam}/pause/", {"category": "other"}),
         ("POST", "/api/proctor/exams/{exam_id}/resume/"): (f"/api/proctor/exams/{exam}/resume/", {}),
         ("POST", "/api/proctor/exams/{exam_id}/time/"): (
@@ -171,6 +172,7 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
         ("POST", "/api/proctor/exams/{exam_id}/enrollments/remove/"),
         ("POST", "/api/proctor/exams/{exam_id}/enrollments/import/"),
         ("GET", "/api/proctor/exams/{exam_id}/results.csv"),
+        ("GET", "/api/proctor/exams/{exam_id}/events/"),
         ("POST", "/api/proctor/exams/{exam_id}/pause/"),
         ("POST", "/api/proctor/exams/{exam_id}/resume/"),
         ("POST", "/api/proctor/exams/{exam_id}/time/"),

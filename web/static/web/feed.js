@@ -1,8 +1,10 @@
 // @ts-check
 // The "Live events" panel: what happened, newest first, with like events about many students
-// within 30 s on one line that counts them ("12 students disconnected") instead of 12 lines.
+// within 30 s on one line that counts them ("12 students disconnected") instead of 12 lines;
+// under them, what happened before the page opened (the exam's recent event log).
 
 import { dashboard } from "./dashboard.js";
+import { parseTime } from "./clock.js";
 import { describeSeconds, el, timeOfDay } from "./dom.js";
 import { EventGroups } from "./event-groups.js";
 
@@ -101,6 +103,36 @@ function describeOne(type, row, before) {
   return null;
 }
 
+/** The history's words for an attempt's logged event kinds (others are shown by their kind). */
+const HISTORY_WORDS = {
+  started: "started the exam", resumed: "reopened the exam", answer_saved: "saved an answer", extended: "got more time",
+  submitted: "submitted", force_submitted: "was force-submitted", timed_out: "ran out of time",
+  overdue: "ran out of time and must hand in", connected: "connected", disconnected: "disconnected",
+};
+
+/**
+ * What happened before the page opened (GET .../events/), under the live lines.
+ * @param {Feed} into
+ * @param {DashboardContext} ctx
+ */
+async function loadHistory(into, ctx) {
+  /** @type {{events: {at: string, kind: string, attempt_id: number, student: string}[]}} */
+  let history;
+  try {
+    history = await ctx.session.get(`/api/proctor/exams/${ctx.examId}/events/`);
+  } catch (error) {
+    into.list.append(el("li", { dataset: { kind: "error" } }, `Could not load the earlier events: ${error.message}`));
+    return;
+  }
+  if (feed !== into) return;
+  const lines = history.events.map((e) => {
+    const words = HISTORY_WORDS[/** @type {keyof typeof HISTORY_WORDS} */ (e.kind)] || e.kind.replace(/_/g, " ");
+    return el("li", { dataset: { kind: "history" } }, el("time", {}, timeOfDay(parseTime(e.at))), ` ${e.student} ${words}.`);
+  }).reverse();
+  into.list.append(el("li", { class: "history-mark", dataset: { kind: "info" } },
+    history.events.length ? "Earlier (before this page opened):" : "Nothing happened before this page opened."), ...lines);
+}
+
 /** @type {Feed | null} */
 let feed = null;
 
@@ -122,6 +154,7 @@ dashboard.addPanel({
     const list = el("ol", { id: "feed", role: "log", class: "feed-list" });
     container.append(list);
     feed = new Feed(list, ctx);
+    loadHistory(feed, ctx);
   },
 });
 dashboard.on("exam", (ctx) => {
