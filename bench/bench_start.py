@@ -247,7 +247,10 @@ def one_run(args, env: dict, run: int) -> dict:
             starts = {k: v for c in collected for k, v in c["starts"].items()}
             if len(starts) >= held and time.time() > instant + 1:
                 break
-        time.sleep(1)  # the proctors' rows go out after the students' frames
+        # Each process logs its seating once the proctors' rows are out too (after the students' frames).
+        seat_end = time.time() + 20
+        while len(seat_logs(cluster)) < args.daphnes and time.time() < seat_end:
+            time.sleep(0.5)
         commands = rclient.info("stats")["total_commands_processed"] - commands_before
         questions = mysql_questions() - questions_before
         rclient.close()
@@ -260,7 +263,8 @@ def one_run(args, env: dict, run: int) -> dict:
         duplicate_ids = len(starts) - len({v[1] for v in starts.values()})
         seats = seat_logs(cluster)
         missing = held - len(starts)
-        errors = missing + failed + len(wrong) + duplicate_ids + abs(in_db - args.students) + (distinct_instants != 1)
+        # Errors of the start itself; handshakes that failed while the room filled are reported apart.
+        errors = missing + len(wrong) + duplicate_ids + abs(in_db - held) + (distinct_instants != 1)
         return {
             "held": held,
             "failed": failed,
@@ -297,7 +301,7 @@ def report(args, runs: list[dict]) -> str:
         f"Synchronized start: {args.students} students waiting on {args.daphnes} daphne processes of one host, "
         f"{args.clients} client processes, MariaDB, {len(runs)} run(s).",
         "",
-        "| run | load (1 min) | waiting (handshakes retried) | click -> questions p50 / p99 / max s "
+        "| run | load (1 min) | waiting (handshakes retried, failed) | click -> questions p50 / p99 / max s "
         "| latest frame vs start instant s "
         "| errors | seatings / statements (students, proctors) | Redis commands | MariaDB Questions (machine-wide) "
         "| client lag p99 ms |",
@@ -305,7 +309,7 @@ def report(args, runs: list[dict]) -> str:
     ]
     for i, r in enumerate(runs, 1):
         lines.append(
-            f"| {i} | {r['load']:.2f} | {r['held']} ({r['retried']}) "
+            f"| {i} | {r['load']:.2f} | {r['held']} ({r['retried']}, {r['failed']}) "
             f"| {r['p50']:.2f} / {r['p99']:.2f} / {r['max']:.2f} "
             f"| {r['latest_vs_instant']:+.2f} (lead {r['lead']:.1f}) | {r['errors']} | {r['seatings']} / "
             f"{r['seat_statements']}, {r['proctor_statements']} | {r['redis_commands']} | {r['mysql_questions']} "
@@ -318,11 +322,12 @@ def report(args, runs: list[dict]) -> str:
             f"{sum(r['errors'] for r in runs)} in all | | | | |"
         )
     worst = max(r["p99"] for r in runs)
-    met = statistics.median(r["p99"] for r in runs) <= 1 and all(r["errors"] == 0 for r in runs)
+    met = statistics.median(r["p99"] for r in runs) <= 1 and all(r["errors"] == 0 and r["failed"] == 0 for r in runs)
     lines += [
         "",
-        "Errors count missing frames, failed handshakes, frames with another start instant or no questions, "
-        "duplicate attempts and attempts in the database != students.",
+        "Errors count waiting students without their `start` frame, frames with another start instant or no "
+        "questions, duplicate attempts, attempts in the database != waiting students, and more than one start "
+        "instant; handshakes that failed while the room filled (after two retries) are counted apart.",
         f"Target (p99 <= 1 s, 0 errors, median of runs): {'met' if met else 'MISSED'} (worst run p99 {worst:.2f} s).",
     ]
     return "\n".join(lines)
