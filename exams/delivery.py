@@ -88,19 +88,23 @@ BATCH_PUBLISH = {"timeout": 2.0, "tries": 4}
 
 
 _thread = threading.local()
-# Publishes handed off to a loop and not finished yet (a test waits for them before its loop closes).
-_handed_off: set[concurrent.futures.Future] = set()
+# Publishes handed off to a loop and not finished yet, with their loop (a test waits for its
+# loop's before the loop closes; one handed to a loop closed since will never finish).
+_handed_off: dict[concurrent.futures.Future, asyncio.AbstractEventLoop] = {}
 _handed_off_lock = threading.Lock()
 
 
 def _forget(future: concurrent.futures.Future) -> None:
     with _handed_off_lock:
-        _handed_off.discard(future)
+        _handed_off.pop(future, None)
 
 
-def handed_off() -> int:
-    """How many handed-off publishes are still under way."""
-    return len(_handed_off)
+def handed_off(loop: asyncio.AbstractEventLoop) -> int:
+    """How many publishes handed off to `loop` are still under way."""
+    with _handed_off_lock:
+        for future in [f for f, on in _handed_off.items() if on.is_closed()]:
+            del _handed_off[future]
+        return sum(1 for on in _handed_off.values() if on is loop)
 
 
 @contextmanager
@@ -131,7 +135,7 @@ def publish(events: list[Event], *, bound: dict = REQUEST_PUBLISH) -> bool:
     if loop is not None and loop.is_running():
         future = asyncio.run_coroutine_threadsafe(apublish(events, **bound), loop)
         with _handed_off_lock:
-            _handed_off.add(future)
+            _handed_off[future] = loop
         future.add_done_callback(_forget)
         return True
     return async_to_sync(apublish)(events, **bound)

@@ -77,8 +77,8 @@ async def wait_idle(timeout: float) -> bool:
     A call's result and its on-commit publishes come back through the loop that made it: a
     loop closed under them (a test ending) would leave a thread or a task behind.
     """
-    deadline = time.monotonic() + timeout
-    while _running or (_pool is not None and not _pool._work_queue.empty()) or delivery.handed_off():
+    deadline, loop = time.monotonic() + timeout, asyncio.get_running_loop()
+    while _running or (_pool is not None and not _pool._work_queue.empty()) or delivery.handed_off(loop):
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.01)

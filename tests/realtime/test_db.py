@@ -103,7 +103,7 @@ async def test_a_pool_call_hands_its_publishes_to_the_loop_without_waiting(monke
         return "returned"
 
     assert await asyncio.wait_for(db_call(save_and_publish)(), 10) == "returned"
-    assert published == [] and delivery.handed_off() == 1
+    assert published == [] and delivery.handed_off(asyncio.get_running_loop()) == 1
     gate.set()
     assert await wait_idle(10)
     assert published == [[event]]
