@@ -1,5 +1,5 @@
 # Two commands for a fresh machine: `make run` and `make test`.
-.PHONY: run test check setup bench-expiry bench-dashboard bench-sockets drills drills-setup bench-hardclose bench-handshakes bench-start cluster cluster-down
+.PHONY: run test check setup bench-expiry bench-dashboard bench-sockets drills drills-setup bench-hardclose bench-handshakes bench-start bench-extend cluster cluster-down
 
 run:
 	scripts/setup.sh run
@@ -53,6 +53,9 @@ bench-hardclose: drills-setup
 
 bench-handshakes: drills-setup
 	DRILLS_DATABASE_URL=$(DRILLS_DATABASE_URL) .venv/bin/python bench/bench_fanout.py handshakes $(BENCH_ARGS)
+
+bench-extend: drills-setup
+	DRILLS_DATABASE_URL=$(DRILLS_DATABASE_URL) .venv/bin/python bench/bench_fanout.py extend $(BENCH_ARGS)
 
 # The fleet on this machine (README "A fleet"): HAProxy on CLUSTER_PORT (8080) in front of
 # CLUSTER_DAPHNES daphnes, CLUSTER_LISTENERS listeners, Redis with a replica and three sentinels

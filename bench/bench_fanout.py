@@ -2,11 +2,17 @@
 
     python bench/bench_fanout.py hardclose  [--sockets 5000] [--clients 2]
     python bench/bench_fanout.py handshakes [--sockets 2000] [--in-flight 100] [--clients 2]
+    python bench/bench_fanout.py extend     [--sockets 5000] [--clients 2]
 
 hardclose: K students hold a socket each on one daphne (a listener running); every attempt
 gets the same deadline; reported: deadline -> `timeout` frame at the client (p50/p99/max),
 sockets that never got it (missing, within --lost-after s), and `attempt_timeout` frames a
 proctor socket received. Target (issue 8, §8): K = 5,000, p99 <= 1 s, 0 missing.
+
+extend: K students hold a socket each on one daphne; a proctor extends every attempt of the exam
+by 5 minutes in one REST call (POST /api/proctor/exams/<id>/time/, issue 11 §3). Reported: the
+call -> `extended` frame at the client (p50/p99/max), sockets that never got it, the call's own
+time. Target: K = 5,000, p99 <= 1 s, 0 missing.
 
 handshakes: K students open their sockets at once, --in-flight at a time in all; a handshake
 is admitted at the first `timer` frame. Reported: failed, time to admit all, handshake
@@ -58,7 +64,7 @@ async def client_main(port: int) -> None:
     lag = LoopLag()
     lag.start()
     server = f"127.0.0.1:{port}"
-    sockets, readers, timeouts, proctor_frames = [], [], {}, []
+    sockets, readers, timeouts, extended, proctor_frames = [], [], {}, {}, []
 
     def emit(payload: dict) -> None:
         sys.stdout.write(json.dumps(payload) + "\n")
@@ -94,6 +100,8 @@ async def client_main(port: int) -> None:
                 arrived = time.time()
                 if '"timeout"' in text and json.loads(text).get("type") == "timeout":
                     timeouts[attempt_id] = arrived
+                elif '"extended"' in text and json.loads(text).get("type") == "extended":
+                    extended.setdefault(attempt_id, arrived)
         except Exception:
             pass
 
@@ -142,6 +150,7 @@ async def client_main(port: int) -> None:
                 {
                     "event": "done",
                     "timeouts": timeouts,
+                    "extended": extended,
                     "proctor_frames": proctor_frames,
                     "lag": lag.summary(),
                     "held": len(sockets),
@@ -234,6 +243,11 @@ def run(args) -> str:
     from bench.drills import data
 
     env = configure(args)
+    if args.port_base:
+        from bench.drills import cluster as cluster_module
+
+        ports = iter(range(args.port_base, args.port_base + 100))
+        cluster_module.free_port = lambda: next(ports)  # type: ignore[assignment]
     prefix = f"fanout-{secrets.token_hex(3)}-"
     cluster = Cluster(
         redis_port=args.redis_port,
@@ -241,7 +255,7 @@ def run(args) -> str:
         db_port=0,
         env=env,
         daphnes=1,
-        listeners=args.listeners if args.mode == "hardclose" else 0,
+        listeners=args.listeners if args.mode in ("hardclose", "extend") else 0,
         tag=f"bench-{args.mode}",
         proxy=False,
     )
@@ -260,6 +274,8 @@ def run(args) -> str:
             )
             lags = [c["lag"] for c in clients.all([{"cmd": "collect"}] * args.clients)]
             return report_handshakes(args, results, lags)
+        if args.mode == "extend":
+            return extend(args, clients, students, exam_id, data.token_for(proctor), port)
         clients.send(0, {"cmd": "proctor", "exam_id": exam_id, "token": data.token_for(proctor)})
         clients.read(0)
         opened = clients.all(
@@ -298,6 +314,55 @@ def run(args) -> str:
             clients.stop()
         cluster.stop()
         data.cleanup(prefix)
+
+
+def extend(args, clients: Clients, students: list, exam_id: int, proctor_token: str, port: int) -> str:
+    """Open every student's socket, then extend the whole exam in one REST call; measure from the call."""
+    import urllib.request
+
+    per_client = max(1, args.in_flight // args.clients)
+    opened = clients.all(
+        [{"cmd": "open", "students": share, "in_flight": per_client} for share in split(students, args.clients)]
+    )
+    held = sum(r["held"] for r in opened)
+    print(f"held {held} of {args.sockets}", file=sys.stderr)
+    time.sleep(args.settle)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/proctor/exams/{exam_id}/time/",
+        data=json.dumps({"unit": "minutes", "amount": 5, "reason": "bench"}).encode(),
+        headers={"Authorization": f"Bearer {proctor_token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    called = time.time()
+    with urllib.request.urlopen(request, timeout=60) as response:
+        changed = json.loads(response.read())["changed"]
+    answered = time.time() - called
+    end = called + args.lost_after
+    while True:
+        time.sleep(1.0)
+        collected = clients.all([{"cmd": "collect"}] * args.clients)
+        arrivals = [v - called for c in collected for v in c["extended"].values()]
+        if len(arrivals) >= held or time.time() > end:
+            break
+    missing = held - len(arrivals)
+    p99 = percentile(arrivals, 99)
+    load = os.getloadavg()
+    met = p99 <= 1 and missing == 0 and held == args.sockets == changed
+    return "\n".join(
+        [
+            f"Exam-wide extension on one daphne: {args.sockets} sockets, {args.clients} client processes, "
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.",
+            "",
+            "| sockets | held | attempts changed | REST call s | call -> `extended` frame p50 / p99 / max s | missing "
+            "| client loop lag p99 / max ms |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {args.sockets} | {held} | {changed} | {answered:.2f} | {percentile(arrivals, 50):.2f} / {p99:.2f} / "
+            f"{max(arrivals, default=float('nan')):.2f} | {missing} "
+            f"| {max(c['lag']['p99_ms'] for c in collected)} / {max(c['lag']['max_ms'] for c in collected)} |",
+            "",
+            f"Target (p99 <= 1 s, 0 missing): {'met' if met else 'MISSED'}.",
+        ]
+    )
 
 
 def report_hardclose(args, held: int, deadline: float, collected: list[dict], commit_ms: list) -> str:
@@ -349,7 +414,7 @@ def report_handshakes(args, results: list[dict], lags: list[dict]) -> str:
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("mode", choices=["hardclose", "handshakes", "client"])
+    p.add_argument("mode", choices=["hardclose", "handshakes", "extend", "client"])
     p.add_argument("--sockets", type=int, default=0, help="5000 (hardclose) or 2000 (handshakes)")
     p.add_argument("--in-flight", type=int, default=100, help="handshakes in flight, in all (100)")
     p.add_argument("--clients", type=int, default=2, help="load client processes (2)")
@@ -363,10 +428,16 @@ def parse_args() -> argparse.Namespace:
         "--database-url", default=os.environ.get("DRILLS_DATABASE_URL", "mysql://root@127.0.0.1:3306/drills_exam")
     )
     p.add_argument("--redis-port", type=int, default=int(os.environ.get("DRILLS_REDIS_PORT", 0)))
+    p.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("BENCH_PORT_BASE", 0)),
+        help="take the daphnes' ports from here up (a shared machine's port range); default: any free port",
+    )
     p.add_argument("--role", default="controller", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
-    args.sockets = args.sockets or (5000 if args.mode == "hardclose" else 2000)
+    args.sockets = args.sockets or (5000 if args.mode in ("hardclose", "extend") else 2000)
     args.lead = args.lead or 10 + args.sockets / 500
     return args
 

@@ -325,7 +325,8 @@ class AttemptConsumer(_ServiceSocket):
         await self.send_json(builders.timer_frame(attempt))
         if attempt.is_paused:
             self.ended = False
-            get_ticker().stop_following(attempt.pk)  # the clock stands still: no ticks, no settle
+            # The clock stands still: ticks keep the time left, and no settle.
+            get_ticker().follow(attempt.pk, attempt.deadline_at, paused_at=attempt.paused_at)
             category, note = await db_call(selectors.pause_reason)(attempt.pk)
             await self.send_json(builders.paused_frame(attempt, category, note))
         elif attempt.is_ongoing:
@@ -474,17 +475,10 @@ class AttemptConsumer(_ServiceSocket):
             if key in self.acked:  # this socket's own reply already said so
                 self.acked.discard(key)
                 return
-        elif kind in ("extended", "timer", "resumed"):
+        elif kind in ("extended", "timer", "resumed") or kind == "paused":
             if self.ended:
                 return
-            if "paused_at" in payload:  # a change to a paused attempt: its clock still stands
-                get_ticker().stop_following(self.attempt_id)
-            else:
-                get_ticker().follow(self.attempt_id, datetime.fromisoformat(payload["deadline"]))
-        elif kind == "paused":
-            if self.ended:
-                return
-            get_ticker().stop_following(self.attempt_id)
+            _follow(self.attempt_id, payload)
         elif kind == "reopened":
             self.ended = False
             get_ticker().follow(self.attempt_id, datetime.fromisoformat(payload["deadline"]))
@@ -504,6 +498,18 @@ class AttemptConsumer(_ServiceSocket):
                 self.replied.discard(key)
                 return
         await self.send_json(payload)
+
+
+def _follow(attempt_id: int, frame: dict) -> None:
+    """Tick the attempt from a frame's clock: running to its `deadline`, or paused (its clock standing
+    still: the frame's deadline, less the pause so far, is its deadline at the pause)."""
+    deadline = datetime.fromisoformat(frame["deadline"])
+    if "paused_at" not in frame:
+        get_ticker().follow(attempt_id, deadline)
+        return
+    paused_at = datetime.fromisoformat(frame["paused_at"])
+    at_pause = deadline - (datetime.fromisoformat(frame["server_time"]) - paused_at)
+    get_ticker().follow(attempt_id, at_pause, paused_at=paused_at)
 
 
 class ProctorConsumer(_ServiceSocket):

@@ -52,11 +52,14 @@ _REMAINING, _SERVER_TIME = "\u0001remaining", "\u0001server_time"
 class _Frame:
     """An attempt's `timer` frame, pre-encoded around `remaining_seconds` and `server_time`."""
 
-    __slots__ = ("deadline", "deadline_us", "head", "middle", "quiet", "tail")
+    __slots__ = ("attempt_id", "deadline", "deadline_us", "head", "middle", "paused_at", "quiet", "tail")
 
-    def __init__(self, attempt_id: int, deadline: datetime, *, quiet: bool = False) -> None:
+    def __init__(
+        self, attempt_id: int, deadline: datetime, *, quiet: bool = False, paused_at: datetime | None = None
+    ) -> None:
         # quiet: no frames, only the backup expiry (an overdue attempt, followed to its hand-in window's end).
-        self.quiet = quiet
+        # paused_at: a paused attempt, ticked with its clock standing still and never settled.
+        self.attempt_id, self.quiet, self.paused_at = attempt_id, quiet, paused_at
         # The shape comes from the contract's builder; only the encoding is cached here.
         fields = builders.tick_frame(attempt_id, deadline, deadline)
         fields.update(remaining_seconds=_REMAINING, server_time=_SERVER_TIME)
@@ -64,6 +67,10 @@ class _Frame:
         self.head, rest = text.split(json.dumps(_REMAINING))
         self.middle, self.tail = rest.split(json.dumps(_SERVER_TIME))
         self.deadline, self.deadline_us = deadline, clock.to_us(deadline)
+
+    def paused_tick(self, now: datetime) -> dict:
+        assert self.paused_at is not None
+        return builders.paused_tick_frame(self.attempt_id, self.deadline, self.paused_at, now)
 
     def text(self, now_us: int, server_time_json: str) -> str:
         remaining = deadlines.remaining_seconds_us(self.deadline_us, now_us)
@@ -83,12 +90,15 @@ class Ticker:
         self._settling: dict[int, asyncio.Task] = {}
         self._task: asyncio.Task | None = None
 
-    def follow(self, attempt_id: int, deadline: datetime, *, quiet: bool = False) -> None:
+    def follow(
+        self, attempt_id: int, deadline: datetime, *, quiet: bool = False, paused_at: datetime | None = None
+    ) -> None:
         """Tick the attempt (ongoing, with this deadline) from now on; `quiet`: send no frames, only settle
-        it if no end is heard by `deadline` + grace + slack (an overdue attempt's hand-in window)."""
+        it if no end is heard by `deadline` + grace + slack (an overdue attempt's hand-in window);
+        `paused_at`: paused since then, `deadline` its deadline at the pause (ticks keep the time left)."""
         frame = self.frames.get(attempt_id)
-        if frame is None or frame.deadline != deadline or frame.quiet != quiet:
-            self.frames[attempt_id] = _Frame(attempt_id, deadline, quiet=quiet)
+        if frame is None or (frame.deadline, frame.quiet, frame.paused_at) != (deadline, quiet, paused_at):
+            self.frames[attempt_id] = _Frame(attempt_id, deadline, quiet=quiet, paused_at=paused_at)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="exam-ticker")
 
@@ -126,6 +136,14 @@ class Ticker:
                 continue
             if not group:
                 self.frames.pop(attempt_id, None)
+                continue
+            if frame.paused_at is not None:
+                # Never due while paused: no settle; the frame is made afresh (a fire alarm's worth, rarely).
+                message = {"type": "websocket.send", "text": json.dumps(frame.paused_tick(now))}
+                for consumer in list(group):
+                    await consumer.send_tick(message)
+                sent += len(group)
+                total += len(group)
                 continue
             if frame.deadline_us < settle_before_us:
                 # Due, and no end reached us (a lost message, Redis away): find out and tell our sockets.

@@ -42,11 +42,26 @@ def timer(attempt: Attempt, *, at: datetime | None = None) -> dict:
     fields = timer_fields(attempt.pk, attempt.status, attempt.deadline_at, at or clock.now())
     if attempt.is_overdue:
         fields["hand_in_until"] = clock.iso(attempt.hand_in_until)
-    elif attempt.is_paused:
-        # The clock stands still: what is left is what was left when the pause began.
-        fields["remaining_seconds"] = deadlines.remaining_seconds(attempt.deadline_at, attempt.paused_at)
+    elif attempt.paused_at is not None and attempt.is_ongoing:
+        # The clock stands still: the deadline is the one it would have if it resumed now (the one
+        # rule, with this pause counted so far), so what is left stays what was left at the pause.
+        at = at or clock.now()
+        paused_total = attempt.paused_total + (at - attempt.paused_at)
+        deadline = deadlines.attempt_deadline(
+            attempt.started_at, attempt.allotted_seconds, attempt.extra_seconds, paused_total, attempt.close_at
+        )
+        fields = timer_fields(attempt.pk, attempt.status, deadline, at)
         fields["paused_at"] = clock.iso(attempt.paused_at)
     return fields
+
+
+def paused_tick_frame(attempt_id: int, deadline: datetime, paused_at: datetime, at: datetime) -> dict:
+    """frames.TimerFrame of a tick of a paused attempt (its deadline at the pause held in memory): the
+    deadline moves with the clock, what is left stands still. (A hard close that would clamp it is
+    not known here: the REST body and the `resumed` frame have the exact deadline.)"""
+    fields = timer_fields(attempt_id, AttemptStatus.ONGOING, deadline + (at - paused_at), at)
+    fields["paused_at"] = clock.iso(paused_at)
+    return {"type": "timer", **fields}
 
 
 def timer_frame(attempt: Attempt) -> dict:

@@ -176,8 +176,8 @@ class Timer(serializers.Serializer):
     paused_at = Timestamp(
         required=False,
         help_text="Only while a proctor has paused the attempt: its clock stands still, answers and the student's "
-        "submit are refused (`attempt_paused`); `remaining_seconds` is what is left when it resumes, and "
-        "`deadline` moves by the paused time then.",
+        "submit are refused (`attempt_paused`); `deadline` is the one it would have if it resumed now (it moves "
+        "with the clock, ticks keep coming), so `remaining_seconds` stays what was left at the pause.",
     )
 
 

@@ -143,9 +143,13 @@ async def test_connecting_to_a_paused_attempt_gives_its_frozen_state_and_the_rea
     assert timer["type"] == "timer" and timer["paused_at"]
     paused = await next_frame(comm, skip_ticks=False)
     assert paused["type"] == "paused" and paused["note"] == "Network"
-    # No ticks while paused: the next frame is the resume (no `timer` before it).
+    # Ticks go on while paused, the time left standing still (the deadline moves with the clock).
+    tick = await frame_of(comm, "timer")
+    assert tick["paused_at"] == timer["paused_at"] and tick["remaining_seconds"] == timer["remaining_seconds"]
+    assert tick["deadline"] > timer["deadline"]
     await resume(by=proctor, exam_id=exam.pk, attempt_ids=[attempt.pk])
-    assert (await next_frame(comm, skip_ticks=False))["type"] == "resumed"
+    resumed = await frame_of(comm, "resumed")
+    assert "paused_at" not in resumed and resumed["remaining_seconds"] == timer["remaining_seconds"]
     await comm.disconnect()
 
 

@@ -166,6 +166,9 @@
  *   | (Timer & {type: "paused"})
  *   | (Timer & {type: "resumed", paused_ms: number})
  *   | (Timer & {type: "extended", added_seconds: number})
+ *   | (Timer & {type: "paused", category: string, note: string})
+ *   | (Timer & {type: "resumed", paused_ms: number})
+ *   | (Timer & {type: "reopened"})
  *   | {type: "timeout" | "submitted"}
  *   | {type: "answer_saved", question_id: number, selected_option: string | null, saved_at: string, request_id?: string}
  *   | {type: "error", code: string, message: string, request_id?: string}
@@ -177,13 +180,17 @@
 
 /**
  * @typedef {"attempt_started" | "answer_saved" | "attempt_extended" | "attempt_submitted" | "attempt_timeout"
- *   | "attempt_overdue" | "student_connected" | "student_disconnected"} AttemptEventType
+ *   | "attempt_overdue" | "attempt_paused" | "attempt_resumed" | "time_changed" | "attempt_reopened"
+ *   | "student_connected" | "student_disconnected"} AttemptEventType
  */
 
 /**
  * What the proctor's socket says: a snapshot, replies to the proctor's actions, and events about one attempt.
  * @typedef {{type: "snapshot", exam_id: number, columns: (keyof AttemptRow)[], rows: unknown[][]}
- *   | {type: "ack", request_id: string, action: "extend" | "force_submit" | "announce" | "answer_question"}
+ *   | {type: "ack", request_id: string, action: "extend" | "force_submit" | "announce" | "answer_question"
+ *      | "pause" | "resume" | "change_time" | "reopen"}
+ *   | {type: "exam_paused" | "exam_resumed", exam_id: number, paused_at: string | null, category: string | null,
+ *      note: string, closes_at: string | null}
  *   | {type: "error", code: string, message: string, request_id?: string}
  *   | {type: AttemptEventType, attempt: AttemptRow}
  *   | {type: "room", announcements: ProctorAnnouncement[], questions: ProctorRoomQuestion[], incidents: IncidentRecord[]}

@@ -22,6 +22,7 @@ import "./exports.js";
 import "./enrolled.js";
 import "./proctor-room.js";
 import "./start-control.js";
+import "./time-control.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./contract.js").ProctorExam} ProctorExam */

@@ -25,6 +25,7 @@ import { clock, newVisit, session, stillVisiting } from "./student-session.js";
 // --- Feature modules (each registers its hooks when imported) -------------------------------
 import "./student-room.js";
 import "./waiting.js";
+import "./pause.js";
 
 /** @typedef {import("./contract.js").StudentExam} StudentExam */
 

@@ -1,0 +1,24 @@
+// The time-control modules' pure parts: the paused screen's text and the dashboard's confirmation.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { REASONS, pausedText } from "../../web/static/web/pause.js";
+import { confirmText, inProgress } from "../../web/static/web/time-control.js";
+
+test("the paused screen says why, the proctor's words and the stopped clock", () => {
+  const text = pausedText({ category: "environment", note: "Fire alarm.", remaining_seconds: 754 });
+  assert.ok(text.startsWith(`${REASONS.environment}. Fire alarm.`));
+  assert.match(text, /stopped at 12:34; you lose no time/);
+  assert.match(pausedText({ remaining_seconds: 5 }), /^A proctor paused the exam\. Your clock is stopped at 0:05/);
+});
+
+test("an exam-wide confirmation names the exam and the count", () => {
+  assert.equal(confirmText("Pause", "Physics", 3), "Pause “Physics” for all 3 attempts in progress?");
+  assert.equal(confirmText("Resume", undefined, 1), "Resume “this exam” for all 1 attempt in progress?");
+  const rows = new Map([
+    [1, { status: "ongoing" }],
+    [2, { status: "completed" }],
+    [3, { status: "ongoing", paused_at: "x" }],
+  ]);
+  assert.equal(inProgress(/** @type {any} */ ({ rows })).length, 2);
+});
