@@ -27,7 +27,7 @@ import { highlight, matchesStatus, unfinished } from "./row-state.js";
  * @property {(action: RowAction, row: AttemptRow) => void} onAction
  * @property {() => {text: string, status: string}} filter the filter's current choice
  * @property {(selected: Set<number>) => void} onSelection
- * @property {() => void} onRender after each render (the summary bar, the empty message)
+ * @property {(resorted: boolean) => void} onRender after each render (the summary bar, the empty message); `resorted`: rows, filter or order changed, not only the scroll position
  * @property {Order} [order] updated in place
  */
 
@@ -139,7 +139,8 @@ export class AttemptsTable {
     if (this.#frame) cancelAnimationFrame(this.#frame);
     this.#frame = 0;
     const now = this.clock.now();
-    if (this.#dirty) this.#sortAndFilter(now);
+    const resorted = this.#dirty;
+    if (resorted) this.#sortAndFilter(now);
     this.#dirty = false;
     this.#drawWindow(now);
     // The rows drawn tell the real row height (cards on a narrow screen are taller): the
@@ -158,9 +159,11 @@ export class AttemptsTable {
         this.#drawWindow(now);
       }
     }
-    this.options.table.setAttribute("aria-rowcount", String(this.view.length + 1));
-    this.#syncSelectAll();
-    this.options.onRender();
+    if (resorted) {
+      this.options.table.setAttribute("aria-rowcount", String(this.view.length + 1));
+      this.#syncSelectAll();
+    }
+    this.options.onRender(resorted);
   }
 
   /**

@@ -145,7 +145,7 @@ function watchExam(id) {
     onAction: (action, row) => exam && action.run(row, exam.ctx),
     filter: () => ({ text: $("#filter-text", HTMLInputElement).value, status: $("#filter-status", HTMLSelectElement).value }),
     onSelection: () => exam && renderSelection(exam.ctx, exam.table),
-    onRender: () => exam && afterRender(exam),
+    onRender: (resorted) => exam && afterRender(exam, resorted),
     order,
   });
   /** @type {WatchedExam} */
@@ -242,8 +242,12 @@ function tick(watched) {
   watched.ticker = setTimeout(() => tick(watched), delay);
 }
 
-/** @param {WatchedExam} watched */
-function afterRender(watched) {
+/**
+ * @param {WatchedExam} watched
+ * @param {boolean} resorted the rows changed (not only the scroll position)
+ */
+function afterRender(watched, resorted) {
+  if (!resorted) return rearm(watched); // scrolled: the rows drawn are fresh, only their wake changes
   renderSummary(watched);
   const { table } = watched;
   const empty = $("#no-rows");
@@ -252,6 +256,16 @@ function afterRender(watched) {
   $("#sort-select", HTMLSelectElement).value = table.order.key;
   // Rows in view changed: the next wake follows their deadlines.
   tick(watched);
+}
+
+/**
+ * Wake at the next second boundary of the rows now in view, without redrawing them.
+ * @param {WatchedExam} watched
+ */
+function rearm(watched) {
+  clearTimeout(watched.ticker);
+  const delay = msUntilNextChange(watched.table.visibleDeadlines(), clock.now()) + TICK_SLACK_MS;
+  watched.ticker = setTimeout(() => tick(watched), delay);
 }
 
 /**
