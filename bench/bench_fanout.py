@@ -334,7 +334,7 @@ def extend(args, clients: Clients, students: list, exam_id: int, proctor_token: 
         method="POST",
     )
     called = time.time()
-    with urllib.request.urlopen(request, timeout=60) as response:
+    with urllib.request.urlopen(request, timeout=300) as response:
         changed = json.loads(response.read())["changed"]
     answered = time.time() - called
     end = called + args.lost_after
