@@ -1,7 +1,17 @@
 from django.contrib import admin, messages
 
-from . import services
-from .models import Answer, Attempt, AttemptEvent, Enrollment, Exam, ExamEvent, Question
+from . import services, time_rules
+from .models import (
+    Accommodation,
+    Answer,
+    Attempt,
+    AttemptEvent,
+    CloseOverride,
+    Enrollment,
+    Exam,
+    ExamEvent,
+    Question,
+)
 
 
 class QuestionInline(admin.StackedInline):
@@ -50,6 +60,8 @@ class ExamAdmin(admin.ModelAdmin):
         "review_shows",
         "review_when",
         "review_released_at",
+        "late_start",
+        "late_end",
     )
     list_filter = ("published", "review_when")
     search_fields = ("title",)
@@ -82,7 +94,20 @@ class EventInline(admin.TabularInline):
 class AttemptAdmin(admin.ModelAdmin):
     """Read-only: attempts change only through the service layer."""
 
-    list_display = ("id", "user", "exam", "status", "started_at", "deadline_at", "extra_seconds", "score", "max_score")
+    list_display = (
+        "id",
+        "user",
+        "exam",
+        "status",
+        "started_at",
+        "allotted_seconds",
+        "accommodation_seconds",
+        "extra_seconds",
+        "close_at",
+        "deadline_at",
+        "score",
+        "max_score",
+    )
     list_filter = ("status", "exam")
     search_fields = ("user__username",)
     inlines = [AnswerInline, EventInline]
@@ -92,3 +117,59 @@ class AttemptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Accommodation)
+class AccommodationAdmin(admin.ModelAdmin):
+    """Saved through exams/time_rules.py; a change here applies from the student's next start (the REST API's
+    `apply_to_running` changes a running attempt too)."""
+
+    list_display = ("id", "user", "exam", "multiplier", "extra_seconds", "reason", "created_by", "updated_at")
+    list_filter = ("exam",)
+    search_fields = ("user__username", "reason")
+    fields = ("user", "exam", "multiplier", "extra_seconds", "reason")
+    autocomplete_fields = ("user",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            time_rules.update_accommodation(
+                by=request.user,
+                accommodation_id=obj.pk,
+                multiplier=obj.multiplier,
+                extra_seconds=obj.extra_seconds,
+                reason=obj.reason,
+            )
+        else:
+            result = time_rules.set_accommodation(
+                by=request.user,
+                username=obj.user.get_username(),
+                exam_id=obj.exam_id,
+                multiplier=obj.multiplier,
+                extra_seconds=obj.extra_seconds,
+                reason=obj.reason,
+            )
+            obj.pk = result.rule.pk if result.rule else None
+
+
+@admin.register(CloseOverride)
+class CloseOverrideAdmin(admin.ModelAdmin):
+    """Saved through exams/time_rules.py: the student's running attempt moves with it at once."""
+
+    list_display = ("id", "user", "exam", "close_at", "reason", "created_by", "updated_at")
+    list_filter = ("exam",)
+    search_fields = ("user__username", "reason")
+    fields = ("user", "exam", "close_at", "reason")
+    autocomplete_fields = ("user",)
+
+    def save_model(self, request, obj, form, change):
+        result = time_rules.set_close_override(
+            by=request.user,
+            username=obj.user.get_username(),
+            exam_id=obj.exam_id,
+            close_at=obj.close_at,
+            reason=obj.reason,
+        )
+        obj.pk = result.rule.pk if result.rule else None
+
+    def delete_model(self, request, obj):
+        time_rules.delete_close_override(by=request.user, override_id=obj.pk)

@@ -33,6 +33,21 @@ class AtDeadline(models.TextChoices):
     HAND_IN = "hand_in", "Lock the answers; the student must press submit within hand_in_seconds"
 
 
+class LateStart(models.TextChoices):
+    """Whether a student may start after the exam opened (or its scheduled start): exams/windows.py."""
+
+    ALLOW = "allow", "Allow a start at any time the exam is open"
+    UNTIL = "until", "Allow a start until late_start_minutes after the exam opens (or starts)"
+    REFUSE = "refuse", "Refuse a start after the exam opens (or starts)"
+
+
+class LateEnd(models.TextChoices):
+    """Where an attempt started too late to fit before the close ends: exams/windows.py."""
+
+    CLOSE = "close", "At the close (a late starter has less time)"
+    FULL_TIME = "full_time", "After the full allotted time (the attempt's close moves past the exam's)"
+
+
 class Exam(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -63,6 +78,10 @@ class Exam(models.Model):
     # The start instant every waiting student's attempt got, set once (a proctor's "start now",
     # or the scheduled `starts_at` when the first process seats students).
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The window's late-start rule (exams/windows.py).
+    late_start = models.CharField(max_length=16, choices=LateStart.choices, default=LateStart.ALLOW)
+    late_start_minutes = models.PositiveIntegerField(default=0)
+    late_end = models.CharField(max_length=16, choices=LateEnd.choices, default=LateEnd.CLOSE)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -215,6 +234,8 @@ class Attempt(models.Model):
     # rewritten by the same UPDATE that changes any of them (deadlines.timeline_update).
     # The exam's duration x the accommodation's multiplier + its extra time, fixed at the start.
     allotted_seconds = models.PositiveIntegerField(default=0)
+    # The part of allotted_seconds that is the student's accommodation (shown to them and to proctors).
+    accommodation_seconds = models.PositiveIntegerField(default=0)
     # Net time granted (> 0) or taken (< 0) by proctors after the start.
     extra_seconds = models.IntegerField(default=0)
     # Completed pauses; the current one (since paused_at) is added when it ends.
@@ -352,6 +373,10 @@ class EventKind(models.TextChoices):
     # Part of a time change of many attempts (detail: seconds, mode, by, reason).
     TIME_CHANGED = "time_changed"
     REOPENED = "reopened"
+    # A proctor's change of the running attempt's accommodation (detail: by, reason, allotted from/to).
+    ACCOMMODATION_APPLIED = "accommodation_applied"
+    # The attempt's hard close moved (detail: by, reason, from, to; via: override | extend).
+    CLOSE_MOVED = "close_moved"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
     # A proctor recorded an incident (exams/incidents.py); detail: incident_id, category, note, by, granted_seconds.
@@ -386,3 +411,4 @@ class AttemptEvent(models.Model):
 
 # The exam room's models live in a module of their own; imported here so Django registers them.
 from .room_models import Announcement, AnnouncementAck, Incident, StudentQuestion  # noqa: E402, F401
+from .time_models import Accommodation, CloseOverride  # noqa: E402, F401  (registered with the app's models)

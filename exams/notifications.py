@@ -115,6 +115,16 @@ def exam_pause_changed(exam: Exam, category: str | None, note: str) -> bool:
     return publish([to_proctors(exam.pk, builders.exam_pause_frame(exam, category, note))])
 
 
+def time_changed(attempt: Attempt, *, change: str, added_seconds: int) -> None:
+    """`time_changed` to the student (the new end and allowance), `time_changed` to the proctors (the row)."""
+    publish(
+        [
+            to_student(attempt.pk, builders.time_changed_frame(attempt, change=change, added_seconds=added_seconds)),
+            to_proctors(attempt.exam_id, builders.attempt_event("time_changed", _row(attempt.pk))),
+        ]
+    )
+
+
 def attempts_ended(attempt_ids: list[int], *, bound: dict = REQUEST_PUBLISH) -> bool:
     """`timeout`/`submitted` to each student, then `attempt_timeout`/`attempt_submitted` to proctors.
 

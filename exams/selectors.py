@@ -11,8 +11,21 @@ from typing import NamedTuple
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, Max, OuterRef, Q
 
+from . import deadlines
 from .errors import Forbidden, NotFound
-from .models import CLEARED, Answer, Attempt, AttemptEvent, AttemptStatus, Enrollment, EventKind, Exam, Question
+from .models import (
+    CLEARED,
+    Accommodation,
+    Answer,
+    Attempt,
+    AttemptEvent,
+    AttemptStatus,
+    CloseOverride,
+    Enrollment,
+    EventKind,
+    Exam,
+    Question,
+)
 from .review import Review
 
 
@@ -165,6 +178,9 @@ class ExamListing(NamedTuple):
     attempts: list[Attempt]
     ongoing: int
     forced: frozenset[int] = frozenset()  # those of `attempts` a proctor force-submitted
+    # For a student: the time an attempt started now gets (their accommodation applied), and their close.
+    allotted_seconds: int = 0
+    student_close_at: datetime | None = None
 
 
 def exams_for_student(user: User) -> list[ExamListing]:
@@ -182,7 +198,27 @@ def exams_for_student(user: User) -> list[ExamListing]:
     for attempt in mine:
         attempts.setdefault(attempt.exam_id, []).append(attempt)
     forced = frozenset(forced_attempt_ids(mine))
-    return [ExamListing(exam, exam.n, attempts.get(exam.pk, []), 0, forced) for exam in exams]
+    accommodations = {a.exam_id: a for a in Accommodation.objects.filter(user=user)}
+    closes = dict(CloseOverride.objects.filter(user=user).values_list("exam_id", "close_at"))
+    return [
+        ExamListing(
+            exam,
+            exam.n,
+            attempts.get(exam.pk, []),
+            0,
+            forced,
+            allotted_for(exam, accommodations.get(exam.pk) or accommodations.get(None)),
+            closes.get(exam.pk, exam.closes_at),
+        )
+        for exam in exams
+    ]
+
+
+def allotted_for(exam: Exam, accommodation: Accommodation | None) -> int:
+    """The allotted seconds an attempt at `exam` starts with under `accommodation` (exams/deadlines.py's rule)."""
+    if accommodation is None:
+        return exam.duration_seconds
+    return deadlines.allotted_seconds(exam.duration_seconds, accommodation.multiplier, accommodation.extra_seconds)
 
 
 def exams_for_proctor(*, exam_id: int | None = None) -> list[ExamListing]:
@@ -217,3 +253,18 @@ def pause_reason(attempt_id: int) -> tuple[str, str]:
     """(category, note) of the attempt's latest pause, for a socket connecting to a paused attempt."""
     detail = pause_reasons([attempt_id]).get(attempt_id, {})
     return detail.get("category", "other"), detail.get("note", "")
+
+
+def accommodations(*, exam_id: int | None = None, username: str | None = None) -> list[Accommodation]:
+    """Accommodations (for `exam_id`: its own and the all-exams ones), with their students."""
+    qs = Accommodation.objects.select_related("user", "created_by").order_by("id")
+    if exam_id is not None:
+        qs = qs.filter(Q(exam_id=exam_id) | Q(exam__isnull=True))
+    if username is not None:
+        qs = qs.filter(user__username=username)
+    return list(qs)
+
+
+def close_overrides(*, exam_id: int) -> list[CloseOverride]:
+    """The exam's close overrides, with their students."""
+    return list(CloseOverride.objects.select_related("user", "created_by").filter(exam_id=exam_id).order_by("id"))

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from . import clock, deadlines, metrics, notifications, review, time_control, timers, waiting_room
+from . import clock, deadlines, metrics, notifications, review, time_control, timers, waiting_room, windows
 from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
@@ -103,10 +103,7 @@ def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
 
     if exam.paused_at is not None:
         raise Conflict("A proctor paused this exam; start once it resumes.", code="exam_paused")
-    if exam.opens_at and now < exam.opens_at:
-        raise Conflict("This exam has not opened yet.", code="exam_not_open")
-    if exam.closes_at and now >= exam.closes_at:
-        raise Conflict("This exam has closed.", code="exam_closed")
+    windows.start_terms(user=user, exam=exam, now=now)  # refuses before any lock is taken
 
     with transaction.atomic():
         # One start at a time per student: without the lock, a start that read "no ongoing
@@ -118,18 +115,19 @@ def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
         if used >= exam.max_attempts:
             raise Conflict("No attempts left for this exam.", code="attempts_exhausted")
         now = clock.now()
-        allotted = exam.duration_seconds
-        deadline = deadlines.attempt_deadline(now, allotted, 0, timedelta(0), exam.closes_at)
+        terms = windows.start_terms(user=user, exam=exam, now=now)
+        deadline = deadlines.attempt_deadline(now, terms.allotted_seconds, 0, timedelta(0), terms.close_at)
         attempt = Attempt.objects.create(
             user=user,
             exam=exam,
             number=used + 1,
             started_at=now,
-            allotted_seconds=allotted,
-            close_at=exam.closes_at,
+            allotted_seconds=terms.allotted_seconds,
+            accommodation_seconds=terms.accommodation_seconds,
+            close_at=terms.close_at,
             deadline_at=deadline,
         )
-        AttemptEvent.objects.create(attempt=attempt, kind=EventKind.STARTED, at=now)
+        AttemptEvent.objects.create(attempt=attempt, kind=EventKind.STARTED, at=now, detail=terms.detail)
         try:
             timers.create_timer(attempt.pk, deadline_ms=clock.to_ms(deadline))
         except redis.RedisError as exc:
@@ -488,24 +486,71 @@ def student_exams(*, user: User) -> list[ExamListing]:
     return exams_for_student(user)
 
 
-def extend_attempt(*, attempt_id: int, seconds: int, by: User, exam_id: int | None = None) -> Attempt:
-    """Grant extra time: database deadline, Redis TTL and deadline index move together."""
+def extend_attempt(
+    *,
+    attempt_id: int,
+    seconds: int,
+    by: User,
+    exam_id: int | None = None,
+    move_close: bool = False,
+    clamp: bool = False,
+    reason: str = "",
+) -> Attempt:
+    """Grant extra time: database deadline, Redis TTL and deadline index move together.
+
+    A grant that runs past the attempt's close is refused (`past_close`, saying by how much) unless the
+    proctor chose: `move_close` moves the student's close to the new end, `clamp` grants it up to the close.
+    """
     attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= MAX_EXTEND_SECONDS:
         raise ServiceError(f"seconds must be a whole number from 1 to {MAX_EXTEND_SECONDS}.", code=codes.INVALID)
+    if move_close and clamp:
+        raise ServiceError("Choose move_close or clamp, not both.", code=codes.INVALID)
     with transaction.atomic():
         now = clock.now()
-        extended = (
-            Attempt.objects.filter(pk=attempt_id)
-            .live(now)
-            .update(**deadlines.timeline_update(extra_seconds=F("extra_seconds") + seconds))
-        )
-        if not extended:
+        current = Attempt.objects.select_for_update().filter(pk=attempt_id).live(now).first()
+        if current is None:
             raise Conflict("This attempt has already ended.", code="attempt_ended")
-        attempt.refresh_from_db()
-        AttemptEvent.objects.create(
-            attempt=attempt, kind=EventKind.EXTENDED, at=now, detail={"seconds": seconds, "by": by.get_username()}
+        close = current.close_at
+        nominal = deadlines.attempt_deadline(
+            current.started_at, current.allotted_seconds, current.extra_seconds + seconds, current.paused_total, None
         )
+        changes: dict = {"extra_seconds": F("extra_seconds") + seconds}
+        past = close is not None and nominal > close
+        if past and move_close:
+            changes["close_at"] = nominal
+        elif past and not clamp:
+            over = -(-(nominal - close) // timedelta(minutes=1))
+            raise Conflict(
+                f"This runs {over} min past the student's close ({clock.iso(close)}): "
+                "choose move_close (move their close) or clamp (grant up to the close).",
+                code="past_close",
+            )
+        # The compare-and-set: still live, and the close is the one the check above saw.
+        if (
+            not Attempt.objects.filter(pk=attempt_id, close_at=close)
+            .live(now)
+            .update(**deadlines.timeline_update(**changes))
+        ):
+            raise Conflict("The attempt changed meanwhile; retry.", code="conflict")
+        attempt.refresh_from_db()
+        detail = {"seconds": seconds, "by": by.get_username(), "reason": reason}
+        if past:
+            detail["past_close"] = "move_close" if move_close else "clamp"
+        AttemptEvent.objects.create(attempt=attempt, kind=EventKind.EXTENDED, at=now, detail=detail)
+        if past and move_close:
+            AttemptEvent.objects.create(
+                attempt=attempt,
+                kind=EventKind.CLOSE_MOVED,
+                at=now,
+                detail={
+                    "by": by.get_username(),
+                    "reason": reason,
+                    "from": clock.iso(close),
+                    "to": clock.iso(attempt.close_at),
+                    "via": "extend",
+                },
+            )
         try:
             if attempt.paused_at is None:  # a paused attempt has no timer until it resumes
                 timers.extend_timer(attempt.pk, deadline_ms=clock.to_ms(attempt.deadline_at))

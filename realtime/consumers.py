@@ -475,7 +475,7 @@ class AttemptConsumer(_ServiceSocket):
             if key in self.acked:  # this socket's own reply already said so
                 self.acked.discard(key)
                 return
-        elif kind in ("extended", "timer", "resumed") or kind == "paused":
+        elif kind in ("extended", "timer", "resumed", "time_changed") or kind == "paused":
             if self.ended:
                 return
             _follow(self.attempt_id, payload)
@@ -571,9 +571,10 @@ class ProctorConsumer(_ServiceSocket):
         text = await asyncio.to_thread(lambda: json.dumps(builders.snapshot_frame(exam_id, rows)))
         await self.send_frame({"type": "websocket.send", "text": text})
 
-    async def do_extend(self, *, received_at: datetime, attempt_id: int, seconds: int) -> dict:
+    async def do_extend(self, *, received_at: datetime, attempt_id: int, seconds: int, **choices) -> dict:
+        # choices: move_close, clamp, reason (rest.ExtendRequest)
         attempt = await db_call(services.extend_attempt)(
-            attempt_id=attempt_id, seconds=seconds, by=self.user, exam_id=self.exam_id
+            attempt_id=attempt_id, seconds=seconds, by=self.user, exam_id=self.exam_id, **choices
         )
         return builders.extend_ack(attempt, seconds)
 

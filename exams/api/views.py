@@ -4,6 +4,8 @@ Each view names its request and response declarations (exams/contract/rest.py) i
 `@extend_schema`: the OpenAPI schema and the tests' body checks read them from there.
 """
 
+from decimal import Decimal
+
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -13,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from exams import exports, notifications, selectors, services, time_control
+from exams import exports, notifications, selectors, services, time_control, time_rules
 from exams.contract import builders, codes, rest
 from exams.contract.limits import HISTORY_EVENTS
 from exams.contract.parsing import BadInput, validate
@@ -146,9 +148,9 @@ class ExtendView(APIView):
 
     @extend_schema(request=rest.ExtendRequest, responses={200: rest.Extension, **errors(*_BODY, 401, 403, 404, 409)})
     def post(self, request, attempt_id: int):
-        seconds = _valid(rest.ExtendRequest, request.data)["seconds"]
-        attempt = services.extend_attempt(attempt_id=attempt_id, seconds=seconds, by=request.user)
-        return Response(builders.extension(attempt, seconds))
+        data = _valid(rest.ExtendRequest, request.data)
+        attempt = services.extend_attempt(attempt_id=attempt_id, by=request.user, **data)
+        return Response(builders.extension(attempt, data["seconds"]))
 
 
 class ForceSubmitView(APIView):
@@ -277,6 +279,121 @@ class ReopenView(APIView):
         fields = _valid(rest.ReopenRequest, request.data)
         attempt, added = time_control.reopen(by=request.user, attempt_id=attempt_id, **fields)
         return Response(builders.reopened(attempt, added))
+
+
+class AccommodationsView(APIView):
+    """Proctor: students' accommodations (more time); set one (it replaces the student's for that exam, or all)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(parameters=[rest.AccommodationQuery], responses={200: rest.Accommodations, **errors(400, 401, 403)})
+    def get(self, request):
+        query = _valid_query(rest.AccommodationQuery, request.query_params)
+        return Response(builders.accommodations(selectors.accommodations(**query)))
+
+    @extend_schema(
+        request=rest.AccommodationRequest,
+        responses={200: rest.AccommodationChange, **errors(*_BODY, 401, 403, 404, 409)},
+    )
+    def post(self, request):
+        data = _valid(rest.AccommodationRequest, request.data)
+        change = time_rules.set_accommodation(
+            by=request.user,
+            username=data["username"],
+            exam_id=data.get("exam_id"),
+            multiplier=data.get("multiplier", Decimal(1)),
+            extra_seconds=data.get("extra_seconds", 0),
+            reason=data["reason"],
+            apply_to_running=data.get("apply_to_running", False),
+        )
+        return Response(builders.accommodation_change(_with_names(change)))
+
+
+class AccommodationView(APIView):
+    """Proctor: change or delete one accommodation."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(
+        request=rest.AccommodationPatch,
+        responses={200: rest.AccommodationChange, **errors(*_BODY, 401, 403, 404, 409)},
+    )
+    def patch(self, request, accommodation_id: int):
+        data = _valid(rest.AccommodationPatch, request.data)
+        change = time_rules.update_accommodation(by=request.user, accommodation_id=accommodation_id, **data)
+        return Response(builders.accommodation_change(_with_names(change)))
+
+    @extend_schema(
+        parameters=[rest.DeleteQuery], responses={200: rest.AccommodationChange, **errors(400, 401, 403, 404, 409)}
+    )
+    def delete(self, request, accommodation_id: int):
+        query = _valid_query(rest.DeleteQuery, request.query_params)
+        change = time_rules.delete_accommodation(by=request.user, accommodation_id=accommodation_id, **query)
+        return Response(builders.accommodation_change(change))
+
+
+class AccommodationImportView(APIView):
+    """Proctor: accommodations from CSV text (`username,multiplier,extra_minutes,reason`); each bad row reported."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(request=rest.ImportRequest, responses={200: rest.ImportReport, **errors(*_BODY, 401, 403, 404)})
+    def post(self, request):
+        data = _valid(rest.ImportRequest, request.data)
+        report = time_rules.import_accommodations(
+            by=request.user,
+            text=data["csv"],
+            exam_id=data.get("exam_id"),
+            apply_to_running=data.get("apply_to_running", False),
+        )
+        return Response(builders.import_report(report))
+
+
+class CloseOverridesView(APIView):
+    """Proctor: the exam's per-student closes; set one (a running attempt's end moves at once)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(responses={200: rest.CloseOverrides, **errors(401, 403, 404)})
+    def get(self, request, exam_id: int):
+        selectors.get_exam(exam_id)
+        return Response(builders.close_overrides(selectors.close_overrides(exam_id=exam_id)))
+
+    @extend_schema(
+        request=rest.CloseOverrideRequest,
+        responses={200: rest.CloseOverrideChange, **errors(*_BODY, 401, 403, 404)},
+    )
+    def post(self, request, exam_id: int):
+        data = _valid(rest.CloseOverrideRequest, request.data)
+        change = time_rules.set_close_override(by=request.user, exam_id=exam_id, **data)
+        return Response(builders.close_override_change(_with_names(change)))
+
+
+class CloseOverrideView(APIView):
+    """Proctor: remove a close override (a running attempt's close goes back to the exam's)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(request=None, responses={200: rest.CloseOverrideChange, **errors(401, 403, 404)})
+    def delete(self, request, override_id: int):
+        change = time_rules.delete_close_override(by=request.user, override_id=override_id)
+        return Response(builders.close_override_change(change))
+
+
+def _with_names(change: time_rules.RuleChange) -> time_rules.RuleChange:
+    """The change with its rule's student and setter loaded (the builders read their usernames)."""
+    rule = change.rule
+    if rule is not None:
+        rule = type(rule).objects.select_related("user", "created_by").get(pk=rule.pk)
+    return time_rules.RuleChange(rule, change.applied, change.not_applied)
+
+
+def _valid_query(declaration, params) -> dict:
+    """Query parameters validated by their declaration; one it does not declare is refused (`invalid`)."""
+    unknown = sorted(set(params) - set(declaration().fields))
+    if unknown:
+        raise BadInput(codes.INVALID, f"Unknown query parameter(s): {', '.join(unknown)}.")
+    return validate(declaration, params.dict())
 
 
 def _valid(declaration, data) -> dict:

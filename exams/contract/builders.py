@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from exams import clock, deadlines, presence
 from exams.enrollment import NOT_STARTED, WAITING
-from exams.models import Answer, Attempt, AttemptStatus, Exam
+from exams.models import Accommodation, Answer, Attempt, AttemptStatus, CloseOverride, Exam
 from exams.review import Review
 
 from ..selectors import ExamListing, Progress, Sheet
@@ -21,6 +21,7 @@ from . import frames
 if TYPE_CHECKING:
     from exams.enrollment import EnrollmentChange, RosterRow
     from exams.models import Question
+    from exams.time_rules import ImportReport, RuleChange
     from exams.waiting_room import RoomSummary
 
 # --- The clock ------------------------------------------------------------------------------
@@ -66,7 +67,29 @@ def paused_tick_frame(attempt_id: int, deadline: datetime, paused_at: datetime, 
 
 def timer_frame(attempt: Attempt) -> dict:
     """frames.TimerFrame: a socket's state on connect or resync."""
-    return {"type": "timer", **timer(attempt)}
+    return {"type": "timer", **timer(attempt), "allowance": allowance(attempt)}
+
+
+def allowance(attempt: Attempt) -> dict:
+    """rest.Allowance: the attempt's time, read from its timeline (exams/deadlines.py)."""
+    return {
+        "allotted_seconds": attempt.allotted_seconds,
+        "accommodation_seconds": attempt.accommodation_seconds,
+        "granted_seconds": attempt.extra_seconds,
+        "paused_seconds": round(attempt.paused_total.total_seconds()),
+        "close_at": clock.iso(attempt.close_at),
+    }
+
+
+def time_changed_frame(attempt: Attempt, *, change: str, added_seconds: int) -> dict:
+    """frames.TimeChangedFrame: to the student's sockets."""
+    return {
+        "type": "time_changed",
+        **timer(attempt),
+        "change": change,
+        "added_seconds": added_seconds,
+        "allowance": allowance(attempt),
+    }
 
 
 def tick_frame(attempt_id: int, deadline: datetime, at: datetime) -> dict:
@@ -80,6 +103,7 @@ def start(attempt: Attempt, *, created: bool) -> dict:
         **timer(attempt),
         "exam_id": attempt.exam_id,
         "duration_seconds": attempt.exam.duration_seconds,
+        "allowance": allowance(attempt),
         "resumed": not created,
     }
 
@@ -273,7 +297,13 @@ def questions(sheet: Sheet) -> dict:
     """rest.Questions: the attempt's questions, with answers and correct options as far as `sheet.review` shows them."""
     attempt = sheet.attempt
     rows = question_rows(sheet.questions, sheet.answers, sheet.review)
-    return {**timer(attempt), "exam_id": attempt.exam_id, "exam_title": attempt.exam.title, "questions": rows}
+    return {
+        **timer(attempt),
+        "exam_id": attempt.exam_id,
+        "exam_title": attempt.exam.title,
+        "allowance": allowance(attempt),
+        "questions": rows,
+    }
 
 
 # --- Exams ------------------------------------------------------------------------------------
@@ -297,6 +327,9 @@ def _exam_summary(listing: ExamListing) -> dict:
         "hand_in_seconds": exam.hand_in_seconds,
         "waiting_room": exam.waiting_room,
         "starts_at": clock.iso(exam.start_instant) if exam.waiting_room else None,
+        "late_start": exam.late_start,
+        "late_start_minutes": exam.late_start_minutes,
+        "late_end": exam.late_end,
     }
 
 
@@ -322,6 +355,9 @@ def student_exams(listings: Iterable[ExamListing]) -> dict:
                     }
                     for a in listing.attempts
                 ],
+                "allotted_seconds": listing.allotted_seconds,
+                "accommodation_seconds": listing.allotted_seconds - listing.exam.duration_seconds,
+                "student_close_at": clock.iso(listing.student_close_at),
             }
             for listing in listings
         ]
@@ -368,6 +404,9 @@ def proctor_rows(attempts: list[Progress], *, connected: dict[int, bool] | None 
             "started_at": clock.iso(attempt.started_at),
             "ended_at": clock.iso(attempt.ended_at),
             "extra_seconds": attempt.extra_seconds,
+            "allotted_seconds": attempt.allotted_seconds,
+            "accommodation_seconds": attempt.accommodation_seconds,
+            "close_at": clock.iso(attempt.close_at),
             "score": attempt.score,
             "max_score": attempt.max_score,
             "last_activity": clock.iso(last_answer_at or attempt.started_at),
@@ -528,3 +567,70 @@ def error_frame(code: str, message: str, request_id=None) -> dict:
     if request_id is not None:
         frame["request_id"] = request_id
     return frame
+
+
+# --- Time rules (exams/time_rules.py) -------------------------------------------------------------
+
+
+def accommodation(row: Accommodation) -> dict:
+    """rest.Accommodation (with its user and set_by selected)."""
+    return {
+        "id": row.pk,
+        "username": row.user.get_username(),
+        "exam_id": row.exam_id,
+        "multiplier": float(row.multiplier),
+        "extra_seconds": row.extra_seconds,
+        "reason": row.reason,
+        "set_by": row.created_by.get_username() if row.created_by else None,
+        "updated_at": clock.iso(row.updated_at),
+    }
+
+
+def accommodations(rows: Iterable[Accommodation]) -> dict:
+    """rest.Accommodations."""
+    return {"accommodations": [accommodation(row) for row in rows]}
+
+
+def _rule_change(change: "RuleChange") -> dict:
+    return {"applied_attempts": [a.pk for a in change.applied], "not_applied": change.not_applied}
+
+
+def accommodation_change(change: "RuleChange") -> dict:
+    """rest.AccommodationChange."""
+    rule = change.rule
+    return {
+        "accommodation": accommodation(rule) if isinstance(rule, Accommodation) else None,
+        **_rule_change(change),
+    }
+
+
+def import_report(report: "ImportReport") -> dict:
+    """rest.ImportReport."""
+    return {"created": report.created, "updated": report.updated, "applied": report.applied, "refused": report.refused}
+
+
+def close_override(row: CloseOverride) -> dict:
+    """rest.CloseOverride."""
+    return {
+        "id": row.pk,
+        "username": row.user.get_username(),
+        "exam_id": row.exam_id,
+        "close_at": clock.iso(row.close_at),
+        "reason": row.reason,
+        "set_by": row.created_by.get_username() if row.created_by else None,
+        "updated_at": clock.iso(row.updated_at),
+    }
+
+
+def close_overrides(rows: Iterable[CloseOverride]) -> dict:
+    """rest.CloseOverrides."""
+    return {"close_overrides": [close_override(row) for row in rows]}
+
+
+def close_override_change(change: "RuleChange") -> dict:
+    """rest.CloseOverrideChange."""
+    rule = change.rule
+    return {
+        "close_override": close_override(rule) if isinstance(rule, CloseOverride) else None,
+        **_rule_change(change),
+    }

@@ -77,6 +77,18 @@ _CODES = [
     ErrorCode("attempt_completed", 409, BOTH, "The attempt was submitted; the answer was not saved."),
     ErrorCode("time_up", 410, BOTH, "The answer arrived after the deadline; it was not saved."),
     ErrorCode("attempt_ended", 409, BOTH, "The attempt has ended; it can't be extended."),
+    ErrorCode("late_start_refused", 409, REST, "Too late to start under the exam's late-start rule (`late_start`)."),
+    ErrorCode(
+        "past_close",
+        409,
+        BOTH,
+        "The grant would run past the student's close (the message says by how much): send it again with "
+        "`move_close` or `clamp`.",
+    ),
+    ErrorCode("too_short", 409, REST, "The change would leave a running attempt less than a minute."),
+    ErrorCode(
+        "unknown_user", 404, REST, "No user has that username (the body is well formed; the user does not exist)."
+    ),
     ErrorCode("attempt_not_in_exam", 400, SOCKET, "The attempt is not part of the exam this socket watches."),
     # 404 like invalid_question: the selection is well formed; what it names is not there.
     ErrorCode("not_in_exam", 404, BOTH, "An attempt of `attempt_ids` is not part of the exam."),

@@ -23,6 +23,15 @@ class Id(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class Flag(serializers.BooleanField):
+    """A JSON boolean (not "true", not 1)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 class Text(serializers.CharField):
     """A JSON string, taken as sent (no number turned into text, no whitespace trimmed); never empty
     unless `allow_blank`."""

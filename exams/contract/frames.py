@@ -19,6 +19,16 @@ class TimerFrame(rest.Timer):
     """On connect, then every tick (one second by default)."""
 
     type = kind("timer")
+    allowance = rest.Allowance(required=False, help_text="On connect (and resync) only; ticks leave it out.")
+
+
+class TimeChangedFrame(rest.Timer):
+    """A rule changed the attempt's time (an accommodation applied to it, its close moved): its new end."""
+
+    type = kind("time_changed")
+    change = kind("accommodation", "close", help_text="What changed.")
+    added_seconds = serializers.IntegerField(help_text="How far the end moved (< 0: earlier).")
+    allowance = rest.Allowance()
 
 
 class ExtendedFrame(rest.Extension):
@@ -437,6 +447,7 @@ def _by_type(*declarations: Declaration) -> dict[str, Declaration]:
 
 STUDENT_FRAMES = _by_type(
     TimerFrame,
+    TimeChangedFrame,
     ExtendedFrame,
     EndedFrame,
     OverdueFrame,

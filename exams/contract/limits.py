@@ -97,3 +97,20 @@ LIMITS: list[tuple[str, str, str]] = [
     ("usernames", f"at most {MAX_ENROLL_USERNAMES}", "`usernames` of one enrollment request"),
     ("enrollment CSV", f"{MAX_ENROLL_CSV_BYTES} bytes", "the body of an enrollment import (`text/csv`)"),
 ]
+
+# A reason given with a time change (an accommodation, a grant, a close override).
+MAX_REASON_LENGTH = 200
+# An accommodation's time multiplier and extra time (issue 11 §1).
+MIN_MULTIPLIER = "1.00"
+MAX_MULTIPLIER = "5.00"
+MAX_ACCOMMODATION_EXTRA_SECONDS = 24 * 3600
+# How many rows one CSV import of accommodations may hold.
+MAX_IMPORT_ROWS = 5000
+# How long after the exam opens (or its scheduled start) a late start may be allowed, at most.
+MAX_LATE_START_MINUTES = 24 * 60
+
+LIMITS += [
+    ("multiplier", f"{MIN_MULTIPLIER} to {MAX_MULTIPLIER}", "an accommodation's time multiplier, two decimals"),
+    ("accommodation extra", f"0 to {MAX_ACCOMMODATION_EXTRA_SECONDS // 60} minutes", "an accommodation's extra time"),
+    ("CSV import", f"at most {MAX_IMPORT_ROWS} rows", "accommodations imported at once"),
+]

@@ -6,26 +6,32 @@ receive against them (tests/support/contract_check.py). The builders (builders.p
 bodies; a field added there and not here fails the tests.
 """
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
-from exams.models import AtDeadline, IncidentCategory, ReviewShows, ReviewWhen
+from exams.models import AtDeadline, IncidentCategory, LateEnd, LateStart, ReviewShows, ReviewWhen
 from exams.review import WAITS_FOR
 
 from .codes import ERRORS
-from .fields import Id, Text, Timestamp, option
+from .fields import Flag, Id, Text, Timestamp, option
 from .limits import (
+    MAX_ACCOMMODATION_EXTRA_SECONDS,
     MAX_ANNOUNCEMENT_LENGTH,
     MAX_BULK_ATTEMPTS,
     MAX_CHANGE_AMOUNT,
     MAX_ENROLL_USERNAMES,
     MAX_EXTEND_SECONDS,
     MAX_INCIDENT_NOTE_LENGTH,
+    MAX_MULTIPLIER,
     MAX_NOTE_LENGTH,
     MAX_QUESTION_ANSWER_LENGTH,
+    MAX_REASON_LENGTH,
     MAX_REOPEN_MINUTES,
     MAX_START_CODE_LENGTH,
     MAX_STUDENT_QUESTION_LENGTH,
     MAX_USERNAME_LENGTH,
+    MIN_MULTIPLIER,
 )
 
 STATUSES = ["ongoing", "overdue", "completed", "timeout"]
@@ -53,6 +59,13 @@ class SubmitAnswerRequest(AnswerFields):
 
 class ExtendRequest(serializers.Serializer):
     seconds = Id(max_value=MAX_EXTEND_SECONDS, help_text="Extra time to grant, in whole seconds.")
+    move_close = Flag(
+        required=False,
+        help_text="If the new end runs past the student's close: move their close to it. Without this or "
+        "`clamp`, such a grant is refused with `past_close` (its message says by how many minutes).",
+    )
+    clamp = Flag(required=False, help_text="If the new end runs past the student's close: grant up to the close.")
+    reason = Text(required=False, max_length=MAX_REASON_LENGTH, help_text="Why (the attempt's audit log).")
 
 
 class BulkRequest(serializers.Serializer):
@@ -181,9 +194,25 @@ class Timer(serializers.Serializer):
     )
 
 
+class Allowance(serializers.Serializer):
+    """An attempt's time, as the student and proctors are shown it ("your time: 90 min including 30 min extra time")."""
+
+    allotted_seconds = serializers.IntegerField(
+        min_value=0,
+        help_text="Fixed at the start: the exam's duration x the accommodation's multiplier + its extra time.",
+    )
+    accommodation_seconds = serializers.IntegerField(
+        min_value=0, help_text="The part of `allotted_seconds` that is the student's accommodation (0: none)."
+    )
+    granted_seconds = serializers.IntegerField(help_text="Net time proctors granted (> 0) or took (< 0) since.")
+    paused_seconds = serializers.IntegerField(min_value=0, help_text="Time paused so far (it moves the end).")
+    close_at = Timestamp(allow_null=True, help_text="This attempt's hard close (the exam's or the student's own).")
+
+
 class Start(Timer):
     exam_id = Id()
     duration_seconds = serializers.IntegerField()
+    allowance = Allowance()
     resumed = serializers.BooleanField(help_text="True when an ongoing attempt was resumed (200), false for a new one.")
 
 
@@ -257,6 +286,7 @@ class Question(serializers.Serializer):
 class Questions(Timer):
     exam_id = Id()
     exam_title = Text()
+    allowance = Allowance()
     questions = Question(many=True)
 
 
@@ -298,6 +328,17 @@ class ExamSummary(serializers.Serializer):
     starts_at = Timestamp(
         allow_null=True, help_text="Waiting room: when every clock starts (scheduled or given); null: not yet known."
     )
+    late_start = serializers.ChoiceField(
+        choices=LateStart.choices,
+        help_text="`allow` a start any time the exam is open, `until` late_start_minutes after it opens (or its "
+        "scheduled start), or `refuse` one after that instant (`late_start_refused`). A student with a close "
+        "override is not held to it.",
+    )
+    late_start_minutes = serializers.IntegerField(min_value=0)
+    late_end = serializers.ChoiceField(
+        choices=LateEnd.choices,
+        help_text="A start too late to fit before the close: ends at the `close`, or gets `full_time` (no close).",
+    )
 
 
 class OwnAttempt(Timer):
@@ -309,6 +350,13 @@ class OwnAttempt(Timer):
 
 class StudentExam(ExamSummary):
     attempts = OwnAttempt(many=True)
+    allotted_seconds = serializers.IntegerField(
+        help_text="The time an attempt started now gets: the duration x the student's accommodation."
+    )
+    accommodation_seconds = serializers.IntegerField(help_text="The part of it that is the accommodation (0: none).")
+    student_close_at = Timestamp(
+        allow_null=True, help_text="The student's close: their own close override, else `closes_at`."
+    )
 
 
 class StudentExams(serializers.Serializer):
@@ -334,7 +382,10 @@ class ProctorRow(Timer):
     connected = serializers.BooleanField(help_text="A socket of the student's is open.")
     started_at = Timestamp()
     ended_at = Timestamp(allow_null=True)
-    extra_seconds = serializers.IntegerField(help_text="Extra time granted so far.")
+    extra_seconds = serializers.IntegerField(help_text="Net extra time granted (< 0: taken) by proctors so far.")
+    allotted_seconds = serializers.IntegerField(help_text="The time allotted at the start, its accommodation included.")
+    accommodation_seconds = serializers.IntegerField(help_text="Of which the accommodation (> 0: the student has one).")
+    close_at = Timestamp(allow_null=True, help_text="The attempt's hard close.")
     score = serializers.IntegerField(allow_null=True)
     max_score = serializers.IntegerField(allow_null=True)
     last_activity = Timestamp(help_text="The last answer, or the start.")
@@ -552,6 +603,134 @@ class ProctorRoom(serializers.Serializer):
     announcements = ProctorAnnouncement(many=True)
     questions = ProctorRoomQuestion(many=True)
     incidents = IncidentRecord(many=True)
+
+
+# --- Time rules: accommodations and close overrides (exams/time_rules.py) ---------------------
+
+
+def _multiplier(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=None,
+        decimal_places=None,
+        min_value=Decimal(MIN_MULTIPLIER),
+        max_value=Decimal(MAX_MULTIPLIER),
+        coerce_to_string=False,
+        help_text="The exam's duration is multiplied by this (1.5: 50% more time); kept to two decimals "
+        "(rounded half up).",
+        **kwargs,
+    )
+
+
+def _extra(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=0, max_value=MAX_ACCOMMODATION_EXTRA_SECONDS, help_text="Added after the multiplier.", **kwargs
+    )
+
+
+APPLY_HELP = (
+    "Also change the student's running attempt(s) at once (pushed as `time_changed`). Without it a "
+    "change applies from the next start only; `not_applied` counts the running attempts left as they were."
+)
+
+
+class AccommodationRequest(serializers.Serializer):
+    username = Text(help_text="The student.")
+    exam_id = Id(required=False, allow_null=True, help_text="One exam; absent or null: all the student's exams.")
+    multiplier = _multiplier(required=False)
+    extra_seconds = _extra(required=False)
+    reason = Text(max_length=MAX_REASON_LENGTH)
+    apply_to_running = Flag(required=False, help_text=APPLY_HELP)
+
+
+class AccommodationPatch(serializers.Serializer):
+    multiplier = _multiplier(required=False)
+    extra_seconds = _extra(required=False)
+    reason = Text(required=False, max_length=MAX_REASON_LENGTH)
+    apply_to_running = Flag(required=False, help_text=APPLY_HELP)
+
+
+class Accommodation(serializers.Serializer):
+    id = Id()
+    username = Text()
+    exam_id = Id(allow_null=True, help_text="Null: all the student's exams (a per-exam one wins).")
+    multiplier = _multiplier()
+    extra_seconds = _extra()
+    reason = Text()
+    set_by = Text(allow_null=True, help_text="The proctor who set it last.")
+    updated_at = Timestamp()
+
+
+class AccommodationQuery(serializers.Serializer):
+    """GET accommodations: filters (query parameters)."""
+
+    exam_id = serializers.IntegerField(
+        required=False, min_value=1, help_text="Those for this exam and the all-exams ones."
+    )
+    username = Text(required=False, help_text="Only this student's.")
+
+
+class DeleteQuery(serializers.Serializer):
+    """DELETE an accommodation: `?apply_to_running=true` also changes running attempts."""
+
+    apply_to_running = serializers.BooleanField(required=False, default=False, help_text=APPLY_HELP)
+
+
+class Accommodations(serializers.Serializer):
+    accommodations = Accommodation(many=True)
+
+
+class RuleChange(serializers.Serializer):
+    """What a change of a time rule did."""
+
+    applied_attempts = serializers.ListField(child=Id(), help_text="The running attempts it changed at once.")
+    not_applied = serializers.IntegerField(help_text="Running attempts it would change, left as they were.")
+
+
+class AccommodationChange(RuleChange):
+    accommodation = Accommodation(allow_null=True, help_text="Null once deleted.")
+
+
+class ImportRequest(serializers.Serializer):
+    csv = Text(help_text="Rows of `username,multiplier,extra_minutes,reason`; a header row is optional.")
+    exam_id = Id(required=False, allow_null=True, help_text="One exam; absent or null: all the students' exams.")
+    apply_to_running = Flag(required=False, help_text=APPLY_HELP)
+
+
+class ImportRowError(serializers.Serializer):
+    line = serializers.IntegerField(help_text="The row's line in the file (1: the first).")
+    username = Text(allow_blank=True)
+    message = Text()
+
+
+class ImportReport(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    applied = serializers.IntegerField(help_text="Running attempts changed at once (`apply_to_running`).")
+    refused = ImportRowError(many=True, help_text="Each refused row, with why; nothing of it was saved.")
+
+
+class CloseOverrideRequest(serializers.Serializer):
+    username = Text(help_text="The student.")
+    close_at = Timestamp(help_text="Their own close for this exam (a running attempt's end moves at once).")
+    reason = Text(max_length=MAX_REASON_LENGTH)
+
+
+class CloseOverride(serializers.Serializer):
+    id = Id()
+    username = Text()
+    exam_id = Id()
+    close_at = Timestamp()
+    reason = Text()
+    set_by = Text(allow_null=True)
+    updated_at = Timestamp()
+
+
+class CloseOverrides(serializers.Serializer):
+    close_overrides = CloseOverride(many=True)
+
+
+class CloseOverrideChange(RuleChange):
+    close_override = CloseOverride(allow_null=True, help_text="Null once deleted.")
 
 
 def error_code() -> serializers.ChoiceField:

@@ -124,6 +124,13 @@ def _value(field: serializers.Field, value, where: str) -> None:
             raise ShapeError(f"{where}: expected a list, got {value!r}")
         for i, item in enumerate(value):
             _value(field.child, item, f"{where}[{i}]")
+    elif isinstance(field, serializers.DecimalField):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ShapeError(f"{where}: expected a number, got {value!r}")
+        if field.min_value is not None and value < field.min_value:
+            raise ShapeError(f"{where}: {value} is below the declared minimum {field.min_value}")
+        if field.max_value is not None and value > field.max_value:
+            raise ShapeError(f"{where}: {value} is above the declared maximum {field.max_value}")
     elif isinstance(field, serializers.DictField):
         if not isinstance(value, dict):
             raise ShapeError(f"{where}: expected an object, got {value!r}")

@@ -117,6 +117,26 @@ def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
             f"/api/proctor/exams/{exam}/incidents/",
             {"category": "other", "note": "x"},
         ),
+        **time_rule_calls(world),
+    }
+
+
+def time_rule_calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
+    """Accommodations and close overrides (exams/time_rules.py): staff only."""
+    exam, student = world["exam"], world["owner"].username
+    rule = {"username": student, "reason": "x"}
+    return {
+        ("GET", "/api/proctor/accommodations/"): ("/api/proctor/accommodations/", None),
+        ("POST", "/api/proctor/accommodations/"): ("/api/proctor/accommodations/", rule),
+        ("PATCH", "/api/proctor/accommodations/{accommodation_id}/"): ("/api/proctor/accommodations/1/", rule),
+        ("DELETE", "/api/proctor/accommodations/{accommodation_id}/"): ("/api/proctor/accommodations/1/", None),
+        ("POST", "/api/proctor/accommodations/import/"): ("/api/proctor/accommodations/import/", {"csv": "a,1,0,x"}),
+        ("GET", "/api/proctor/exams/{exam_id}/close-overrides/"): (f"/api/proctor/exams/{exam}/close-overrides/", None),
+        ("POST", "/api/proctor/exams/{exam_id}/close-overrides/"): (
+            f"/api/proctor/exams/{exam}/close-overrides/",
+            {**rule, "close_at": "2030-01-01T00:00:00.000Z"},
+        ),
+        ("DELETE", "/api/proctor/close-overrides/{override_id}/"): ("/api/proctor/close-overrides/1/", None),
     }
 
 
@@ -185,6 +205,7 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
         ("POST", "/api/proctor/exams/{exam_id}/questions/{question_id}/answer/"),
         ("GET", "/api/proctor/exams/{exam_id}/incidents/"),
         ("POST", "/api/proctor/exams/{exam_id}/incidents/"),
+        *time_rule_calls(world),
     }
     assert documented("403") == answered
 
