@@ -534,7 +534,9 @@ def extend_attempt(
         ):
             raise Conflict("The attempt changed meanwhile; retry.", code="conflict")
         attempt.refresh_from_db()
-        detail = {"seconds": seconds, "by": by.get_username(), "reason": reason}
+        detail: dict = {"seconds": seconds, "by": by.get_username()}
+        if reason:
+            detail["reason"] = reason
         if past:
             detail["past_close"] = "move_close" if move_close else "clamp"
         AttemptEvent.objects.create(attempt=attempt, kind=EventKind.EXTENDED, at=now, detail=detail)

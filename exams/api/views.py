@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from exams import exports, notifications, selectors, services, time_control, time_rules
+from exams import audit, exports, notifications, selectors, services, time_control, time_rules
 from exams.contract import builders, codes, rest
 from exams.contract.limits import HISTORY_EVENTS
 from exams.contract.parsing import BadInput, validate
@@ -378,6 +378,44 @@ class CloseOverrideView(APIView):
     def delete(self, request, override_id: int):
         change = time_rules.delete_close_override(by=request.user, override_id=override_id)
         return Response(builders.close_override_change(change))
+
+
+class AuditView(APIView):
+    """Proctor: an attempt's deadline explained line by line from its events (who, why, by how much)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(responses={200: rest.AuditLog, **errors(401, 403, 404)})
+    def get(self, request, attempt_id: int):
+        return Response(builders.audit_log(audit.explain(selectors.get_attempt(attempt_id))))
+
+
+class AuditCsvView(APIView):
+    """Proctor: an attempt's audit log as CSV (one row per line)."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR, **errors(401, 403, 404)})
+    def get(self, request, attempt_id: int):
+        attempt = selectors.get_attempt(attempt_id)
+        return _csv(audit.csv_rows([audit.explain(attempt)]), f"attempt-{attempt.pk}-audit.csv")
+
+
+class ExamAuditCsvView(APIView):
+    """Proctor: the audit log of every attempt of an exam as CSV, streamed a chunk of attempts at a time."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR, **errors(401, 403, 404)})
+    def get(self, request, exam_id: int):
+        exam = selectors.get_exam(exam_id)
+        return _csv(audit.csv_rows(audit.exam_explanations(exam.pk)), f"exam-{exam.pk}-audit.csv")
+
+
+def _csv(rows, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def _with_names(change: time_rules.RuleChange) -> time_rules.RuleChange:

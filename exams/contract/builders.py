@@ -19,6 +19,7 @@ from ..selectors import ExamListing, Progress, Sheet
 from . import frames
 
 if TYPE_CHECKING:
+    from exams.audit import Explanation
     from exams.enrollment import EnrollmentChange, RosterRow
     from exams.models import Question
     from exams.time_rules import ImportReport, RuleChange
@@ -633,4 +634,30 @@ def close_override_change(change: "RuleChange") -> dict:
     return {
         "close_override": close_override(rule) if isinstance(rule, CloseOverride) else None,
         **_rule_change(change),
+    }
+
+
+def audit_log(explanation: "Explanation") -> dict:
+    """rest.AuditLog: an attempt's deadline explained line by line (exams/audit.py)."""
+    attempt = explanation.attempt
+    return {
+        "attempt_id": attempt.pk,
+        "exam_id": attempt.exam_id,
+        "student": attempt.user.get_username(),
+        "status": attempt.status,
+        "deadline": clock.iso(attempt.deadline_at),
+        "explained_deadline": clock.iso(explanation.deadline),
+        "consistent": explanation.consistent,
+        "lines": [
+            {
+                "at": clock.iso(line.at),
+                "kind": line.kind,
+                "text": line.text,
+                "by": line.by,
+                "reason": line.reason,
+                "seconds": line.seconds,
+                "end": clock.iso(line.end),
+            }
+            for line in explanation.lines
+        ],
     }

@@ -733,6 +733,32 @@ class CloseOverrideChange(RuleChange):
     close_override = CloseOverride(allow_null=True, help_text="Null once deleted.")
 
 
+# --- The audit log (exams/audit.py) ------------------------------------------------------------
+
+
+class AuditLine(serializers.Serializer):
+    at = Timestamp()
+    kind = Text(help_text="The AttemptEvent's kind: `started`, `extended`, `accommodation_applied`, `close_moved`, ...")
+    text = Text(help_text="What happened, for a person.")
+    by = Text(allow_blank=True, help_text="Who did it (a proctor's username; empty: the student or the server).")
+    reason = Text(allow_blank=True)
+    seconds = serializers.IntegerField(help_text="How far this moved the end (< 0: earlier).")
+    end = Timestamp(allow_null=True, help_text="The deadline after this line (null while paused).")
+
+
+class AuditLog(serializers.Serializer):
+    """An attempt's deadline explained line by line from its events."""
+
+    attempt_id = Id()
+    exam_id = Id()
+    student = Text()
+    status = serializers.ChoiceField(choices=STATUSES)
+    deadline = Timestamp(help_text="The stored deadline.")
+    explained_deadline = Timestamp(allow_null=True, help_text="The deadline the lines add up to.")
+    consistent = serializers.BooleanField(help_text="The lines reproduce the stored deadline.")
+    lines = AuditLine(many=True)
+
+
 def error_code() -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=sorted(ERRORS), help_text="One of the error codes in docs/api.md.")
 

@@ -122,7 +122,7 @@ def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
 
 
 def time_rule_calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
-    """Accommodations and close overrides (exams/time_rules.py): staff only."""
+    """Accommodations, close overrides (exams/time_rules.py) and the audit log (exams/audit.py): staff only."""
     exam, student = world["exam"], world["owner"].username
     rule = {"username": student, "reason": "x"}
     return {
@@ -137,6 +137,15 @@ def time_rule_calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
             {**rule, "close_at": "2030-01-01T00:00:00.000Z"},
         ),
         ("DELETE", "/api/proctor/close-overrides/{override_id}/"): ("/api/proctor/close-overrides/1/", None),
+        ("GET", "/api/proctor/attempts/{attempt_id}/audit/"): (
+            f"/api/proctor/attempts/{world['attempt']}/audit/",
+            None,
+        ),
+        ("GET", "/api/proctor/attempts/{attempt_id}/audit.csv"): (
+            f"/api/proctor/attempts/{world['attempt']}/audit.csv",
+            None,
+        ),
+        ("GET", "/api/proctor/exams/{exam_id}/audit.csv"): (f"/api/proctor/exams/{exam}/audit.csv", None),
     }
 
 
