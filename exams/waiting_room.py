@@ -35,7 +35,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 
-from . import clock, deadlines, enrollment, notifications, services, timers
+from . import clock, deadlines, enrollment, notifications, services, timers, windows
 from .contract.limits import START_CODE_LOCK_SECONDS, START_CODE_MAX_FAILURES
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, Unavailable
 from .models import (
@@ -83,11 +83,6 @@ def check_may_start(*, exam: Exam, user: User, now: datetime) -> None:
         raise Conflict("This exam starts for everyone at once: wait in its waiting room.", code="exam_not_started")
     if exam.start_code and not CheckIn.objects.filter(exam=exam, user=user, code_accepted_at__isnull=False).exists():
         raise Forbidden("Enter the start code your proctor reads out first.", code="start_code_required")
-
-
-def _allotted_seconds(exam: Exam, user_ids: list[int]) -> dict[int, int]:
-    """Each student's time for the exam (the exam's duration; accommodations add to it)."""
-    return dict.fromkeys(user_ids, exam.duration_seconds)
 
 
 # --- Seating: the synchronized start --------------------------------------------------------------
@@ -162,7 +157,8 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
         fresh = [u for u in users if u not in unfinished and used.get(u, 0) < exam.max_attempts]
         created: list[Attempt] = []
         if fresh and not (exam.closes_at and exam.closes_at <= instant):
-            allotted = _allotted_seconds(exam, fresh)
+            # Each student's accommodation and close override (exams/windows.py), as a single start applies them.
+            terms = windows.seat_terms(exam, fresh, instant=instant)
             rows = []
             for user_id in fresh:
                 rows.append(
@@ -171,10 +167,11 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
                         exam=exam,
                         number=used.get(user_id, 0) + 1,
                         started_at=instant,
-                        allotted_seconds=allotted[user_id],
-                        close_at=exam.closes_at,
+                        allotted_seconds=terms[user_id].allotted_seconds,
+                        accommodation_seconds=terms[user_id].accommodation_seconds,
+                        close_at=terms[user_id].close_at,
                         deadline_at=deadlines.attempt_deadline(
-                            instant, allotted[user_id], 0, timedelta(0), exam.closes_at
+                            instant, terms[user_id].allotted_seconds, 0, timedelta(0), terms[user_id].close_at
                         ),
                     )
                 )
@@ -186,7 +183,12 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
             )
             detail = {"synchronized": True} if instant == exam.started_at else {"synchronized": True, "late_seat": True}
             AttemptEvent.objects.bulk_create(
-                [AttemptEvent(attempt=a, kind=EventKind.STARTED, at=instant, detail=detail) for a in created],
+                [
+                    AttemptEvent(
+                        attempt=a, kind=EventKind.STARTED, at=instant, detail={**detail, **terms[a.user_id].detail}
+                    )
+                    for a in created
+                ],
                 batch_size=1000,
             )
             try:

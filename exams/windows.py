@@ -93,3 +93,33 @@ def accommodation_detail(accommodation: Accommodation) -> dict:
         "extra_seconds": accommodation.extra_seconds,
         "reason": accommodation.reason,
     }
+
+
+def seat_terms(exam: Exam, user_ids: list[int], *, instant: datetime) -> dict[int, StartTerms]:
+    """`start_terms` of many students starting together at `instant` (the waiting room), in two queries.
+
+    The window was checked for the exam as a whole; each student's accommodation and close override apply.
+    """
+    accommodations: dict[int, dict[int | None, Accommodation]] = {}
+    for row in Accommodation.objects.filter(Q(exam_id=exam.pk) | Q(exam__isnull=True), user_id__in=user_ids):
+        accommodations.setdefault(row.user_id, {})[row.exam_id] = row
+    overrides = {o.user_id: o for o in CloseOverride.objects.filter(exam_id=exam.pk, user_id__in=user_ids)}
+    terms = {}
+    for user_id in user_ids:
+        own = accommodations.get(user_id, {})
+        accommodation: Accommodation | None = own.get(exam.pk) or own.get(None)
+        allotted = allotted_for(exam, accommodation)
+        override = overrides.get(user_id)
+        close = student_close(exam, override)
+        source = "override" if override is not None else "exam"
+        if close is not None and exam.late_end == LateEnd.FULL_TIME and instant + timedelta(seconds=allotted) > close:
+            close, source = None, "full_time"
+        detail = {
+            "duration_seconds": exam.duration_seconds,
+            "allotted_seconds": allotted,
+            "accommodation": None if accommodation is None else accommodation_detail(accommodation),
+            "close_at": clock.iso(close),
+            "close_source": source if close is not None or source == "full_time" else "none",
+        }
+        terms[user_id] = StartTerms(allotted, allotted - exam.duration_seconds, close, detail)
+    return terms

@@ -66,10 +66,10 @@ def test_the_explanation_reproduces_the_deadline_line_by_line(busy_attempt, proc
     assert override.seconds == -300
     assert clock.to_ms(override.end) == clock.to_ms(busy_attempt.started_at + timedelta(minutes=100))
     assert clamped.seconds == 0 and "clamped at the close" in clamped.text
-    assert clock.to_ms(moved.end) == clock.to_ms(busy_attempt.started_at + timedelta(minutes=103))
-    # The accommodation's 5 minutes taken away: 1.5 x 60 min + 13 min granted.
+    assert clock.to_ms(moved.end) == clock.to_ms(busy_attempt.started_at + timedelta(minutes=108))
+    # The accommodation's 5 minutes taken away: 1.5 x 60 min + 13 min granted, before the moved close.
     assert accommodation.seconds == -300 and accommodation.end == busy_attempt.deadline_at
-    assert busy_attempt.deadline_at == busy_attempt.started_at + timedelta(minutes=98)
+    assert busy_attempt.deadline_at == busy_attempt.started_at + timedelta(minutes=103)
 
 
 def test_a_change_that_wrote_no_event_shows_as_inconsistent(busy_attempt):

@@ -366,3 +366,33 @@ def test_a_grant_within_the_close_needs_no_choice(student, proctor, make_exam, c
     body = client_for(proctor).post(extend_url(attempt.pk), {"seconds": 60}, format="json").json()
     assert body["added_seconds"] == 60
     assert Attempt.objects.get(pk=attempt.pk).deadline_at == attempt.deadline_at + timedelta(seconds=60)
+
+
+# --- The waiting room's synchronized start ------------------------------------------------------
+
+
+def test_students_seated_together_each_get_their_accommodation_and_close(make_user, proctor, make_exam):
+    from exams import waiting_room
+    from exams.models import CheckIn
+
+    closes = clock.now() + timedelta(hours=3)
+    exam = make_exam(duration=3600, waiting_room=True, closes_at=closes)
+    plain, accommodated, overridden = make_user(), make_user(), make_user()
+    for user in (plain, accommodated, overridden):
+        CheckIn.objects.create(exam=exam, user=user, arrived_at=clock.now(), code_accepted_at=clock.now())
+    accommodate(proctor, accommodated, None, multiplier="1.5")
+    own_close = clock.now() + timedelta(minutes=30)
+    time_rules.set_close_override(
+        by=proctor, username=overridden.username, exam_id=exam.pk, close_at=own_close, reason="leaves early"
+    )
+    started = waiting_room.start_now(exam_id=exam.pk, by=proctor).started_at
+    seating = waiting_room.seat_students(exam_id=exam.pk, user_ids=[plain.pk, accommodated.pk, overridden.pk])
+    by_user = {a.user_id: Attempt.objects.get(pk=a.pk) for a in seating.attempts}
+    assert by_user[plain.pk].deadline_at == started + timedelta(hours=1)
+    assert (by_user[accommodated.pk].allotted_seconds, by_user[accommodated.pk].accommodation_seconds) == (5400, 1800)
+    assert by_user[accommodated.pk].deadline_at == started + timedelta(minutes=90)
+    assert by_user[overridden.pk].close_at == by_user[overridden.pk].deadline_at == own_close
+    for attempt in by_user.values():
+        assert attempt.deadline_at == deadlines.deadline_of(attempt)
+    detail = AttemptEvent.objects.get(attempt=by_user[accommodated.pk], kind=EventKind.STARTED).detail
+    assert detail["synchronized"] and detail["allotted_seconds"] == 5400
