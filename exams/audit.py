@@ -123,7 +123,7 @@ def _step(replay: _Replay, event: AttemptEvent, attempt: Attempt) -> Line | None
         text = f"accommodation applied to the running attempt: allotted {_minutes(d['allotted_from'])} -> " + _minutes(
             d["allotted_to"]
         )
-    elif kind == EventKind.EXTENDED:
+    elif kind in (EventKind.EXTENDED, "time_changed"):
         replay.extra += int(d.get("seconds", 0))
         verb = "granted" if int(d.get("seconds", 0)) >= 0 else "taken"
         text = f"{_minutes(abs(int(d.get('seconds', 0))))} {verb}"
