@@ -84,7 +84,11 @@
 
 /** @typedef {"student" | "proctor" | "time" | null} EndedBy  who ended an attempt: null while ongoing */
 /** @typedef {Timer & {number: number, score: number | null, max_score: number | null, ended_by: EndedBy}} PastAttempt */
-/** @typedef {ExamSummary & {attempts: PastAttempt[]}} StudentExam  `GET /api/exams/` */
+/**
+ * `GET /api/exams/`: with the student's attempts, and the time an attempt started now gets (their
+ * accommodation applied; `accommodation_seconds` of it) and their close (their override, else the exam's).
+ * @typedef {ExamSummary & {attempts: PastAttempt[], allotted_seconds: number, accommodation_seconds: number, student_close_at: string | null}} StudentExam
+ */
 /** @typedef {ExamSummary & {published: boolean, ongoing: number}} ProctorExam  `GET /api/proctor/exams/` */
 
 /**
@@ -92,7 +96,8 @@
  * @typedef {Timer & {
  *   exam_id: number, student: string, answered: number, total_questions: number, connected: boolean,
  *   started_at: string, ended_at: string | null, extra_seconds: number, score: number | null,
- *   max_score: number | null, last_activity: string, last_answer_at: string | null, hand_in_until?: string
+ *   max_score: number | null, last_activity: string, last_answer_at: string | null, hand_in_until?: string,
+ *   allotted_seconds: number, accommodation_seconds: number, close_at: string | null
  * }} AttemptRow
  */
 

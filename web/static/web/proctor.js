@@ -23,6 +23,7 @@ import "./enrolled.js";
 import "./proctor-room.js";
 import "./start-control.js";
 import "./time-control.js";
+import "./audit.js";
 
 /** @typedef {import("./contract.js").AttemptRow} AttemptRow */
 /** @typedef {import("./contract.js").ProctorExam} ProctorExam */

@@ -26,6 +26,7 @@ import { clock, newVisit, session, stillVisiting } from "./student-session.js";
 import "./student-room.js";
 import "./waiting.js";
 import "./pause.js";
+import "./time-rules.js";
 
 /** @typedef {import("./contract.js").StudentExam} StudentExam */
 
