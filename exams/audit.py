@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from . import clock, deadlines
-from .models import Attempt, AttemptEvent, EventKind
+from .models import Attempt, AttemptEvent, EventKind, ExamEvent
 
 # Events that say nothing about time: left out of the explanation.
 _SILENT = {EventKind.ANSWER_SAVED, EventKind.CONNECTED, EventKind.DISCONNECTED, EventKind.RESUMED}
@@ -80,10 +80,37 @@ class _Replay:
         return deadlines.attempt_deadline(self.started_at, self.allotted, self.extra, self.paused_total, self.close)
 
 
-def explain(attempt: Attempt, events: Iterable[AttemptEvent] | None = None) -> Explanation:
+EXAM_RESUMED = "exam_resumed"
+
+
+def close_moving_exam_events(exam_id: int) -> list[ExamEvent]:
+    """The exam's resumes that moved every unfinished attempt's close by the paused time."""
+    return [
+        e
+        for e in ExamEvent.objects.filter(exam_id=exam_id, kind=EXAM_RESUMED).order_by("id")
+        if (e.detail or {}).get("move_close")
+    ]
+
+
+def _as_attempt_event(event: ExamEvent) -> AttemptEvent:
+    detail = {**(event.detail or {}), "by": event.by.get_username() if event.by_id and event.by else ""}
+    return AttemptEvent(kind=EXAM_RESUMED, at=event.at, detail=detail)
+
+
+def explain(
+    attempt: Attempt, events: Iterable[AttemptEvent] | None = None, exam_events: list[ExamEvent] | None = None
+) -> Explanation:
     """The attempt's deadline, line by line from its events, and whether it matches `deadline_at`."""
     if events is None:
         events = AttemptEvent.objects.filter(attempt=attempt).order_by("id")
+    events = list(events)
+    if exam_events is None:
+        exam_events = close_moving_exam_events(attempt.exam_id)
+    if exam_events and events:
+        # An exam-wide resume that moved every unfinished attempt's close (before its pauses' ends).
+        last = attempt.ended_at or events[-1].at
+        moved = [_as_attempt_event(e) for e in exam_events if events[0].at < e.at <= last]
+        events = sorted(events + moved, key=lambda e: (e.at, e.kind != EXAM_RESUMED))
     replay = _Replay(attempt)
     result = Explanation(attempt)
     for event in events:
@@ -94,6 +121,15 @@ def explain(attempt: Attempt, events: Iterable[AttemptEvent] | None = None) -> E
         result.lines.append(line)
     result.deadline = replay.deadline()
     return result
+
+
+def _close_follows(replay: _Replay, detail: dict) -> None:
+    """A grant made with `close: move` (exams/time_control.py) moved the close to the new end if past it."""
+    if detail.get("close") == "move" and replay.close is not None:
+        nominal = deadlines.attempt_deadline(
+            replay.started_at, replay.allotted, replay.extra, replay.paused_total, None
+        )
+        replay.close = max(replay.close, nominal)
 
 
 def _step(replay: _Replay, event: AttemptEvent, attempt: Attempt) -> Line | None:
@@ -125,6 +161,7 @@ def _step(replay: _Replay, event: AttemptEvent, attempt: Attempt) -> Line | None
         )
     elif kind in (EventKind.EXTENDED, "time_changed"):
         replay.extra += int(d.get("seconds", 0))
+        _close_follows(replay, d)
         verb = "granted" if int(d.get("seconds", 0)) >= 0 else "taken"
         text = f"{_minutes(abs(int(d.get('seconds', 0))))} {verb}"
         if d.get("scope"):
@@ -147,12 +184,13 @@ def _step(replay: _Replay, event: AttemptEvent, attempt: Attempt) -> Line | None
         else:
             text = "resumed (no pause recorded)"
     elif kind in REOPEN_KINDS:
-        replay.extra = int(d.get("extra_seconds", replay.extra))
-        if "close_at" in d:
-            replay.close = _parse(d["close_at"])
-        if "paused_total_seconds" in d:
-            replay.paused_total = timedelta(seconds=d["paused_total_seconds"])
-        text = f"reopened with {_minutes(int(d.get('seconds', 0)))} more"
+        replay.extra += int(d.get("seconds", 0))
+        _close_follows(replay, d)
+        text = f"reopened for {d.get('minutes', '?')} min from then ({_minutes(int(d.get('seconds', 0)))} granted)"
+    elif kind == EXAM_RESUMED:
+        if replay.close is not None:
+            replay.close += timedelta(milliseconds=int(d.get("paused_ms", 0)))
+        text = f"the exam's pause of {_minutes(int(d.get('paused_ms', 0)) / 1000)} moved the close"
     elif kind in _SILENT:
         return None
     elif kind in (EventKind.SUBMITTED, EventKind.FORCE_SUBMITTED, EventKind.TIMED_OUT, EventKind.OVERDUE):
@@ -207,6 +245,7 @@ def csv_rows(explanations: Iterable[Explanation]) -> Iterator[str]:
 def exam_explanations(exam_id: int, *, chunk: int = 500) -> Iterator[Explanation]:
     """Every attempt of the exam explained, reading a chunk of attempts (and their events) at a time."""
     last = 0
+    moved = close_moving_exam_events(exam_id)
     while True:
         attempts = list(
             Attempt.objects.select_related("user").filter(exam_id=exam_id, pk__gt=last).order_by("pk")[:chunk]
@@ -217,5 +256,5 @@ def exam_explanations(exam_id: int, *, chunk: int = 500) -> Iterator[Explanation
         for event in AttemptEvent.objects.filter(attempt__in=attempts).exclude(kind__in=_SILENT).order_by("id"):
             events.setdefault(event.attempt_id, []).append(event)
         for attempt in attempts:
-            yield explain(attempt, events.get(attempt.pk, []))
+            yield explain(attempt, events.get(attempt.pk, []), moved)
         last = attempts[-1].pk
