@@ -11,8 +11,8 @@ timeline the test asserts that:
   its effective close, within 1 s; the audit log explains the same end;
 - an answer received at the end + grace is stored, one a millisecond later is refused and not stored.
 
-Pause, resume and reopen (exams/time_control.py, helper timecontrol) were not on main when this was
-written; they are not among the operations.
+Pauses (a pause, time passing, the resume) and time changes of minutes (exams/time_control.py) are
+among the operations; reopening is not (it needs an ended attempt, outside this property's window).
 """
 
 import math
@@ -22,10 +22,10 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import F
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exams import audit, clock, deadlines, services, time_rules
+from exams import audit, clock, deadlines, services, time_control, time_rules
 from exams.errors import Conflict, TimeUp
 from exams.models import Accommodation, Answer, Attempt, AttemptEvent, AttemptStatus, CloseOverride, Question
 from tests.support.hypothesis_profile import REAL_SERVICES
@@ -48,7 +48,13 @@ overrides = st.builds(lambda s: ("close", s), st.integers(min_value=90, max_valu
 accommodations = st.builds(
     lambda m, extra: ("accommodate", m, extra), st.sampled_from(MULTIPLIERS), st.integers(min_value=0, max_value=900)
 )
-operations = st.lists(st.one_of(waits, grants, overrides, accommodations), max_size=8)
+pauses = st.builds(lambda s: ("pause", s), st.integers(min_value=1, max_value=1800))
+changes = st.builds(
+    lambda m, choice: ("change", m, choice),
+    st.integers(min_value=-20, max_value=60).filter(bool),
+    st.sampled_from(["none", "move", "keep"]),
+)
+operations = st.lists(st.one_of(waits, grants, overrides, accommodations, pauses, changes), max_size=8)
 before_start = st.fixed_dictionaries(
     {
         "multiplier": st.none() | st.sampled_from(MULTIPLIERS),
@@ -67,9 +73,9 @@ class Owed:
     """What the attempt is owed, in seconds relative to its start (its own arithmetic, not the server's)."""
 
     allotted: int
-    close: float | None  # seconds after the start; None: no close
+    close: float | None  # answerable seconds after the start (a pause moves it nearer); None: no close
     grants: int = 0
-    elapsed: float = 0.0  # how far the test's clock is past the start
+    elapsed: float = 0.0  # answerable time used so far (a pause does not use any)
     log: list = field(default_factory=list)
 
     def end(self) -> float:
@@ -88,7 +94,8 @@ def allotted(multiplier: str | None, extra: int) -> int:
 
 def advance(attempt: Attempt, seconds: float) -> None:
     """Let `seconds` pass for this attempt: every instant it holds moves that far into the past."""
-    shift = timedelta(seconds=seconds)
+    # Whole milliseconds: events record instants to the millisecond, and so must move by them.
+    shift = timedelta(milliseconds=round(seconds * 1000))
     Attempt.objects.filter(pk=attempt.pk).update(
         started_at=F("started_at") - shift,
         deadline_at=F("deadline_at") - shift,
@@ -113,7 +120,7 @@ def _shift_iso(value, shift: timedelta):
 # --- The property -----------------------------------------------------------------------------------
 
 
-@REAL_SERVICES
+@settings(REAL_SERVICES, max_examples=30)
 @given(setup=before_start, ops=operations)
 def test_answerable_time_is_allotted_plus_grants_clamped_only_by_the_close(setup, ops, make_user, proctor, make_exam):
     student = make_user()
@@ -143,7 +150,7 @@ def test_answerable_time_is_allotted_plus_grants_clamped_only_by_the_close(setup
     )
 
     for op in ops:
-        if owed.left() < 5:
+        if owed.left() < 60:
             break  # the attempt is about to end: the rest of the timeline is after it
         apply(op, attempt, owed, proctor, student)
 
@@ -173,10 +180,12 @@ def test_answerable_time_is_allotted_plus_grants_clamped_only_by_the_close(setup
 
 
 def apply(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
+    """Do `op` through the real services and update what the model says is owed."""
     owed.log.append(op)
     kind = op[0]
     if kind == "wait":
-        seconds = min(op[1], owed.left() - 3)
+        # Leave half a minute: on a loaded machine the next operations must not outlive the attempt.
+        seconds = round(min(op[1], owed.left() - 30), 3)
         advance(attempt, seconds)
         owed.elapsed += seconds
     elif kind == "grant":
@@ -204,8 +213,40 @@ def apply(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
         time_rules.set_close_override(
             by=proctor, username=student.username, exam_id=attempt.exam_id, close_at=close, reason="property"
         )
-        started = Attempt.objects.get(pk=attempt.pk).started_at
-        owed.close = (close - started).total_seconds()
+        fresh = Attempt.objects.get(pk=attempt.pk)
+        owed.close = (close - fresh.started_at - fresh.paused_total).total_seconds()
+    elif kind == "pause":
+        time_control.pause(by=proctor, exam_id=attempt.exam_id, category="environment", attempt_ids=[attempt.pk])
+        advance(attempt, op[1])  # however long: a paused attempt is never due
+        time_control.resume(by=proctor, exam_id=attempt.exam_id, attempt_ids=[attempt.pk])
+        if owed.close is not None:
+            owed.close -= op[1]  # the close did not move: less of it is answerable
+    elif kind == "change":
+        _, minutes_, choice = op
+        seconds = minutes_ * 60
+        nominal = owed.allotted + owed.grants + seconds
+        past = owed.close is not None and nominal > owed.close and seconds > 0
+        end = nominal if choice == "move" or owed.close is None else min(nominal, owed.close)
+        short = seconds < 0 and end - owed.elapsed < 60
+        if seconds < 0 and abs(end - owed.elapsed - 60) < 2:
+            return  # too near the one-minute rule's edge for a clock that moves while this runs
+        try:
+            time_control.change_time(
+                by=proctor,
+                exam_id=attempt.exam_id,
+                unit="minutes",
+                amount=minutes_,
+                attempt_ids=[attempt.pk],
+                close=None if choice == "none" else choice,
+            )
+        except Conflict as refused:
+            expected = "too_short" if short else "past_close"
+            assert (short or (past and choice == "none")) and refused.code == expected, (op, owed, refused.code)
+            return
+        assert not short and not (past and choice == "none"), (op, owed)
+        owed.grants += seconds
+        if choice == "move" and seconds > 0 and owed.close is not None:
+            owed.close = max(owed.close, nominal)
     elif kind == "accommodate":
         _, multiplier, extra = op
         new = allotted(multiplier, extra)
