@@ -156,6 +156,33 @@ def test_a_room_of_1000_students(browsers: Browsers, make_user, make_exam):
         # Pushed: the student still connected hears at once that the attempt has ended.
         assert "submitted" in wait_for(lambda: crowd.frames[stay.pk], "submitted"), crowd.frames[stay.pk]
 
+        # Bulk pause, then resume (timecontrol's endpoints), each confirmed with its count.
+        pair = online[45:47]
+
+        def select_pair() -> None:
+            for attempt in pair:
+                desk.get_by_label("Find a student").fill(attempt.user.username)
+                desk.get_by_role("checkbox", name=f"Select {attempt.user.username}").check()
+            desk.get_by_label("Find a student").fill("")
+            expect(desk.locator("#selection-count")).to_have_text("2 attempts selected")
+
+        def paused_count() -> int:
+            return Attempt.objects.filter(pk__in=[a.pk for a in pair], paused_at__isnull=False).count()
+
+        select_pair()
+        desk.locator("#bulk-actions").get_by_role("button", name="Pause (2)…").click()
+        expect(dialog.locator("#bulk-title")).to_have_text("Pause: 2 attempts?")
+        dialog.get_by_label("Why").select_option("technical")
+        dialog.get_by_role("button", name="Pause (2)").click()
+        expect(desk.locator("#feed")).to_contain_text("You paused 2 attempts.")
+        assert in_thread(paused_count) == 2
+        select_pair()
+        expect(desk.locator("#bulk-actions").get_by_role("button", name="Resume (2)…")).to_be_visible()
+        desk.locator("#bulk-actions").get_by_role("button", name="Resume (2)…").click()
+        dialog.get_by_role("button", name="Resume (2)").click()
+        expect(desk.locator("#feed")).to_contain_text("You resumed 2 attempts.")
+        assert in_thread(paused_count) == 0
+
         # The results export: one line per attempt.
         with desk.expect_download() as download:
             desk.get_by_role("button", name="Results (CSV)").click()
@@ -170,8 +197,9 @@ def test_a_room_of_1000_students(browsers: Browsers, make_user, make_exam):
         expect(desk.locator("#side-panel")).to_be_visible()
         desk.get_by_role("checkbox", name="Select all shown").check()
         expect(desk.locator("#selection-count")).to_have_text(f"{STUDENTS} attempts selected")
+        ongoing = STUDENTS - FINISHED - 41
         expect(desk.locator("#bulk-actions").get_by_role("button")).to_have_text(
-            [f"Force submit ({STUDENTS - FINISHED - 41})…"]
+            [f"Force submit ({ongoing})…", f"Extend ({ongoing})…", f"Pause ({ongoing})…"]
         )
         desk.get_by_role("button", name="Clear the selection").click()
         expect(desk.locator("#selection-bar")).to_be_hidden()

@@ -20,6 +20,7 @@ import "./alerts.js";
 import "./actions.js";
 import "./exports.js";
 import "./enrolled.js";
+import "./bulk-time.js";
 import "./proctor-room.js";
 import "./start-control.js";
 import "./time-control.js";
