@@ -150,6 +150,8 @@ async def test_a_beat_held_up_past_the_gap_resyncs_every_socket(student, exam):
                 break
     finally:
         await comm.disconnect()
+
+
 async def test_a_beat_delayed_by_a_slow_database_is_no_outage(student, exam, monkeypatch):
     """Presence is recorded in the database between beats; under load (a reconnect storm) that
     wait can pass the gap. Nothing is lost meanwhile (its publish is handed off), so the next
@@ -183,5 +185,3 @@ async def test_a_beat_delayed_by_a_slow_database_is_no_outage(student, exam, mon
         assert recoveries == []
     finally:
         await comm.disconnect()
-
-
