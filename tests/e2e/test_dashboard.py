@@ -103,7 +103,9 @@ def test_a_room_of_1000_students(browsers: Browsers, make_user, make_exam):
         desk.get_by_label("Show", exact=True).select_option("finished")
         finished_row = row_of(desk, "student0000")
         expect(finished_row.locator('[data-label="Status"]')).to_have_text("Submitted")
-        expect(finished_row.get_by_role("button")).to_have_count(0)
+        # No dead buttons: nothing disabled, no extend or force submit (a module's "Reopen…" may apply).
+        expect(finished_row.locator("button:disabled")).to_have_count(0)
+        expect(finished_row.get_by_role("button", name=re.compile("Extend|Force submit"))).to_have_count(0)
         expect(finished_row.locator('[data-label="Score"]')).to_have_text("0 / 3")
         desk.get_by_label("Show", exact=True).select_option("")
 
@@ -183,6 +185,15 @@ def test_a_room_of_1000_students(browsers: Browsers, make_user, make_exam):
         expect(desk.locator("#feed")).to_contain_text("You resumed 2 attempts.")
         assert in_thread(paused_count) == 0
 
+        # A message to the same two: the connected one sees it on their socket at once.
+        select_pair()
+        desk.locator("#bulk-actions").get_by_role("button", name="Message (2)…").click()
+        dialog.get_by_label("Message").fill("Page 3, question 2: read 'at most' for 'at least'.")
+        dialog.get_by_role("button", name="Message (2)").click()
+        expect(desk.locator("#feed")).to_contain_text("You sent a message to 2 students.")
+        connected = next(a for a in pair if a.pk in crowd.sockets)
+        assert "announcement" in wait_for(lambda: crowd.frames[connected.pk], "announcement")
+
         # The results export: one line per attempt.
         with desk.expect_download() as download:
             desk.get_by_role("button", name="Results (CSV)").click()
@@ -199,7 +210,7 @@ def test_a_room_of_1000_students(browsers: Browsers, make_user, make_exam):
         expect(desk.locator("#selection-count")).to_have_text(f"{STUDENTS} attempts selected")
         ongoing = STUDENTS - FINISHED - 41
         expect(desk.locator("#bulk-actions").get_by_role("button")).to_have_text(
-            [f"Force submit ({ongoing})…", f"Extend ({ongoing})…", f"Pause ({ongoing})…"]
+            [f"Force submit ({ongoing})…", f"Extend ({ongoing})…", f"Pause ({ongoing})…", f"Message ({ongoing})…"]
         )
         desk.get_by_role("button", name="Clear the selection").click()
         expect(desk.locator("#selection-bar")).to_be_hidden()

@@ -1,6 +1,7 @@
 // @ts-check
-// Bulk time control on the selection (timecontrol's endpoints): extend, pause, resume, each
-// confirmed with its count by the dashboard and sent in slices of the contract's bulk limit.
+// Bulk actions on the selection over other modules' endpoints: extend, pause, resume (time
+// control, in slices of the contract's bulk limit) and message (announcements), each confirmed
+// with its count by the dashboard.
 
 import { BULK_SLICE } from "./actions.js";
 import { dashboard } from "./dashboard.js";
@@ -63,5 +64,23 @@ dashboard.addBulkAction({
   async run(rows, ctx) {
     await inSlices(ctx, "resume", rows, {});
     return `You resumed ${plural(rows.length, "attempt")}.`;
+  },
+});
+
+// A message to each selected student (roomcomms' announcements: one per student, as the endpoint
+// takes one attempt or the whole exam; the whole exam is its own toolbar action).
+dashboard.addBulkAction({
+  key: "bulk-message",
+  label: "Message",
+  applies: (row) => row.status === "ongoing" || row.status === "overdue",
+  confirm: (rows) => `Send a message to ${plural(rows.length, "student")}; it stays on their screen until they acknowledge it.`,
+  form: () => el("label", {}, "Message ", el("textarea", { name: "message", rows: "3", required: true, maxlength: "1000" })),
+  async run(rows, ctx, form) {
+    const message = String(form.get("message") || "").trim();
+    if (!message) throw new Error("Write the message first.");
+    for (const row of rows) {
+      await ctx.session.post(`/api/proctor/exams/${ctx.examId}/announcements/`, { message, attempt_id: row.attempt_id });
+    }
+    return `You sent a message to ${plural(rows.length, "student")}.`;
   },
 });
