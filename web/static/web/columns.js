@@ -75,6 +75,15 @@ export const BUILT_IN = [
     sort: (a, b) => a.extra_seconds - b.extra_seconds,
   },
   {
+    key: "accommodation",
+    label: "Accommodation",
+    cell: (row) => {
+      const extra = Number(/** @type {any} */ (row).accommodation_seconds) || 0;
+      return extra > 0 ? `+${describeSeconds(extra)}` : "—";
+    },
+    sort: (a, b) => (Number(/** @type {any} */ (a).accommodation_seconds) || 0) - (Number(/** @type {any} */ (b).accommodation_seconds) || 0),
+  },
+  {
     key: "end",
     label: "Ends",
     cell: (row) => unfinished(row) ? timeOfDay(endOf(row)) : `ended ${timeOfDay(endOf(row))}`,
