@@ -11,11 +11,7 @@ are built by exams/contract/builders.py.
 """
 
 import asyncio
-import concurrent.futures
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import redis
 from asgiref.sync import async_to_sync
@@ -87,55 +83,8 @@ REQUEST_PUBLISH = {"timeout": 0.25, "tries": 2}
 BATCH_PUBLISH = {"timeout": 2.0, "tries": 4}
 
 
-_thread = threading.local()
-# Publishes handed off to a loop and not finished yet, with their loop (a test waits for its
-# loop's before the loop closes; one handed to a loop closed since will never finish).
-_handed_off: dict[concurrent.futures.Future, asyncio.AbstractEventLoop] = {}
-_handed_off_lock = threading.Lock()
-
-
-def _forget(future: concurrent.futures.Future) -> None:
-    with _handed_off_lock:
-        _handed_off.pop(future, None)
-
-
-def handed_off(loop: asyncio.AbstractEventLoop) -> int:
-    """How many publishes handed off to `loop` are still under way."""
-    with _handed_off_lock:
-        for future in [f for f, on in _handed_off.items() if on.is_closed()]:
-            del _handed_off[future]
-        return sum(1 for on in _handed_off.values() if on is loop)
-
-
-@contextmanager
-def handing_off_to(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
-    """Within it, `publish` hands its events to `loop` and returns at once.
-
-    For a socket process's database pool (realtime/db.py): a pool thread that waited for the
-    publish waited for the very event loop it serves, so under load (a reconnect storm) each
-    answer held one of the few pool threads for as long as the loop took to get round to it,
-    and the pool's queue, presence and rights reads included, grew past any reply timeout.
-    """
-    _thread.loop = loop
-    try:
-        yield
-    finally:
-        _thread.loop = None
-
-
 def publish(events: list[Event], *, bound: dict = REQUEST_PUBLISH) -> bool:
-    """`apublish` from synchronous code (a service's on-commit, the listener's thread).
-
-    In a thread `handing_off_to` a running loop it is scheduled there and True means "handed
-    off" (apublish logs a failure; the hubs resync after an outage); elsewhere it waits.
-    """
+    """`apublish` from synchronous code (a service's on-commit, the listener's thread)."""
     if not events:
-        return True
-    loop = getattr(_thread, "loop", None)
-    if loop is not None and loop.is_running():
-        future = asyncio.run_coroutine_threadsafe(apublish(events, **bound), loop)
-        with _handed_off_lock:
-            _handed_off[future] = loop
-        future.add_done_callback(_forget)
         return True
     return async_to_sync(apublish)(events, **bound)

@@ -13,8 +13,6 @@ from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import connections
 
-from exams import delivery
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -71,14 +69,13 @@ def in_pool(func: Callable[P, R], executor: ThreadPoolExecutor) -> Callable[P, A
 
 
 async def wait_idle(timeout: float) -> bool:
-    """Wait, with the loop running, until no pool call is queued or running and the publishes
-    they handed to the loop are done; False on timeout.
+    """Wait, with the loop running, until no pool call is queued or running; False on timeout.
 
-    A call's result and its on-commit publishes come back through the loop that made it: a
-    loop closed under them (a test ending) would leave a thread or a task behind.
+    A call publishes on commit back through the loop that made it: a loop closed under it
+    (a test ending, a process stopping) would leave its thread waiting forever.
     """
-    deadline, loop = time.monotonic() + timeout, asyncio.get_running_loop()
-    while _running or (_pool is not None and not _pool._work_queue.empty()) or delivery.handed_off(loop):
+    deadline = time.monotonic() + timeout
+    while _running or (_pool is not None and not _pool._work_queue.empty()):
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.01)
@@ -114,13 +111,6 @@ def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
 
     @functools.wraps(func)
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        loop = asyncio.get_running_loop()
-
-        def handing_off(*args: P.args, **kwargs: P.kwargs) -> R:
-            # Its on-commit publishes go to this loop without holding the thread (exams/delivery.py).
-            with delivery.handing_off_to(loop):
-                return func(*args, **kwargs)
-
-        return await in_pool(handing_off, db_pool())(*args, **kwargs)
+        return await in_pool(func, db_pool())(*args, **kwargs)
 
     return call

@@ -86,8 +86,6 @@ class Hub:
         self._healthy = True
         self._registered = False
         self._last_beat: float | None = None  # monotonic time of the last beat that succeeded
-        # Seconds since then spent waiting for the database to record presence (see `_flush_presence`).
-        self._waited_on_database = 0.0
         # Set while this process is in the fan-out group (see `wait_joined`).
         self.joined = asyncio.Event()
         self.limits = UserLimits()
@@ -226,15 +224,14 @@ class Hub:
         await self._redis(get_channel_layer().group_add(delivery.FANOUT_GROUP, self.channel))
         self.joined.set()
         forgotten = await self._redis(presence.heartbeat(self.pid, clock.now_ms()))
-        gap = 0.0 if self._last_beat is None else time.monotonic() - self._last_beat - self._waited_on_database
-        late = gap > BEAT_GAP_SECONDS
+        late = self._last_beat is not None and time.monotonic() - self._last_beat > BEAT_GAP_SECONDS
         lost = (forgotten and self._registered) or not self._healthy or late
         logger.debug("hub %s beat: forgotten=%s late=%s lost=%s", self.pid, forgotten, late, lost)
         self._registered, self._healthy = True, True
         if lost:
             await self.recover()
         # After the resync: a long one must not make the next beat look late.
-        self._last_beat, self._waited_on_database = time.monotonic(), 0.0
+        self._last_beat = time.monotonic()
 
     async def recover(self) -> None:
         """After an outage or data loss: re-report presence, then resync every socket."""
@@ -277,13 +274,7 @@ class Hub:
             self._changes = {**changes, **self._changes}
             raise
         if up or down:
-            began = time.monotonic()
-            try:
-                await db_call(services.record_presence)(connected=up, disconnected=down)
-            finally:
-                # A slow database delays the next beat without any event being lost (its
-                # publish is handed off, exams/delivery.py): that wait does not make a beat late.
-                self._waited_on_database += time.monotonic() - began
+            await db_call(services.record_presence)(connected=up, disconnected=down)
 
     async def _maintain_forever(self) -> None:
         next_beat = 0.0

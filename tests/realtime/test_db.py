@@ -1,6 +1,5 @@
 """realtime.db: pool threads keep their database connection, and drop it when it is broken."""
 
-import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import DatabaseError, connection, connections
 
-from realtime.db import db_call, db_pool, in_pool, wait_idle
+from realtime.db import db_call, db_pool, in_pool
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,48 +78,3 @@ async def test_db_call_runs_in_the_process_pool():
     name = await db_call(lambda: threading.current_thread().name)()
     assert name.startswith("db-pool")
     assert db_pool()._max_workers == 4  # DB_POOL_SIZE of the test settings
-
-
-async def test_a_pool_call_hands_its_publishes_to_the_loop_without_waiting(monkeypatch):
-    """A pool thread used to wait for its on-commit publish, i.e. for the loop it serves: under
-    load (a reconnect storm) every answer held a pool thread until the loop got round to it.
-    Here the publish cannot finish until the test lets it; the call must return first."""
-    from exams import delivery
-
-    gate = asyncio.Event()
-    published: list[list] = []
-
-    async def held(events, *, timeout, tries):
-        await gate.wait()
-        published.append(events)
-        return True
-
-    monkeypatch.setattr(delivery, "apublish", held)
-    event = delivery.to_student(1, {"type": "probe"})
-
-    def save_and_publish() -> str:
-        delivery.publish([event])
-        return "returned"
-
-    assert await asyncio.wait_for(db_call(save_and_publish)(), 10) == "returned"
-    assert published == [] and delivery.handed_off(asyncio.get_running_loop()) == 1
-    gate.set()
-    assert await wait_idle(10)
-    assert published == [[event]]
-
-
-def test_outside_a_socket_pool_publish_still_waits(monkeypatch):
-    """The listener's threads (in_pool, not db_call) need the outcome: they retry a failed publish."""
-    from exams import delivery
-
-    outcomes = iter([False])
-
-    async def failing(events, *, timeout, tries):
-        return next(outcomes)
-
-    monkeypatch.setattr(delivery, "apublish", failing)
-    executor = ThreadPoolExecutor(1)
-    try:
-        assert in_thread(executor, lambda: delivery.publish([delivery.to_student(1, {"type": "probe"})])) is False
-    finally:
-        executor.shutdown()

@@ -150,38 +150,3 @@ async def test_a_beat_held_up_past_the_gap_resyncs_every_socket(student, exam):
                 break
     finally:
         await comm.disconnect()
-
-
-async def test_a_beat_delayed_by_a_slow_database_is_no_outage(student, exam, monkeypatch):
-    """Presence is recorded in the database between beats; under load (a reconnect storm) that
-    wait can pass the gap. Nothing is lost meanwhile (its publish is handed off), so the next
-    beat must not resync every socket, which only added to the load that delayed it."""
-    from exams import services
-
-    real, recorded = services.record_presence, []
-
-    def slow_record(**changes):
-        time.sleep(BEAT_GAP_SECONDS + 1)  # in a pool thread, as a queued database would
-        real(**changes)
-        recorded.append(time.monotonic())
-
-    monkeypatch.setattr(services, "record_presence", slow_record)
-    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
-    hub = get_hub()
-    recoveries = []
-    real_recover = hub.recover
-
-    async def counted_recover():
-        recoveries.append(time.monotonic())
-        await real_recover()
-
-    monkeypatch.setattr(hub, "recover", counted_recover)
-    comm = await open_socket(attempt_path(attempt.pk), student)
-    try:
-        await frame_of(comm, "timer")
-        # The connect's presence is recorded slowly; then a beat must follow it.
-        while not recorded or hub._last_beat is None or hub._last_beat < recorded[0]:
-            await asyncio.sleep(0.05)  # polling the hub's own state: a beat has no event
-        assert recoveries == []
-    finally:
-        await comm.disconnect()
