@@ -486,6 +486,7 @@ def start_frame(attempt: Attempt, exam: Exam, rows: list[dict], *, at: datetime 
         "started_at": clock.iso(attempt.started_at),
         "exam_id": exam.pk,
         "exam_title": exam.title,
+        "allowance": allowance(attempt),
         "questions": rows,
     }
 

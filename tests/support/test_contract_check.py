@@ -73,7 +73,7 @@ def test_frames_are_checked_by_socket_type_and_action():
         check_frame("student", {"type": "snapshot", "exam_id": 1, "columns": frames.PROCTOR_COLUMNS, "rows": []})
     check_frame("proctor", {"type": "snapshot", "exam_id": 1, "columns": frames.PROCTOR_COLUMNS, "rows": []})
     with pytest.raises(ShapeError, match="no proctor frame"):
-        check_frame("proctor", {"type": "ack", "action": "pause", **TIMER})
+        check_frame("proctor", {"type": "ack", "action": "teleport", **TIMER})
     with pytest.raises(ShapeError, match="missing field 'added_seconds'"):
         check_frame("proctor", {"type": "ack", "action": "extend", **TIMER})
     with pytest.raises(ShapeError, match="unknown target"):
