@@ -10,11 +10,17 @@ from .limits import MAX_OPTION_LENGTH, MAX_REQUEST_ID_LENGTH
 NO_NUL = "^[^\\u0000]*$"
 
 
+# The largest id either database stores (a signed 64-bit integer): a larger one is no id at all, and
+# SQLite's driver raises on it rather than finding nothing.
+MAX_ID = 2**63 - 1
+
+
 class Id(serializers.IntegerField):
-    """A JSON integer >= 1 (not a string of digits, not a boolean, not 1.0)."""
+    """A JSON integer from 1 to MAX_ID (not a string of digits, not a boolean, not 1.0)."""
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
