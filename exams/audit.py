@@ -124,8 +124,9 @@ def explain(
 
 
 def _close_follows(replay: _Replay, detail: dict) -> None:
-    """A grant made with `close: move` (exams/time_control.py) moved the close to the new end if past it."""
-    if detail.get("close") == "move" and replay.close is not None:
+    """A grant made with `close: move` (exams/time_control.py) moved the close to the new end if past it;
+    a shortening moves no close."""
+    if detail.get("close") == "move" and replay.close is not None and int(detail.get("seconds", 0)) > 0:
         nominal = deadlines.attempt_deadline(
             replay.started_at, replay.allotted, replay.extra, replay.paused_total, None
         )

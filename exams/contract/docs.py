@@ -16,6 +16,7 @@ from .schema import UNIONS
 
 DOC = Path(settings.BASE_DIR) / "docs" / "api.md"
 _BLOCK = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) -->\n).*?(<!-- end generated:(?P=name) -->)", re.S)
+_EMPTY_STRING = {"type": "string", "maxLength": 0}
 _REF = "#/components/schemas/"
 
 
@@ -184,7 +185,10 @@ class _Blocks:
         if "allOf" in prop:
             return " and ".join(self._type(p) for p in prop["allOf"])
         if "oneOf" in prop:
-            return " or ".join(self._type(p) for p in prop["oneOf"])
+            # drf-spectacular writes a blank-allowed string as a oneOf of the string and "".
+            branches = [p for p in prop["oneOf"] if p != _EMPTY_STRING]
+            text = " or ".join(self._type(p) for p in branches)
+            return text if len(branches) == len(prop["oneOf"]) else f"{text} (may be empty)"
         if "enum" in prop:
             return self._enum(prop["enum"])
         kind = prop.get("type")

@@ -8,6 +8,7 @@ from .limits import MAX_OPTION_LENGTH, MAX_REQUEST_ID_LENGTH
 
 # JSON Schema (ECMA 262) and Python read this alike: any text without U+0000.
 NO_NUL = "^[^\\u0000]*$"
+NO_NUL_SOME = "^[^\\u0000]+$"
 
 
 # The largest id either database stores (a signed 64-bit integer): a larger one is no id at all, and
@@ -63,9 +64,9 @@ class TextSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction) -> dict:
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
-        if self.target.allow_blank:
-            return schema  # a pattern would make drf-spectacular add an ambiguous oneOf for ""
-        return {**schema, "pattern": NO_NUL}
+        # With allow_blank, drf-spectacular offers "" as a oneOf branch of its own: the pattern then
+        # asks for one character or more, so that "" matches that branch only.
+        return {**schema, "pattern": NO_NUL_SOME if self.target.allow_blank else NO_NUL}
 
 
 def option(**kwargs) -> Text:

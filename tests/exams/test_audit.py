@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from exams import audit, clock, services, time_rules
+from exams import audit, clock, services, time_control, time_rules
 from exams.models import Attempt, EventKind
 
 from .conftest import assert_error
@@ -70,6 +70,22 @@ def test_the_explanation_reproduces_the_deadline_line_by_line(busy_attempt, proc
     # The accommodation's 5 minutes taken away: 1.5 x 60 min + 13 min granted, before the moved close.
     assert accommodation.seconds == -300 and accommodation.end == busy_attempt.deadline_at
     assert busy_attempt.deadline_at == busy_attempt.started_at + timedelta(minutes=103)
+
+
+def test_a_shortening_sent_with_close_move_leaves_the_close_where_it_was(student, proctor, make_exam):
+    """`close: move` only moves a close a grant runs past; a shortening keeps it (found by hypothesis in CI)."""
+    exam = make_exam(duration=1800)
+    close = clock.now() + timedelta(minutes=2)
+    time_rules.set_close_override(by=proctor, username=student.username, exam_id=exam.pk, close_at=close, reason="bus")
+    attempt = services.start_attempt(user=student, exam_id=exam.pk).attempt
+    time_control.change_time(
+        by=proctor, exam_id=exam.pk, unit="minutes", amount=-1, attempt_ids=[attempt.pk], close="move"
+    )
+    attempt.refresh_from_db()
+    assert clock.to_ms(attempt.deadline_at) == clock.to_ms(close)
+    explanation = audit.explain(attempt)
+    assert explanation.consistent, [line.text for line in explanation.lines]
+    assert explanation.lines[-1].text == "1 min taken" and explanation.lines[-1].seconds == 0
 
 
 def test_a_change_that_wrote_no_event_shows_as_inconsistent(busy_attempt):
