@@ -6,6 +6,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+import jsonschema
 import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -93,3 +94,24 @@ def test_every_error_code_has_an_http_status_and_a_meaning():
         assert re.fullmatch(r"[a-z][a-z0-9_]*", code.code)
         assert 400 <= code.status < 600 and code.meaning
         assert code.where in (codes.REST, codes.SOCKET, codes.BOTH)
+
+
+def _strings(schema: dict) -> list[dict]:
+    """The plain-text branches of a property's schema (not times, enums, references)."""
+    branches = schema.get("oneOf", [schema])
+    return [b for b in branches if b.get("type") == "string" and "format" not in b and "enum" not in b]
+
+
+def test_no_text_in_the_document_admits_a_nul_which_the_server_refuses():
+    """DRF refuses U+0000 in any string, blank-allowed or not: the document must say so, or schemathesis
+    sends one as valid data and gets a 400 (CI, a blank-allowed reason)."""
+    validator = jsonschema.Draft202012Validator
+    admitted = []
+    for name, component in docs.openapi()["components"]["schemas"].items():
+        for field, schema in component.get("properties", {}).items():
+            # A request_id is echoed, never stored: any string is one (fields.RequestId).
+            if field != "request_id" and _strings(schema) and validator(schema).is_valid("a\x00b"):
+                admitted.append(f"{name}.{field}")
+    assert admitted == []
+    blank = docs.openapi()["components"]["schemas"]["TimeChangeRequest"]["properties"]["reason"]
+    assert validator(blank).is_valid("") and validator(blank).is_valid("fire alarm")
