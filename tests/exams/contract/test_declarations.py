@@ -5,8 +5,8 @@ import re
 from io import StringIO
 from pathlib import Path
 
-import pytest
 import jsonschema
+import pytest
 import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
