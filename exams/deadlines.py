@@ -134,7 +134,7 @@ def attempt_deadline(
     return nominal if close_at is None else min(nominal, close_at)
 
 
-class _Microseconds(Func):
+class Microseconds(Func):
     """A DurationField as whole microseconds: how MySQL/MariaDB and SQLite store it (a bigint), so no SQL is needed."""
 
     template = "%(expressions)s"
@@ -165,7 +165,7 @@ def deadline_expression(
     # Signed: MySQL refuses an unsigned (PositiveIntegerField) + a negative grant as out of range.
     seconds = Cast(arg(allotted_seconds, "allotted_seconds"), BigIntegerField()) + arg(extra_seconds, "extra_seconds")
     micros = ExpressionWrapper(
-        seconds * 1_000_000 + _Microseconds(arg(paused_total, "paused_total")), output_field=BigIntegerField()
+        seconds * 1_000_000 + Microseconds(arg(paused_total, "paused_total")), output_field=BigIntegerField()
     )
     nominal = ExpressionWrapper(
         arg(started_at, "started_at") + ExpressionWrapper(micros, output_field=DurationField()),

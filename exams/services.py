@@ -15,13 +15,27 @@ import redis
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    JSONField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Floor
 
 from . import clock, deadlines, metrics, notifications, review, time_control, timers, waiting_room, windows
 from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
+from .insert_select import insert_select
 from .models import (
     CLEARED,
     Answer,
@@ -250,7 +264,8 @@ def _end_attempts(*, ids: Iterable[int], status: str, now: datetime, due_only: b
     qs = attempts.due(now) if due_only else attempts.submittable(now)
     if not qs.update(status=status, ended_at=now, end_token=token, **_score_expressions()):
         return []
-    return list(Attempt.objects.filter(end_token=token))
+    # With their students: the notifications of the end are built from this read (notifications.ends_of).
+    return list(Attempt.objects.select_related("user").filter(end_token=token).order_by("id"))
 
 
 def _make_overdue(*, ids: list[int], now: datetime) -> list[Attempt]:
@@ -271,14 +286,43 @@ def _make_overdue(*, ids: list[int], now: datetime) -> list[Attempt]:
         changed += due.filter(exam_id__in=exam_ids).update(
             status=AttemptStatus.OVERDUE, hand_in_until=F("deadline_at") + timedelta(seconds=seconds), end_token=token
         )
-    return list(Attempt.objects.filter(end_token=token)) if changed else []
+    return list(Attempt.objects.select_related("user").filter(end_token=token).order_by("id")) if changed else []
 
 
 def _after_end(attempts: list[Attempt], *, notify: bool = True) -> None:
     ids = [a.pk for a in attempts]
     _on_commit(lambda: _best_effort_redis("deleting timers", timers.delete_timers, ids))
     if notify:
-        _on_commit(lambda: notifications.attempts_ended(ids))
+        _on_commit(lambda: notifications.ends_of(attempts))
+
+
+_TIMED_OUT_FIELDS = ("attempt", "kind", "at", "path", "lateness_ms", "detail")
+
+
+def _lateness_ms(now: datetime, missed: datetime) -> int:
+    """How late (ms) an end at `now` is for an attempt that was due at `missed`."""
+    return clock.to_ms(now) - clock.to_ms(missed)
+
+
+def _timed_out_events(ids: Iterable[int], *, now: datetime, path: str) -> QuerySet:
+    """The `timed_out` events of the attempts `ids` just ended at `now`, as rows for `insert_select`:
+    the lateness is `_lateness_ms` of the hand-in window's end or the deadline, computed by the database."""
+    now_us = clock.to_us(now)
+    missed = Coalesce(F("hand_in_until"), F("deadline_at"))
+    before_us = ExpressionWrapper(Value(now, output_field=DateTimeField()) - missed, output_field=DurationField())
+    # The missed instant's epoch ms, floored as clock.to_ms floors it: (now_us - before_us) div 1000.
+    missed_ms = Floor((Value(now_us) - deadlines.Microseconds(before_us)) / Value(1000))
+    return (
+        Attempt.objects.filter(pk__in=list(ids))
+        .annotate(
+            e_kind=Value(EventKind.TIMED_OUT, output_field=CharField()),
+            e_at=Value(now, output_field=DateTimeField()),
+            e_path=Value(path, output_field=CharField()),
+            e_lateness=Cast(Value(clock.to_ms(now)) - missed_ms, output_field=BigIntegerField()),
+            e_detail=Value({}, output_field=JSONField()),
+        )
+        .values_list("pk", "e_kind", "e_at", "e_path", "e_lateness", "e_detail")
+    )
 
 
 def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = True) -> list[Attempt]:
@@ -290,7 +334,8 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
     after the deadline, or the window's end) the UPDATE ran; the commit
     follows within milliseconds (bench/bench_expiry.py measures it from outside). With
     notify=False the caller sends `notifications.attempts_ended` itself once this returns
-    (the listener does, so that its next batch commits while this one's messages go out).
+    (the listener does, with `notifications.ends_of`, so that its next batch commits while this one's
+    messages go out).
     """
     ids = list(attempt_ids)
     if not ids:
@@ -303,7 +348,7 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
         ended = _end_attempts(ids=ids, status=AttemptStatus.TIMEOUT, now=now, due_only=True)
         ended_ids = {a.pk for a in ended}
         still_overdue = [a for a in overdue if a.pk not in ended_ids]
-        events = [
+        AttemptEvent.objects.bulk_create(
             AttemptEvent(
                 attempt=a,
                 kind=EventKind.OVERDUE,
@@ -313,25 +358,22 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
                 detail={"hand_in_until": clock.iso(a.hand_in_until)},
             )
             for a in overdue
-        ] + [
-            AttemptEvent(
-                attempt=a,
-                kind=EventKind.TIMED_OUT,
-                at=now,
-                path=path,
-                lateness_ms=clock.to_ms(now) - clock.to_ms(a.hand_in_until or a.deadline_at),
-            )
-            for a in ended
-        ]
-        AttemptEvent.objects.bulk_create(events)
+        )
+        # A hard close ends thousands at once: their events are written by the database from the ended rows.
+        if ended:
+            insert_select(AttemptEvent, _TIMED_OUT_FIELDS, _timed_out_events(ended_ids, now=now, path=path))
         _after_end(ended, notify=notify)
         if still_overdue:
             # The timer now runs to the end of the hand-in window (the reconciler re-arms it if this fails).
             windows = [(a.pk, clock.to_ms(a.hand_in_until)) for a in still_overdue if a.hand_in_until]
             _on_commit(lambda: _best_effort_redis("arming hand-in timers", timers.set_timers, windows))
             if notify:
-                _on_commit(lambda: notifications.attempts_ended([a.pk for a in still_overdue]))
-    metrics.observe_expiries(path, [e.lateness_ms or 0 for e in events])
+                _on_commit(lambda: notifications.ends_of(still_overdue))
+    metrics.observe_expiries(
+        path,
+        [clock.to_ms(now) - clock.to_ms(a.deadline_at) for a in overdue]
+        + [_lateness_ms(now, a.hand_in_until or a.deadline_at) for a in ended],
+    )
     return ended + still_overdue
 
 

@@ -1,0 +1,27 @@
+"""`INSERT ... SELECT`: rows the database writes from rows it already holds, with no Python per row
+(a hard close's thousands of events). Django's ORM has no such statement; this compiles the SELECT
+with the ORM, so each backend gets its own SQL for every expression in it."""
+
+from collections.abc import Sequence
+
+from django.db import connections
+from django.db.models import Field, Model, QuerySet
+
+
+def insert_select(model: type[Model], fields: Sequence[str], rows: QuerySet) -> int:
+    """Insert one `model` row per row of `rows`, a `values_list` of as many expressions as `fields`
+    (model field names), in that order; returns how many were inserted."""
+    connection = connections[rows.db]
+    select_sql, params = rows.order_by().query.get_compiler(using=rows.db).as_sql()
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(_column(model, name)) for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {select_sql}", params)
+        return cursor.rowcount
+
+
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise ValueError(f"{model.__name__}.{name} has no column of its own")
+    return field.column
