@@ -35,4 +35,7 @@ def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with milliseconds: 2026-11-24T17:04:05.123Z."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    # isoformat, not strftime: a hard close formats tens of thousands of instants at once.
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

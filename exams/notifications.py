@@ -126,14 +126,18 @@ def time_changed(attempt: Attempt, *, change: str, added_seconds: int) -> None:
 
 
 def attempts_ended(attempt_ids: list[int], *, bound: dict = REQUEST_PUBLISH) -> bool:
-    """`timeout`/`submitted` to each student, then `attempt_timeout`/`attempt_submitted` to proctors.
+    """`timeout`/`submitted` to each student, then `attempt_timeout`/`attempt_submitted` to proctors."""
+    return ends_of(selectors.attempts_with_users(attempt_ids), bound=bound)
 
-    The attempts are read once. Students first: their frames need that one query, the proctors'
-    rows two more (a hard close ends thousands at once, and the students' screens are what must
-    not wait).
+
+def ends_of(attempts: list[Attempt], *, bound: dict = REQUEST_PUBLISH) -> bool:
+    """`attempts_ended` of attempts already read with their students (the expiry's own read of what it ended).
+
+    Students first: their frames need nothing more, the proctors' rows two queries (a hard close ends
+    thousands at once, and the students' screens are what must not wait).
     """
-    attempts = selectors.attempts_with_users(attempt_ids)
-    student_events = [to_student(a.pk, builders.ended_frame(a)) for a in attempts]
+    at = clock.now()
+    student_events = [to_student(a.pk, builders.ended_frame(a, at=at)) for a in attempts]
     delivered = publish(student_events, bound=bound)
     logger.debug("published %d ends to students", len(student_events))
     rows = builders.proctor_rows(selectors.with_progress(attempts))  # in the attempts' order
