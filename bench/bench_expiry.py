@@ -204,17 +204,33 @@ def arm_attempts(user, exam: Exam, count: int) -> dict[int, int]:
     return deadlines
 
 
-def watch(deadlines: dict[int, int]) -> list[float]:
-    """Poll the database; each attempt's ms from deadline to first seen timed out (inf when lost)."""
+def watch(exam: Exam, deadlines: dict[int, int]) -> list[float]:
+    """Each attempt's ms from its deadline to the first poll of the database that sees it timed out (inf when lost).
+
+    A poll reads the backlog only: attempts due and still ongoing, an index range as small as the
+    engine keeps it. Reading every attempt by id instead cost ~35 ms a poll at 10,000, a third of a
+    core taken from the processes it measures on this 2-core machine.
+    """
+    exact = dict(Attempt.objects.filter(exam=exam).values_list("pk", "deadline_at"))
+    by_deadline = sorted(deadlines, key=exact.__getitem__)
     seen: dict[int, float] = {}
-    pending = set(deadlines)
+    due: set[int] = set()  # due at the last poll and not yet seen timed out
+    reached = 0  # by_deadline[:reached] were due at the last poll
     time.sleep(max(0.0, (min(deadlines.values()) - clock.now_ms()) / 1000))
     give_up = max(deadlines.values()) + ARGS.timeout * 1000
-    while pending and clock.now_ms() < give_up:
-        polled_at = clock.now_ms()  # a row seen now committed before this query began
-        for pk in Attempt.objects.filter(pk__in=pending, status=AttemptStatus.TIMEOUT).values_list("pk", flat=True):
-            seen[pk] = polled_at - deadlines[pk]
-            pending.discard(pk)
+    while len(seen) < len(deadlines) and clock.now_ms() < give_up:
+        cutoff = clock.now()  # a row this poll finds ended committed before the query began
+        ongoing = set(
+            Attempt.objects.filter(exam=exam, status=AttemptStatus.ONGOING, deadline_at__lte=cutoff).values_list(
+                "pk", flat=True
+            )
+        )
+        while reached < len(by_deadline) and exact[by_deadline[reached]] <= cutoff:
+            due.add(by_deadline[reached])
+            reached += 1
+        for pk in due - ongoing:
+            seen[pk] = clock.to_ms(cutoff) - deadlines[pk]
+        due &= ongoing
         time.sleep(POLL_SECONDS)
     return [seen.get(pk, math.inf) for pk in deadlines]
 
@@ -299,7 +315,7 @@ def main() -> None:
         for run in range(1, ARGS.runs + 1):
             for design, size in cases:
                 with DESIGNS[design]():
-                    lateness = watch(arm_attempts(user, exam, size))
+                    lateness = watch(exam, arm_attempts(user, exam, size))
                 paths = clean_up(exam)
                 if not client.exists(SENTINEL):
                     print(
