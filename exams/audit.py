@@ -83,12 +83,27 @@ class _Replay:
 EXAM_RESUMED = "exam_resumed"
 
 
+def _moved_every_close(detail: dict) -> bool:
+    """An exam-wide resume sent with `close: move` (stored before that vocabulary as `move_close: true`)."""
+    return detail.get("close") == "move" or bool(detail.get("move_close"))
+
+
+def _kept_the_close(detail: dict) -> bool:
+    """A grant past the close sent with `close: keep` (stored before that vocabulary as `past_close: clamp`)."""
+    return detail.get("close") == "keep" or detail.get("past_close") == "clamp"
+
+
+def _grant_moved_the_close(detail: dict) -> bool:
+    """A grant sent with `close: move` (a single extend stored before that vocabulary: `past_close: move_close`)."""
+    return detail.get("close") == "move" or detail.get("past_close") == "move_close"
+
+
 def close_moving_exam_events(exam_id: int) -> list[ExamEvent]:
     """The exam's resumes that moved every unfinished attempt's close by the paused time."""
     return [
         e
         for e in ExamEvent.objects.filter(exam_id=exam_id, kind=EXAM_RESUMED).order_by("id")
-        if (e.detail or {}).get("move_close")
+        if _moved_every_close(e.detail or {})
     ]
 
 
@@ -126,7 +141,7 @@ def explain(
 def _close_follows(replay: _Replay, detail: dict) -> None:
     """A grant made with `close: move` (exams/time_control.py) moved the close to the new end if past it;
     a shortening moves no close."""
-    if detail.get("close") == "move" and replay.close is not None and int(detail.get("seconds", 0)) > 0:
+    if _grant_moved_the_close(detail) and replay.close is not None and int(detail.get("seconds", 0)) > 0:
         nominal = deadlines.attempt_deadline(
             replay.started_at, replay.allotted, replay.extra, replay.paused_total, None
         )
@@ -167,10 +182,13 @@ def _step(replay: _Replay, event: AttemptEvent, attempt: Attempt) -> Line | None
         text = f"{_minutes(abs(int(d.get('seconds', 0))))} {verb}"
         if d.get("scope"):
             text += f" ({d['scope']})"
-        if d.get("past_close") == "clamp":
-            text += ", clamped at the close"
+        if _kept_the_close(d) and kind == EventKind.EXTENDED:
+            text += ", the close kept (the time stops at it)"
     elif kind == EventKind.CLOSE_MOVED:
-        replay.close = _parse(d.get("to"))
+        to = _parse(d.get("to"))
+        # `to` is to the millisecond; a close the replay already moved there (a grant's `close: move`) is exact.
+        if to is None or replay.close is None or clock.to_ms(replay.close) != clock.to_ms(to):
+            replay.close = to
         text = f"close moved {_when(_parse(d.get('from')))} -> {_when(replay.close)} (via {d.get('via', '?')})"
     elif kind in PAUSE_KINDS:
         replay.paused_at = event.at
@@ -190,7 +208,12 @@ def _step(replay: _Replay, event: AttemptEvent, attempt: Attempt) -> Line | None
         text = f"reopened for {d.get('minutes', '?')} min from then ({_minutes(int(d.get('seconds', 0)))} granted)"
     elif kind == EXAM_RESUMED:
         if replay.close is not None:
-            replay.close += timedelta(milliseconds=int(d.get("paused_ms", 0)))
+            exact = d.get("paused_us")  # stored since the close vocabulary; paused_ms before
+            replay.close += (
+                timedelta(microseconds=int(exact))
+                if exact is not None
+                else timedelta(milliseconds=int(d.get("paused_ms", 0)))
+            )
         text = f"the exam's pause of {_minutes(int(d.get('paused_ms', 0)) / 1000)} moved the close"
     elif kind in _SILENT:
         return None

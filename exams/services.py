@@ -31,7 +31,18 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Floor
 
-from . import clock, deadlines, metrics, notifications, review, time_control, timers, waiting_room, windows
+from . import (
+    clock,
+    close_choice,
+    deadlines,
+    metrics,
+    notifications,
+    review,
+    time_control,
+    timers,
+    waiting_room,
+    windows,
+)
 from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
@@ -534,43 +545,37 @@ def extend_attempt(
     seconds: int,
     by: User,
     exam_id: int | None = None,
-    move_close: bool = False,
-    clamp: bool = False,
+    close: str | None = None,
     reason: str = "",
 ) -> Attempt:
     """Grant extra time: database deadline, Redis TTL and deadline index move together.
 
     A grant that runs past the attempt's close is refused (`past_close`, saying by how much) unless the
-    proctor chose: `move_close` moves the student's close to the new end, `clamp` grants it up to the close.
+    proctor chose (exams/close_choice.py): `move` moves the student's close to the new end, `keep` keeps
+    it (the grant stops at the close).
     """
     attempt = _proctored_attempt(attempt_id=attempt_id, by=by, exam_id=exam_id)
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= MAX_EXTEND_SECONDS:
         raise ServiceError(f"seconds must be a whole number from 1 to {MAX_EXTEND_SECONDS}.", code=codes.INVALID)
-    if move_close and clamp:
-        raise ServiceError("Choose move_close or clamp, not both.", code=codes.INVALID)
+    close_choice.check(close)
     with transaction.atomic():
         now = clock.now()
         current = Attempt.objects.select_for_update().filter(pk=attempt_id).live(now).first()
         if current is None:
             raise Conflict("This attempt has already ended.", code="attempt_ended")
-        close = current.close_at
+        close_at = current.close_at
         nominal = deadlines.attempt_deadline(
             current.started_at, current.allotted_seconds, current.extra_seconds + seconds, current.paused_total, None
         )
         changes: dict = {"extra_seconds": F("extra_seconds") + seconds}
-        past = close is not None and nominal > close
-        if past and move_close:
+        past = close_at is not None and nominal > close_at
+        if past and close is None:
+            raise close_choice.refusal(nominal - close_at, close_at=close_at)
+        if past and close == close_choice.MOVE:
             changes["close_at"] = nominal
-        elif past and not clamp:
-            over = -(-(nominal - close) // timedelta(minutes=1))
-            raise Conflict(
-                f"This runs {over} min past the student's close ({clock.iso(close)}): "
-                "choose move_close (move their close) or clamp (grant up to the close).",
-                code="past_close",
-            )
         # The compare-and-set: still live, and the close is the one the check above saw.
         if (
-            not Attempt.objects.filter(pk=attempt_id, close_at=close)
+            not Attempt.objects.filter(pk=attempt_id, close_at=close_at)
             .live(now)
             .update(**deadlines.timeline_update(**changes))
         ):
@@ -580,9 +585,9 @@ def extend_attempt(
         if reason:
             detail["reason"] = reason
         if past:
-            detail["past_close"] = "move_close" if move_close else "clamp"
+            detail["close"] = close
         AttemptEvent.objects.create(attempt=attempt, kind=EventKind.EXTENDED, at=now, detail=detail)
-        if past and move_close:
+        if past and close == close_choice.MOVE:
             AttemptEvent.objects.create(
                 attempt=attempt,
                 kind=EventKind.CLOSE_MOVED,
@@ -590,7 +595,7 @@ def extend_attempt(
                 detail={
                     "by": by.get_username(),
                     "reason": reason,
-                    "from": clock.iso(close),
+                    "from": clock.iso(close_at),
                     "to": clock.iso(attempt.close_at),
                     "via": "extend",
                 },

@@ -572,7 +572,7 @@ class ProctorConsumer(_ServiceSocket):
         await self.send_frame({"type": "websocket.send", "text": text})
 
     async def do_extend(self, *, received_at: datetime, attempt_id: int, seconds: int, **choices) -> dict:
-        # choices: move_close, clamp, reason (rest.ExtendRequest)
+        # choices: close, reason (rest.ExtendRequest)
         attempt = await db_call(services.extend_attempt)(
             attempt_id=attempt_id, seconds=seconds, by=self.user, exam_id=self.exam_id, **choices
         )

@@ -79,14 +79,6 @@ _CODES = [
     ErrorCode("attempt_ended", 409, BOTH, "The attempt has ended; it can't be extended."),
     ErrorCode("late_start_refused", 409, REST, "Too late to start under the exam's late-start rule (`late_start`)."),
     ErrorCode(
-        "past_close",
-        409,
-        BOTH,
-        "The grant would run past the student's close (the message says by how much): send it again with "
-        "`move_close` or `clamp`.",
-    ),
-    ErrorCode("too_short", 409, REST, "The change would leave a running attempt less than a minute."),
-    ErrorCode(
         "unknown_user", 404, REST, "No user has that username (the body is well formed; the user does not exist)."
     ),
     ErrorCode("attempt_not_in_exam", 400, SOCKET, "The attempt is not part of the exam this socket watches."),
@@ -104,7 +96,8 @@ _CODES = [
         "past_close",
         409,
         BOTH,
-        "The new end runs past an attempt's hard close: say `close`: `move` (move it) or `keep` (keep it).",
+        'The new end would run past a hard close (the message says "this runs N min past the close"): send it '
+        'again with `close: "move"` (move the close) or `close: "keep"` (keep it; the time stops at it).',
     ),
     ErrorCode("not_reopenable", 409, BOTH, "Only a submitted, timed-out or overdue attempt can be reopened."),
     # The server

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from exams import close_choice as close_choices
 from exams.models import AtDeadline, IncidentCategory, LateEnd, LateStart, ReviewShows, ReviewWhen
 from exams.review import WAITS_FOR
 
@@ -57,14 +58,19 @@ class SubmitAnswerRequest(AnswerFields):
     attempt_id = Id()
 
 
+CLOSE_HELP = (
+    "Only needed when the new end runs past a hard close (else refused with `past_close`, whose message says "
+    "by how many minutes): `move` moves that close to the new end, `keep` keeps the close (the time stops at it)."
+)
+
+
+def close_choice(help_text: str = CLOSE_HELP, **kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=list(close_choices.CHOICES), required=False, help_text=help_text, **kwargs)
+
+
 class ExtendRequest(serializers.Serializer):
     seconds = Id(max_value=MAX_EXTEND_SECONDS, help_text="Extra time to grant, in whole seconds.")
-    move_close = Flag(
-        required=False,
-        help_text="If the new end runs past the student's close: move their close to it. Without this or "
-        "`clamp`, such a grant is refused with `past_close` (its message says by how many minutes).",
-    )
-    clamp = Flag(required=False, help_text="If the new end runs past the student's close: grant up to the close.")
+    close = close_choice()
     reason = Text(required=False, max_length=MAX_REASON_LENGTH, help_text="Why (the attempt's audit log).")
 
 
@@ -95,13 +101,6 @@ class UsernamesRequest(serializers.Serializer):
     )
 
 
-CLOSE_CHOICES = ["move", "keep"]
-CLOSE_HELP = (
-    "Only needed when the new end runs past an attempt's hard close (`past_close` otherwise): `move` moves "
-    "that attempt's close to its new end, `keep` keeps the close (its deadline stays clamped by it)."
-)
-
-
 def attempt_selection(help_text: str) -> serializers.ListField:
     return serializers.ListField(
         child=Id(), required=False, min_length=1, max_length=MAX_BULK_ATTEMPTS, help_text=help_text
@@ -121,11 +120,10 @@ class PauseRequest(serializers.Serializer):
 
 class ResumeRequest(serializers.Serializer):
     attempt_ids = attempt_selection("The paused attempts to resume. Absent: the whole exam.")
-    move_close = serializers.BooleanField(
-        required=False,
-        default=True,
-        help_text="The whole exam only: move the exam's close and its attempts' closes by the paused time "
-        "(default true).",
+    close = close_choice(
+        "The whole exam only: `move` (the default) moves the exam's close and its attempts' closes by the paused "
+        "time; `keep` keeps them.",
+        default=close_choices.MOVE,
     )
 
 
@@ -143,13 +141,13 @@ class TimeChangeRequest(serializers.Serializer):
     )
     attempt_ids = attempt_selection("The attempts to change. Absent: every ongoing attempt of the exam.")
     reason = Text(required=False, allow_blank=True, max_length=MAX_NOTE_LENGTH)
-    close = serializers.ChoiceField(choices=CLOSE_CHOICES, required=False, help_text=CLOSE_HELP)
+    close = close_choice()
 
 
 class ReopenRequest(serializers.Serializer):
     minutes = Id(max_value=MAX_REOPEN_MINUTES, help_text="The attempt's new end is this many minutes from now.")
     reason = Text(max_length=MAX_NOTE_LENGTH, help_text="Why (logged with who reopened it).")
-    close = serializers.ChoiceField(choices=CLOSE_CHOICES, required=False, help_text=CLOSE_HELP)
+    close = close_choice()
 
 
 class LoginRequest(serializers.Serializer):

@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 
 from exams import clock, time_rules
 
-from .conftest import Browsers, countdown_seconds, login, rest, sign_in
+from .conftest import Browsers, countdown_seconds, in_thread, login, rest, sign_in
+from .test_browser import attempt_of, proctor_row, start_exam, watch_exam
 
 pytestmark = [pytest.mark.browser, pytest.mark.network, pytest.mark.django_db(transaction=True)]
 
@@ -66,3 +67,36 @@ def countdown_between(low: int, high: int):
         texts.append(f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}")
     assert all(low <= countdown_seconds(t) <= high for t in texts)
     return re.compile("^(" + "|".join(texts) + ")$")
+
+
+def test_a_grant_past_the_close_asks_the_proctor_to_move_or_keep_it(browsers: Browsers, student, proctor, make_exam):
+    """The dashboard's extend speaks the one past-close vocabulary: the server's "this runs N min past the
+    close" is shown, and the proctor's choice is sent again as `close`."""
+    closes = clock.now() + timedelta(minutes=12)
+    exam = make_exam(duration=600, questions=2, closes_at=closes)
+    page = browsers.new_page("student")
+    sign_in(page, "/", student.username)
+    start_exam(page, exam.title)
+    desk = browsers.new_page("proctor")
+    watch_exam(desk, proctor.username, exam)
+    row = proctor_row(desk, student.username)
+    extend, choice = desk.locator("#extend-dialog"), desk.locator("#close-dialog")
+
+    row.get_by_role("button", name=f"Extend time for {student.username}").click()
+    extend.get_by_label("Extra minutes").fill("5")
+    extend.get_by_role("button", name="Extend", exact=True).click()
+    expect(choice).to_contain_text(re.compile(r"This runs [23] min past the close"))
+    choice.get_by_role("button", name="Keep the close").click()
+    expect(extend).to_be_hidden()
+    attempt = in_thread(attempt_of, student)
+    assert attempt.extra_seconds == 300 and attempt.deadline_at == attempt.close_at == closes
+
+    row.get_by_role("button", name=f"Extend time for {student.username}").click()
+    extend.get_by_label("Extra minutes").fill("1")
+    extend.get_by_role("button", name="Extend", exact=True).click()
+    choice.get_by_role("button", name="Move the close").click()
+    expect(extend).to_be_hidden()
+    attempt = in_thread(attempt_of, student)
+    assert attempt.deadline_at == attempt.close_at == attempt.started_at + timedelta(minutes=16)
+    expect(page.locator("#countdown")).to_have_text(countdown_between(15 * 60, 16 * 60))
+    browsers.assert_clean()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from exams import audit, clock, services, time_control, time_rules
-from exams.models import Attempt, EventKind
+from exams.models import Attempt, AttemptEvent, EventKind, ExamEvent
 
 from .conftest import assert_error
 
@@ -36,8 +36,8 @@ def busy_attempt(student, proctor, make_exam) -> Attempt:
     services.extend_attempt(attempt_id=attempt.pk, seconds=600, by=proctor, reason="power cut")  # 105 min
     early = attempt.started_at + timedelta(minutes=100)
     time_rules.set_close_override(by=proctor, username=student.username, exam_id=exam.pk, close_at=early, reason="bus")
-    services.extend_attempt(attempt_id=attempt.pk, seconds=60, by=proctor, clamp=True)  # still the close
-    services.extend_attempt(attempt_id=attempt.pk, seconds=120, by=proctor, move_close=True, reason="noise")
+    services.extend_attempt(attempt_id=attempt.pk, seconds=60, by=proctor, close="keep")  # still the close
+    services.extend_attempt(attempt_id=attempt.pk, seconds=120, by=proctor, close="move", reason="noise")
     time_rules.update_accommodation(
         by=proctor, accommodation_id=attempt.user.accommodations.get().pk, extra_seconds=0, apply_to_running=True
     )
@@ -65,7 +65,7 @@ def test_the_explanation_reproduces_the_deadline_line_by_line(busy_attempt, proc
     # Events record instants to the millisecond, as the API shows them.
     assert override.seconds == -300
     assert clock.to_ms(override.end) == clock.to_ms(busy_attempt.started_at + timedelta(minutes=100))
-    assert clamped.seconds == 0 and "clamped at the close" in clamped.text
+    assert clamped.seconds == 0 and "the close kept" in clamped.text
     assert clock.to_ms(moved.end) == clock.to_ms(busy_attempt.started_at + timedelta(minutes=108))
     # The accommodation's 5 minutes taken away: 1.5 x 60 min + 13 min granted, before the moved close.
     assert accommodation.seconds == -300 and accommodation.end == busy_attempt.deadline_at
@@ -86,6 +86,34 @@ def test_a_shortening_sent_with_close_move_leaves_the_close_where_it_was(student
     explanation = audit.explain(attempt)
     assert explanation.consistent, [line.text for line in explanation.lines]
     assert explanation.lines[-1].text == "1 min taken" and explanation.lines[-1].seconds == 0
+
+
+@pytest.mark.parametrize("stored", ["close", "before the close vocabulary"])
+def test_grants_past_the_close_and_exam_resumes_are_explained_in_either_vocabulary(stored, student, proctor, make_exam):
+    """Events stored as `close: move|keep`, and those stored before it (`past_close: clamp|move_close`, an
+    exam resume's `move_close`), explain the same deadline."""
+    exam = make_exam(duration=600, closes_at=clock.now() + timedelta(minutes=12))
+    attempt = services.start_attempt(user=student, exam_id=exam.pk).attempt
+    services.extend_attempt(attempt_id=attempt.pk, seconds=300, by=proctor, close="keep")
+    services.extend_attempt(attempt_id=attempt.pk, seconds=60, by=proctor, close="move")
+    time_control.pause(by=proctor, exam_id=exam.pk, category="environment")
+    time_control.resume(by=proctor, exam_id=exam.pk, close="move")
+    if stored != "close":
+        kept, moved = AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.EXTENDED).order_by("id")
+        for event, old in ((kept, "clamp"), (moved, "move_close")):
+            event.detail = {**{k: v for k, v in event.detail.items() if k != "close"}, "past_close": old}
+            event.save()
+        resumed = ExamEvent.objects.get(exam=exam, kind="exam_resumed")
+        # (Exact to the microsecond as since stored: the replay's precision is not what this test is about.)
+        resumed.detail = {**{k: v for k, v in resumed.detail.items() if k != "close"}, "move_close": True}
+        resumed.save()
+    attempt.refresh_from_db()
+    explanation = audit.explain(attempt)
+    assert explanation.consistent, [line.text for line in explanation.lines]
+    texts = [line.text for line in explanation.lines]
+    assert any("5 min granted, the close kept" in t for t in texts)
+    assert any(t.startswith("the exam's pause of") for t in texts)
+    assert attempt.close_at > exam.closes_at + timedelta(minutes=1)  # moved by the grant, then by the pause
 
 
 def test_a_change_that_wrote_no_event_shows_as_inconsistent(busy_attempt):

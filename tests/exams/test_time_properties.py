@@ -42,7 +42,7 @@ waits = st.builds(lambda s: ("wait", s), st.integers(min_value=1, max_value=1200
 grants = st.builds(
     lambda s, choice: ("grant", s, choice),
     st.integers(min_value=1, max_value=3600),
-    st.sampled_from(["none", "move_close", "clamp"]),
+    st.sampled_from(["none", "move", "keep"]),
 )
 overrides = st.builds(lambda s: ("close", s), st.integers(min_value=90, max_value=4 * 3600))
 accommodations = st.builds(
@@ -197,15 +197,14 @@ def apply(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
                 attempt_id=attempt.pk,
                 seconds=seconds,
                 by=proctor,
-                move_close=choice == "move_close",
-                clamp=choice == "clamp",
+                close=None if choice == "none" else choice,
             )
         except Conflict as refused:
             assert past and choice == "none" and refused.code == "past_close", (op, owed)
             return
         assert not (past and choice == "none"), (op, owed)
         owed.grants += seconds
-        if past and choice == "move_close":
+        if past and choice == "move":
             owed.close = nominal
     elif kind == "close":
         close = clock.now() + timedelta(seconds=op[1])

@@ -167,7 +167,7 @@ async def test_the_proctor_pauses_and_changes_time_over_the_socket(student, proc
     assert (ack["action"], ack["changed"]) == ("change_time", 1)
     assert (await frame_of(room, "time_changed"))["attempt"]["extra_seconds"] == 300
 
-    ack = await request(room, {"type": "resume", "move_close": False})
+    ack = await request(room, {"type": "resume", "close": "keep"})
     assert ack["action"] == "resume" and ack["exam_paused_at"] is None
     assert "paused_at" not in (await frame_of(room, "attempt_resumed"))["attempt"]
     await room.send_json_to({"type": "resume", "request_id": "again"})
@@ -209,3 +209,28 @@ async def test_the_ticker_settle_leaves_a_paused_attempt_ongoing(ticker, student
 
     assert socket.resyncs == [(attempt.pk, AttemptStatus.ONGOING)]  # the real socket then stops following
     assert await _status(attempt.pk) == AttemptStatus.ONGOING
+
+
+async def test_the_socket_extend_past_the_close_takes_close_move_or_keep(student, proctor, make_exam):
+    """The socket's `extend` speaks the same past-close words as REST, `change_time` and `reopen`."""
+    exam = await database_sync_to_async(make_exam)(duration=600, closes_at=clock.now() + timedelta(minutes=12))
+    attempt = (await start_attempt(user=student, exam_id=exam.pk)).attempt
+    room = await open_socket(f"/ws/proctor/exams/{exam.pk}/", proctor)
+    assert (await next_frame(room))["type"] == "snapshot"
+    extend = {"type": "extend", "attempt_id": attempt.pk, "seconds": 5 * 60}
+
+    refused = await request(room, {**extend, "request_id": "a"})
+    assert refused["code"] == "past_close" and "This runs 3 min past the close" in refused["message"]
+    assert "close=move" in refused["message"] and "close=keep" in refused["message"]
+    assert (await request(room, {**extend, "close": "clamp", "request_id": "b"}))["code"] == "invalid"
+    assert (await request(room, {**extend, "move_close": True, "request_id": "b2"}))["code"] == "past_close"
+
+    await room.send_json_to({**extend, "close": "keep", "request_id": "c"})
+    kept = await frame_of(room, "ack")
+    assert kept["request_id"] == "c" and kept["deadline"] == clock.iso(attempt.close_at)
+    await room.send_json_to({**extend, "seconds": 60, "close": "move", "request_id": "d"})
+    moved = await frame_of(room, "ack")
+    after = await database_sync_to_async(Attempt.objects.get)(pk=attempt.pk)
+    assert moved["deadline"] == clock.iso(after.deadline_at) == clock.iso(after.close_at)
+    assert after.deadline_at == attempt.deadline_at + timedelta(minutes=6)
+    await room.disconnect()

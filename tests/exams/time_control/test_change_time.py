@@ -88,7 +88,8 @@ def test_running_past_the_hard_close_needs_an_explicit_choice(proctor, make_exam
     [attempt] = start_many(exam, 1)
 
     error = _code("past_close", by=proctor, exam_id=exam.pk, unit="minutes", amount=5)
-    assert "up to 3 min past the hard close of 1 attempt" in error.message
+    assert "This runs 3 min past the close" in error.message
+    assert "close=move" in error.message and "close=keep" in error.message
 
     time_control.change_time(by=proctor, exam_id=exam.pk, unit="minutes", amount=5, close="keep")
     [kept] = fresh([attempt])

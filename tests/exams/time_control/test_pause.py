@@ -135,7 +135,7 @@ def test_resuming_the_exam_moves_its_close_and_its_attempts_closes(make_exam, pr
     for before, after in zip(attempts, fresh(attempts), strict=True):
         assert after.close_at - before.close_at == moved
         assert after.deadline_at - before.deadline_at == after.paused_total == moved
-    assert ExamEvent.objects.get(exam=exam, kind="exam_resumed").detail["move_close"] is True
+    assert ExamEvent.objects.get(exam=exam, kind="exam_resumed").detail["close"] == "move"
 
 
 def test_resuming_the_exam_can_keep_the_close(make_exam, proctor, start_many):
@@ -143,7 +143,7 @@ def test_resuming_the_exam_can_keep_the_close(make_exam, proctor, start_many):
     exam = make_exam(duration=3600, closes_at=closes_at)
     [attempt] = start_many(exam, 1)
     time_control.pause(by=proctor, exam_id=exam.pk, category="staff")
-    time_control.resume(by=proctor, exam_id=exam.pk, move_close=False)
+    time_control.resume(by=proctor, exam_id=exam.pk, close="keep")
 
     [after] = fresh([attempt])
     assert Exam.objects.get(pk=exam.pk).closes_at == closes_at

@@ -51,5 +51,7 @@ def test_reopening_past_the_close_needs_a_choice(student, proctor, make_exam):
     with pytest.raises(Conflict) as info:
         time_control.reopen(by=proctor, attempt_id=attempt.pk, minutes=10, reason="x")
     assert info.value.code == "past_close"
+    assert "This runs 7 min past the close" in info.value.message  # 10 min from now, the close in 3
+    assert "close=move" in info.value.message and "close=keep" in info.value.message
     reopened, _ = time_control.reopen(by=proctor, attempt_id=attempt.pk, minutes=10, reason="x", close="move")
     assert reopened.close_at == reopened.deadline_at > clock.now() + timedelta(minutes=9)

@@ -2,6 +2,7 @@
 // The dashboard's own actions on attempts: extra time and force submit per row, and force
 // submit in bulk (one request for the whole selection).
 
+import { withCloseChoice } from "./close-choice.js";
 import { dashboard } from "./dashboard.js";
 import { $, describeSeconds, formatDuration, plural, showError } from "./dom.js";
 import { secondsLeft, unfinished } from "./row-state.js";
@@ -84,7 +85,11 @@ async function submitExtend(event) {
   button.disabled = true;
   try {
     const seconds = minutes * 60;
-    await ctx.send({ type: "extend", attempt_id: id, seconds }, `/api/exam/timer/extend/${id}/`, { seconds });
+    const sent = await withCloseChoice((close) => {
+      const body = close ? { seconds, close } : { seconds };
+      return ctx.send({ type: "extend", attempt_id: id, ...body }, `/api/exam/timer/extend/${id}/`, body);
+    });
+    if (sent === null) return; // the proctor cancelled at the close
     dialog.close();
     ctx.feed(`You gave ${row.student} ${describeSeconds(seconds)} more.`, "action");
   } catch (error) {

@@ -4,6 +4,7 @@
 // with its count by the dashboard.
 
 import { BULK_SLICE } from "./actions.js";
+import { withCloseChoice } from "./close-choice.js";
 import { dashboard } from "./dashboard.js";
 import { el, plural } from "./dom.js";
 
@@ -23,9 +24,16 @@ const running = (row) => row.status === "ongoing" && !paused(row);
  * @param {object} body
  */
 async function inSlices(ctx, action, rows, body) {
+  const path = `/api/proctor/exams/${ctx.examId}/${action}/`;
+  /** @type {import("./close-choice.js").CloseChoice | undefined} */
+  let chosen; // asked once (`past_close`), then sent with every later slice
   for (let i = 0; i < rows.length; i += BULK_SLICE) {
     const attempt_ids = rows.slice(i, i + BULK_SLICE).map((r) => r.attempt_id);
-    await ctx.session.post(`/api/proctor/exams/${ctx.examId}/${action}/`, { ...body, attempt_ids });
+    const sent = await withCloseChoice((close) => {
+      chosen = close || chosen;
+      return ctx.session.post(path, { ...body, attempt_ids, ...(chosen ? { close: chosen } : {}) });
+    });
+    if (sent === null) throw new Error(i ? `Cancelled: ${plural(i, "attempt")} changed, the rest not.` : "Cancelled: nothing changed.");
   }
 }
 

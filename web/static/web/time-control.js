@@ -3,6 +3,7 @@
 // extend (or shorten) every attempt in progress at once. Each asks for confirmation naming the exam
 // and how many attempts it touches; the server's rows and frames then update the table.
 
+import { withCloseChoice } from "./close-choice.js";
 import { dashboard } from "./dashboard.js";
 
 /** @typedef {import("./dashboard.js").DashboardContext} DashboardContext */
@@ -36,9 +37,13 @@ export function confirmText(action, title, count) {
  * @param {string} done
  */
 async function act(ctx, message, path, done) {
-  const { type, ...body } = message;
   try {
-    const reply = await ctx.send(message, path, body);
+    // Only a change of time can run past a close; the others never answer `past_close`.
+    const reply = await withCloseChoice((close) => {
+      const { type, ...body } = close ? { ...message, close } : message;
+      return ctx.send({ type, ...body }, path, body);
+    });
+    if (reply === null) return;
     ctx.feed(`${done} (${reply.changed} attempt${reply.changed === 1 ? "" : "s"}).`, "action");
   } catch (error) {
     ctx.feed(/** @type {Error} */ (error).message, "error");
