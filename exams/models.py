@@ -330,6 +330,8 @@ class ExamEventKind(models.TextChoices):
     TIME_CHANGED = "time_changed"
     # A proctor recorded an incident against the whole exam (exams/incidents.py).
     INCIDENT = "incident"
+    # A proctor set what happens at the deadline (exams/deadline_policy.py).
+    AT_DEADLINE_SET = "at_deadline_set"
 
 
 class IncidentCategory(models.TextChoices):

@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exams import enrollment, selectors, waiting_room
+from exams import deadline_policy, enrollment, selectors, waiting_room
 from exams.contract import builders, rest
 
 from .parsers import BoundedCSVParser
@@ -27,6 +27,26 @@ class RoomView(APIView):
         data = _valid(rest.RoomRequest, request.data)
         waiting_room.configure_room(exam_id=exam_id, by=request.user, **data)
         return Response(builders.waiting_room(waiting_room.room_summary(exam_id=exam_id)))
+
+
+class AtDeadlineView(APIView):
+    """Proctor: what happens when the exam's attempts run out of time (`auto_submit` or `hand_in` with its
+    window); POST sets it at any time, for every attempt whose time has not run out yet."""
+
+    permission_classes = [IsAuthenticated, IsProctor]
+
+    @extend_schema(responses={200: rest.AtDeadlineSettings, **errors(401, 403, 404)})
+    def get(self, request, exam_id: int):
+        return Response(builders.at_deadline_settings(selectors.get_exam(exam_id)))
+
+    @extend_schema(
+        request=rest.AtDeadlineRequest,
+        responses={200: rest.AtDeadlineSettings, **errors(*_BODY, 401, 403, 404, 409)},
+    )
+    def post(self, request, exam_id: int):
+        data = _valid(rest.AtDeadlineRequest, request.data)
+        exam = deadline_policy.set_at_deadline(exam_id=exam_id, by=request.user, **data)
+        return Response(builders.at_deadline_settings(exam))
 
 
 class StartNowView(APIView):

@@ -21,6 +21,7 @@ urlpatterns = [
     path("proctor/exams/<int:exam_id>/release-review/", views.ReleaseReviewView.as_view(), name="release-review"),
     path("proctor/exams/<int:exam_id>/force-submit/", views.BulkForceSubmitView.as_view(), name="bulk-force-submit"),
     path("proctor/exams/<int:exam_id>/room/", room_views.RoomView.as_view(), name="proctor-room"),
+    path("proctor/exams/<int:exam_id>/at-deadline/", room_views.AtDeadlineView.as_view(), name="at-deadline"),
     path("proctor/exams/<int:exam_id>/start-now/", room_views.StartNowView.as_view(), name="start-now"),
     path("proctor/exams/<int:exam_id>/enrollments/", room_views.EnrollmentsView.as_view(), name="enrollments"),
     path(

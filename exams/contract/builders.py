@@ -501,6 +501,11 @@ def exam_starting_frame(exam_id: int, started_at: datetime) -> dict:
     }
 
 
+def at_deadline_settings(exam: Exam) -> dict:
+    """rest.AtDeadlineSettings."""
+    return {"exam_id": exam.pk, "at_deadline": exam.at_deadline, "hand_in_seconds": exam.hand_in_seconds}
+
+
 def waiting_room(summary: "RoomSummary") -> dict:
     """rest.WaitingRoom: a proctor's view of the room."""
     exam = summary.exam

@@ -99,6 +99,12 @@ _CODES = [
         'The new end would run past a hard close (the message says "this runs N min past the close"): send it '
         'again with `close: "move"` (move the close) or `close: "keep"` (keep it; the time stops at it).',
     ),
+    ErrorCode(
+        "hand_in_window",
+        409,
+        REST,
+        "`at_deadline: hand_in` needs `hand_in_seconds` of 1 or more; `auto_submit` takes none (absent or 0).",
+    ),
     ErrorCode("not_reopenable", 409, BOTH, "Only a submitted, timed-out or overdue attempt can be reopened."),
     # The server
     ErrorCode(THROTTLED, 429, BOTH, "Too many requests or messages; slow down."),

@@ -108,9 +108,12 @@ MAX_ACCOMMODATION_EXTRA_SECONDS = 24 * 3600
 MAX_IMPORT_ROWS = 5000
 # How long after the exam opens (or its scheduled start) a late start may be allowed, at most.
 MAX_LATE_START_MINUTES = 24 * 60
+# The hand-in window (`at_deadline: hand_in`): at most an hour to press submit.
+MAX_HAND_IN_SECONDS = 3600
 
 LIMITS += [
     ("multiplier", f"{MIN_MULTIPLIER} to {MAX_MULTIPLIER}", "an accommodation's time multiplier, two decimals"),
     ("accommodation extra", f"0 to {MAX_ACCOMMODATION_EXTRA_SECONDS // 60} minutes", "an accommodation's extra time"),
     ("CSV import", f"at most {MAX_IMPORT_ROWS} rows", "accommodations imported at once"),
+    ("hand-in window", f"1 to {MAX_HAND_IN_SECONDS} seconds", "`hand_in_seconds` under `at_deadline: hand_in`"),
 ]

@@ -23,6 +23,7 @@ from .limits import (
     MAX_CHANGE_AMOUNT,
     MAX_ENROLL_USERNAMES,
     MAX_EXTEND_SECONDS,
+    MAX_HAND_IN_SECONDS,
     MAX_INCIDENT_NOTE_LENGTH,
     MAX_MULTIPLIER,
     MAX_NOTE_LENGTH,
@@ -92,6 +93,23 @@ class RoomRequest(serializers.Serializer):
         allow_blank=True,
         max_length=MAX_START_CODE_LENGTH,
         help_text="A code students must enter to start (case and spaces ignored); empty: none.",
+    )
+
+
+class AtDeadlineRequest(serializers.Serializer):
+    """What happens when the exam's attempts run out of time; it applies to every attempt not yet out of time."""
+
+    at_deadline = serializers.ChoiceField(
+        choices=AtDeadline.choices,
+        help_text="`auto_submit` (submitted at once) or `hand_in` (answers locked; the student submits within "
+        "`hand_in_seconds`, then it is submitted for them).",
+    )
+    hand_in_seconds = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_HAND_IN_SECONDS,
+        help_text="The hand-in window: 1 or more under `hand_in`; absent or 0 under `auto_submit` "
+        "(`hand_in_window` otherwise).",
     )
 
 
@@ -388,6 +406,14 @@ class ProctorRow(Timer):
     max_score = serializers.IntegerField(allow_null=True)
     last_activity = Timestamp(help_text="The last answer, or the start.")
     last_answer_at = Timestamp(allow_null=True, help_text="When the last answer was saved; null before the first.")
+
+
+class AtDeadlineSettings(serializers.Serializer):
+    """An exam's rule at the deadline, as set."""
+
+    exam_id = Id()
+    at_deadline = serializers.ChoiceField(choices=AtDeadline.choices)
+    hand_in_seconds = serializers.IntegerField(min_value=0, help_text="The hand-in window (0 under `auto_submit`).")
 
 
 class WaitingRoom(serializers.Serializer):

@@ -68,6 +68,11 @@ def calls(world) -> dict[tuple[str, str], tuple[str, dict | None]]:
             f"/api/proctor/exams/{exam}/room/",
             {"waiting_room": True, "starts_at": None, "start_code": ""},
         ),
+        ("GET", "/api/proctor/exams/{exam_id}/at-deadline/"): (f"/api/proctor/exams/{exam}/at-deadline/", None),
+        ("POST", "/api/proctor/exams/{exam_id}/at-deadline/"): (
+            f"/api/proctor/exams/{exam}/at-deadline/",
+            {"at_deadline": "hand_in", "hand_in_seconds": 60},
+        ),
         ("POST", "/api/proctor/exams/{exam_id}/start-now/"): (f"/api/proctor/exams/{exam}/start-now/", None),
         ("GET", "/api/proctor/exams/{exam_id}/enrollments/"): (f"/api/proctor/exams/{exam}/enrollments/", None),
         ("POST", "/api/proctor/exams/{exam_id}/enrollments/"): (
@@ -195,6 +200,8 @@ def test_403_is_documented_exactly_where_the_server_answers_it(world, client_for
         ("POST", "/api/proctor/exams/{exam_id}/force-submit/"),
         ("GET", "/api/proctor/exams/{exam_id}/room/"),
         ("POST", "/api/proctor/exams/{exam_id}/room/"),
+        ("GET", "/api/proctor/exams/{exam_id}/at-deadline/"),
+        ("POST", "/api/proctor/exams/{exam_id}/at-deadline/"),
         ("POST", "/api/proctor/exams/{exam_id}/start-now/"),
         ("GET", "/api/proctor/exams/{exam_id}/enrollments/"),
         ("POST", "/api/proctor/exams/{exam_id}/enrollments/"),

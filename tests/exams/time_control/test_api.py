@@ -1,12 +1,14 @@
 """The REST endpoints of time control: bodies checked against their declarations (client_for), the
 contract's codes for bad input, staff only."""
 
+from datetime import timedelta
+
 import pytest
 
 from exams import services
-from exams.models import Attempt
+from exams.models import Attempt, AttemptStatus, Exam, ExamEvent, ExpiryPath
 
-from ..conftest import assert_error, start_url
+from ..conftest import assert_error, set_deadline, start_url
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +81,66 @@ def test_only_proctors_and_valid_bodies(client_for, student, proctor, exam):
     assert_error(api.post(pause_url(exam.pk), {"category": "other", "attempt_ids": []}, format="json"), 400, "invalid")
     assert_error(api.post(pause_url(999999), {"category": "other"}, format="json"), 404, "not_found")
     assert_error(api.post(resume_url(exam.pk), {}, format="json"), 409, "not_paused")
+
+
+def at_deadline_url(exam_id: int) -> str:
+    return f"/api/proctor/exams/{exam_id}/at-deadline/"
+
+
+def test_staff_set_what_happens_at_the_deadline_over_rest(client_for, student, proctor, exam):
+    api = client_for(proctor)
+    assert api.get(at_deadline_url(exam.pk)).json() == {
+        "exam_id": exam.pk,
+        "at_deadline": "auto_submit",
+        "hand_in_seconds": 0,
+    }
+    attempt = services.start_attempt(user=student, exam_id=exam.pk).attempt
+
+    set_ = api.post(at_deadline_url(exam.pk), {"at_deadline": "hand_in", "hand_in_seconds": 90}, format="json")
+    assert set_.status_code == 200 and set_.json()["hand_in_seconds"] == 90, set_.content
+    event = ExamEvent.objects.get(exam=exam, kind="at_deadline_set")
+    assert event.by == proctor and event.detail == {"at_deadline": "hand_in", "hand_in_seconds": 90}
+    # The running attempt's deadline now opens a hand-in window.
+    set_deadline(attempt, seconds_from_now=-1)
+    services.expire_attempts(attempt_ids=[attempt.pk], path=ExpiryPath.ON_ACCESS, notify=False)
+    attempt.refresh_from_db()
+    assert attempt.status == AttemptStatus.OVERDUE
+    assert attempt.hand_in_until == attempt.deadline_at + timedelta(seconds=90)
+
+    back = api.post(at_deadline_url(exam.pk), {"at_deadline": "auto_submit"}, format="json").json()
+    assert (back["at_deadline"], back["hand_in_seconds"]) == ("auto_submit", 0)
+    assert (Exam.objects.get(pk=exam.pk).at_deadline, Exam.objects.get(pk=exam.pk).hand_in_seconds) == (
+        "auto_submit",
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        # The model's constraint: hand_in needs a window (well formed, so 409 like other rules).
+        ({"at_deadline": "hand_in"}, 409, "hand_in_window"),
+        ({"at_deadline": "hand_in", "hand_in_seconds": 0}, 409, "hand_in_window"),
+        ({"at_deadline": "auto_submit", "hand_in_seconds": 30}, 409, "hand_in_window"),
+        ({"at_deadline": "hand_in", "hand_in_seconds": 3601}, 400, "invalid"),
+        ({"at_deadline": "hand_in", "hand_in_seconds": -5}, 400, "invalid"),
+        ({"at_deadline": "hand_in", "hand_in_seconds": "soon"}, 400, "invalid"),
+        ({"at_deadline": "later"}, 400, "invalid"),
+        ({"hand_in_seconds": 30}, 400, "invalid"),
+        ([], 400, "invalid"),
+    ],
+)
+def test_a_bad_rule_at_the_deadline_is_refused_with_its_code_and_changes_nothing(
+    client_for, proctor, exam, body, status, code
+):
+    assert_error(client_for(proctor).post(at_deadline_url(exam.pk), body, format="json"), status, code)
+    assert Exam.objects.get(pk=exam.pk).at_deadline == "auto_submit"
+    assert not ExamEvent.objects.filter(exam=exam).exists()
+
+
+def test_only_staff_set_the_rule_at_the_deadline(client_for, student, proctor, exam):
+    body = {"at_deadline": "hand_in", "hand_in_seconds": 30}
+    assert_error(client_for(student).post(at_deadline_url(exam.pk), body, format="json"), 403)
+    assert_error(client_for(student).get(at_deadline_url(exam.pk)), 403)
+    assert_error(client_for(proctor).post(at_deadline_url(999999), body, format="json"), 404, "not_found")
+    assert Exam.objects.get(pk=exam.pk).at_deadline == "auto_submit"
