@@ -50,10 +50,6 @@ REDIS_CALL_TIMEOUT = 1.0
 JOIN_WAIT_SECONDS = 1.0
 # On shutdown, how long the hub's tasks may take to stop before it leaves presence anyway.
 LEAVE_WAIT_SECONDS = 1.0
-# A beat this long after the last one that succeeded means the hub was held up (a hung Redis
-# can stall a presence flush's publish for its whole socket timeout, no call of the hub's
-# failing): what was published meanwhile may be lost, so it resyncs as after an outage.
-BEAT_GAP_SECONDS = 3 * presence.HEARTBEAT_SECONDS
 
 
 class HubSocket(Protocol):
@@ -86,6 +82,9 @@ class Hub:
         self._healthy = True
         self._registered = False
         self._last_beat: float | None = None  # monotonic time of the last beat that succeeded
+        # Presence transitions reported to Redis, waiting to be recorded in the database (in order).
+        self._unrecorded: list[tuple[list[int], list[int]]] = []
+        self._recorder: asyncio.Task | None = None
         # Set while this process is in the fan-out group (see `wait_joined`).
         self.joined = asyncio.Event()
         self.limits = UserLimits()
@@ -224,13 +223,14 @@ class Hub:
         await self._redis(get_channel_layer().group_add(delivery.FANOUT_GROUP, self.channel))
         self.joined.set()
         forgotten = await self._redis(presence.heartbeat(self.pid, clock.now_ms()))
-        late = self._last_beat is not None and time.monotonic() - self._last_beat > BEAT_GAP_SECONDS
-        lost = (forgotten and self._registered) or not self._healthy or late
-        logger.debug("hub %s beat: forgotten=%s late=%s lost=%s", self.pid, forgotten, late, lost)
+        # Only a failed call of the hub's own (an outage, a hung Redis: each call is bounded by
+        # REDIS_CALL_TIMEOUT) or forgotten data mean events were lost. A beat merely late (a busy
+        # event loop) is not one: resyncing every socket then would add to the load that made it late.
+        lost = (forgotten and self._registered) or not self._healthy
+        logger.debug("hub %s beat: forgotten=%s lost=%s", self.pid, forgotten, lost)
         self._registered, self._healthy = True, True
         if lost:
             await self.recover()
-        # After the resync: a long one must not make the next beat look late.
         self._last_beat = time.monotonic()
 
     async def recover(self) -> None:
@@ -274,7 +274,26 @@ class Hub:
             self._changes = {**changes, **self._changes}
             raise
         if up or down:
-            await db_call(services.record_presence)(connected=up, disconnected=down)
+            self._unrecorded.append((up, down))
+            if self._recorder is None or self._recorder.done():
+                self._recorder = asyncio.create_task(self._record_presence(), name="hub-presence-record")
+
+    async def _record_presence(self) -> None:
+        """Record presence transitions in the database and tell the proctors, in order, off the beat's
+        loop: a slow database, or the proctors' publish stalled on a hung Redis, must not hold up the
+        beat, whose own bounded Redis calls are what tell the hub it missed events."""
+        while self._unrecorded:
+            up, down = self._unrecorded[0]
+            try:
+                await db_call(services.record_presence)(connected=up, disconnected=down)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _reraise_if_cancelled()
+                logger.warning("recording %d presence changes failed (%s); trying again", len(up) + len(down), exc)
+                await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
+                continue
+            self._unrecorded.pop(0)
 
     async def _maintain_forever(self) -> None:
         next_beat = 0.0
@@ -357,6 +376,10 @@ class Hub:
         """Stop, and take this process out of presence (its students are disconnected here)."""
         for task in self._tasks:
             task.cancel()
+        if self._recorder is not None and not self._recorder.done():
+            # What presence already reported is recorded, within the same bound.
+            await asyncio.wait([self._recorder], timeout=LEAVE_WAIT_SECONDS)
+            self._recorder.cancel()
         if self._tasks:
             # Bounded: a Redis call can take a while to honour the cancel, and leaving presence
             # does not depend on these tasks having stopped.
