@@ -13,7 +13,8 @@ watched through MONITOR the commands clients sent (round trips), and from INFO c
 all the commands Redis ran, those inside scripts included.
 
 snapshot: the proctor's `snapshot` frame for an exam of N ongoing attempts: bytes and time to
-build and encode it, median of --runs.
+build and encode it, median of --runs; and a dashboard's reconnect (`?since=` its newest row's
+time) after --changed attempts changed while it was away (exams/row_changes.py).
 
 It starts its own redis-server (--redis-port, a free port by default) and uses DATABASE_URL
 (default: mysql://root@127.0.0.1:3306/costs_bench, created and migrated by `make bench-costs`);
@@ -44,6 +45,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("what", choices=["reconcile", "snapshot"])
     parser.add_argument("--attempts", type=int, default=50_000, help="ongoing attempts (50000)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs of each case; medians reported (5)")
+    parser.add_argument("--changed", type=int, default=100, help="snapshot: attempts changed before a reconnect (100)")
     parser.add_argument("--redis-port", type=int, default=0, help="port of the bench's own redis-server (a free one)")
     parser.add_argument(
         "--database-url",
@@ -196,6 +198,43 @@ def bench_reconcile() -> None:
         print(f"| {r['case']} | {r['ms']:.0f} | {r['sent']:,} | {r['ran']:,} | {r['repaired']:,} |")
 
 
+def reconnect_costs(exam: Exam) -> dict:
+    """Each attempt started long ago (its event); a dashboard's rows as of now; then --changed attempts
+    extended (event and row, as services.extend_attempt writes them) and the reconnect's frame timed."""
+    import json
+
+    from exams import notifications
+    from exams.contract import builders
+    from exams.models import AttemptEvent, EventKind
+
+    ids = list(Attempt.objects.filter(exam=exam).values_list("pk", flat=True))
+    long_ago = clock.now() - timedelta(minutes=20)
+    AttemptEvent.objects.bulk_create(
+        (AttemptEvent(attempt_id=pk, kind=EventKind.STARTED, at=long_ago) for pk in ids), batch_size=5000
+    )
+    result: dict = {"read": [], "encode": [], "bytes": 0}
+    for run in range(ARGS.runs):
+        # Earlier runs' changes are old news (else those within row_changes.GRACE would be sent again).
+        AttemptEvent.objects.filter(attempt__exam=exam).update(at=long_ago)
+        since = clock.now()  # the newest `server_time` of the dashboard's rows
+        changed = ids[run * ARGS.changed : (run + 1) * ARGS.changed]
+        Attempt.objects.filter(pk__in=changed).update(extra_seconds=60 * (run + 1))
+        AttemptEvent.objects.bulk_create(
+            AttemptEvent(attempt_id=pk, kind=EventKind.EXTENDED, at=clock.now()) for pk in changed
+        )
+        started = time.perf_counter()
+        rows = notifications.exam_rows_since(exam.pk, since)
+        read = time.perf_counter()
+        assert rows is not None and len(rows) == len(changed), (len(rows or []), len(changed))
+        text = json.dumps(builders.snapshot_frame(exam.pk, rows, since=since))
+        done = time.perf_counter()
+        result["read"].append((read - started) * 1000)
+        result["encode"].append((done - read) * 1000)
+        result["bytes"] = len(text.encode())
+        print(f"  reconnect run: {load()}", flush=True)
+    return result
+
+
 def bench_snapshot() -> None:
     """The proctor snapshot of one exam: the rows (database and presence), then the frame encoded."""
     import json
@@ -224,6 +263,8 @@ def bench_snapshot() -> None:
                 results[name]["encode"].append((done - read) * 1000)
                 results[name]["bytes"] = len(text.encode())
             print(f"  run: {load()}", flush=True)
+        reconnect = f"reconnect: `since` + the {ARGS.changed:,} rows changed meanwhile"
+        results[reconnect] = reconnect_costs(exam)
     finally:
         drop(exam, users)
     print(

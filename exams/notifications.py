@@ -8,7 +8,7 @@ back. Consumers forward the frames as they are.
 import logging
 from datetime import datetime
 
-from . import clock, room, selectors
+from . import clock, room, row_changes, selectors
 from .contract import builders, room_builders
 from .delivery import (
     BATCH_PUBLISH,
@@ -36,6 +36,12 @@ def _row(attempt_id: int) -> dict:
 def exam_rows(exam_id: int) -> list[dict]:
     """Every attempt's row of an exam: what a proctor socket is told on connect and on resync."""
     return builders.proctor_rows(selectors.proctor_attempts(exam_id=exam_id))
+
+
+def exam_rows_since(exam_id: int, since: datetime) -> list[dict] | None:
+    """The rows of the exam's attempts changed after `since` (a reconnecting proctor's); None: send them all."""
+    changed = row_changes.changed_attempt_ids(exam_id=exam_id, since=since)
+    return None if changed is None else attempt_rows(changed)
 
 
 def attempt_rows(attempt_ids: list[int]) -> list[dict]:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import TypeVar
+from urllib.parse import parse_qs
 
 import redis
 from channels.consumer import get_handler_name
@@ -528,13 +529,14 @@ class ProctorConsumer(_ServiceSocket):
         self.exam_id = exam_id
         await get_hub().wait_joined()
         read_at = time.monotonic()
-        opened = await self.open_or_reject(db_call(_open_exam_room)(user_id=user_id, exam_id=self.exam_id))
+        since = _since(self.scope.get("query_string", b""))
+        opened = await self.open_or_reject(db_call(_open_exam_room)(user_id=user_id, exam_id=self.exam_id, since=since))
         if opened is None or self.closed:  # closed: the process began shutting down meanwhile
             return
-        self.user, rows, exam_room = opened
+        self.user, rows, since, exam_room = opened
         self.note_rights(self.user, read_at)
         await self.accept()
-        await self.send_snapshot(rows)
+        await self.send_snapshot(rows, since=since)
         if not exam_room.empty:
             await self.send_json(room_builders.proctor_room_frame(exam_room))
         await self.become_ready()
@@ -564,11 +566,11 @@ class ProctorConsumer(_ServiceSocket):
         if self.ready and not exam_room.empty:
             await self.send_json(room_builders.proctor_room_frame(exam_room))
 
-    async def send_snapshot(self, rows: list[dict]) -> None:
+    async def send_snapshot(self, rows: list[dict], *, since: datetime | None = None) -> None:
         exam_id = self.exam_id
         assert exam_id is not None  # set before the socket can be sent to
         # Megabytes for a large exam: encoded off the event loop, which serves every socket's ticks.
-        text = await asyncio.to_thread(lambda: json.dumps(builders.snapshot_frame(exam_id, rows)))
+        text = await asyncio.to_thread(lambda: json.dumps(builders.snapshot_frame(exam_id, rows, since=since)))
         await self.send_frame({"type": "websocket.send", "text": text})
 
     async def do_extend(self, *, received_at: datetime, attempt_id: int, seconds: int, **choices) -> dict:
@@ -652,10 +654,24 @@ def _open_attempt(*, user_id: int, attempt_id: int) -> tuple[Attempt, room.Stude
     return attempt, room.student_room(attempt) if attempt.is_ongoing else None
 
 
-def _open_exam_room(*, user_id: int, exam_id: int) -> tuple:
-    """A proctor socket's handshake in one thread hop: the checked user, the exam's rows and its room."""
+def _since(query_string: bytes) -> datetime | None:
+    """A reconnecting dashboard's `?since=` (the newest `server_time` of its rows); None when absent or not a time."""
+    value = parse_qs(query_string.decode("latin1")).get("since", [""])[0]
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _open_exam_room(*, user_id: int, exam_id: int, since: datetime | None) -> tuple:
+    """A proctor socket's handshake in one thread hop: the checked user, the exam's rows (those changed after
+    `since`, or all of them: then `since` is None), and its room."""
     user = services.open_exam_room(user_id=user_id, exam_id=exam_id)
-    return user, notifications.exam_rows(exam_id), room.proctor_room(exam_id)
+    rows = None if since is None else notifications.exam_rows_since(exam_id, since)
+    if rows is None:
+        rows, since = notifications.exam_rows(exam_id), None
+    return user, rows, since, room.proctor_room(exam_id)
 
 
 def _announce(**kwargs) -> room.AnnouncementStatus:

@@ -443,13 +443,14 @@ def bulk_force_submitted(exam_id: int, submitted: list[int], rows: list[dict]) -
     return {**exam_room(exam_id, rows), "submitted": submitted}
 
 
-def snapshot_frame(exam_id: int, rows: list[dict]) -> dict:
+def snapshot_frame(exam_id: int, rows: list[dict], *, since: datetime | None = None) -> dict:
     """frames.SnapshotFrame: a proctor socket's state on connect or resync (rows of rest.ProctorRow, sent
-    compactly: an optional field a row lacks is null in its place)."""
+    compactly: an optional field a row lacks is null in its place); with `since`, only the rows changed after it."""
     columns = frames.PROCTOR_COLUMNS
     return {
         "type": "snapshot",
         "exam_id": exam_id,
+        "since": clock.iso(since),
         "columns": columns,
         "rows": [[r.get(c) for c in columns] for r in rows],
     }

@@ -191,6 +191,11 @@ class SnapshotFrame(serializers.Serializer):
 
     type = kind("snapshot")
     exam_id = Id()
+    since = Timestamp(
+        allow_null=True,
+        help_text="Null: every attempt of the exam (rows the client has that are not listed are gone). Else the "
+        "socket's `since` it was opened with: only the attempts changed after it; the client's other rows stand.",
+    )
     columns = serializers.ListField(
         child=Text(), help_text="The names of ProctorRow's fields, in the order it declares them."
     )
@@ -505,7 +510,7 @@ WAITING_MESSAGES = _by_type(StartCodeMessage, AuthMessage)
 # socket -> (its path, the frames it sends by type, the messages it takes by type)
 SOCKETS: dict[str, tuple[str, dict[str, Declaration], dict[str, Declaration]]] = {
     "student": ("/ws/attempts/<attempt_id>/?token=<access>", STUDENT_FRAMES, STUDENT_MESSAGES),
-    "proctor": ("/ws/proctor/exams/<exam_id>/?token=<access>", PROCTOR_FRAMES, PROCTOR_MESSAGES),
+    "proctor": ("/ws/proctor/exams/<exam_id>/?token=<access>[&since=<server_time>]", PROCTOR_FRAMES, PROCTOR_MESSAGES),
     "waiting": ("/ws/exams/<exam_id>/wait/?token=<access>", WAITING_FRAMES, WAITING_MESSAGES),
 }
 

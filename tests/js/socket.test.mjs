@@ -90,6 +90,18 @@ describe("connecting", () => {
     assert.deepEqual(t.received, [[{ type: "timer", status: "ongoing" }, 1_234]]);
   });
 
+  test("a path given as a function is asked again at each connect, the token joined to its query", async () => {
+    let since = null;
+    const t = liveSocket({ path: () => `/ws/proctor/exams/3/${since ? `?since=${since}` : ""}` });
+    await goLive(t);
+    assert.equal(t.host.socket.url, "/ws/proctor/exams/3/?token=t0");
+    since = "2026-11-26T07%3A00%3A00.000Z";
+    await serverClose(t, 1012);
+    await t.host.advance(500);
+    assert.equal(t.host.sockets.length, 2);
+    assert.equal(t.host.socket.url, "/ws/proctor/exams/3/?since=2026-11-26T07%3A00%3A00.000Z&token=t0");
+  });
+
   test("sends JSON while live", async () => {
     const t = liveSocket();
     await goLive(t);

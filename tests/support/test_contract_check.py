@@ -57,7 +57,7 @@ def test_nested_and_listed_shapes_are_checked_too():
 
 
 def test_a_snapshot_row_is_checked_through_its_columns():
-    snapshot = {"type": "snapshot", "exam_id": 1, "columns": ["attempt_id"], "rows": []}
+    snapshot = {"type": "snapshot", "exam_id": 1, "since": None, "columns": ["attempt_id"], "rows": []}
     with pytest.raises(ShapeError, match="are not ProctorRow's fields"):
         check_frame("proctor", snapshot)
     columns = frames.PROCTOR_COLUMNS
@@ -71,7 +71,9 @@ def test_a_snapshot_row_is_checked_through_its_columns():
 def test_frames_are_checked_by_socket_type_and_action():
     with pytest.raises(ShapeError, match="no student frame of this type"):
         check_frame("student", {"type": "snapshot", "exam_id": 1, "columns": frames.PROCTOR_COLUMNS, "rows": []})
-    check_frame("proctor", {"type": "snapshot", "exam_id": 1, "columns": frames.PROCTOR_COLUMNS, "rows": []})
+    check_frame(
+        "proctor", {"type": "snapshot", "exam_id": 1, "since": None, "columns": frames.PROCTOR_COLUMNS, "rows": []}
+    )
     with pytest.raises(ShapeError, match="no proctor frame"):
         check_frame("proctor", {"type": "ack", "action": "teleport", **TIMER})
     with pytest.raises(ShapeError, match="missing field 'added_seconds'"):

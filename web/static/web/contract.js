@@ -191,7 +191,7 @@
 
 /**
  * What the proctor's socket says: a snapshot, replies to the proctor's actions, and events about one attempt.
- * @typedef {{type: "snapshot", exam_id: number, columns: (keyof AttemptRow)[], rows: unknown[][]}
+ * @typedef {{type: "snapshot", exam_id: number, since: string | null, columns: (keyof AttemptRow)[], rows: unknown[][]}
  *   | {type: "ack", request_id: string, action: "extend" | "force_submit" | "announce" | "answer_question"
  *      | "pause" | "resume" | "change_time" | "reopen"}
  *   | {type: "exam_paused" | "exam_resumed", exam_id: number, paused_at: string | null, category: string | null,
@@ -218,4 +218,20 @@ export function snapshotRows(frame) {
     for (let i = 0; i < columns.length; i++) row[columns[i]] = values[i];
     return /** @type {AttemptRow} */ (row);
   });
+}
+
+/**
+ * Where a proctor socket that reconnects resumes from (its `?since=`): the newest `server_time`
+ * among the rows the page holds, which were all current then. Null with no rows: a full snapshot.
+ * @param {Iterable<AttemptRow>} rows
+ * @returns {string | null}
+ */
+export function resumeFrom(rows) {
+  let newest = null;
+  let newestMs = -Infinity;
+  for (const row of rows) {
+    const ms = Date.parse(row.server_time);
+    if (ms > newestMs) [newest, newestMs] = [row.server_time, ms];
+  }
+  return newest;
 }

@@ -6,7 +6,7 @@
 import { Session } from "./api.js";
 import { AttemptsTable } from "./attempts-table.js";
 import { ServerClock, msUntilNextChange } from "./clock.js";
-import { snapshotRows } from "./contract.js";
+import { resumeFrom, snapshotRows } from "./contract.js";
 import { dashboard } from "./dashboard.js";
 import { $, el, showError, showView } from "./dom.js";
 import { canRelease, describePolicy } from "./review.js";
@@ -155,7 +155,11 @@ function watchExam(id) {
     id,
     table,
     socket: new LiveSocket({
-      path: `/ws/proctor/exams/${id}/`,
+      // Once the socket's snapshot is in, a reconnect asks only for the rows changed since.
+      path: () => {
+        const since = watched.snapshotSeen ? resumeFrom(watched.table.rows.values()) : null;
+        return `/ws/proctor/exams/${id}/${since ? `?since=${encodeURIComponent(since)}` : ""}`;
+      },
       session,
       onMessage: (message, at) => onMessage(watched, message, at),
       onStatus: onSocketStatus,
@@ -380,7 +384,9 @@ function onMessage(watched, message, receivedAt) {
     watched.snapshotSeen = true;
     const rows = snapshotRows(message);
     if (rows[0]) clock.addSample(rows[0].server_time, receivedAt);
-    watched.table.setRows(rows);
+    // `since`: only the rows changed while the socket was away; the others stand.
+    if (message.since === null) watched.table.setRows(rows);
+    else for (const row of rows) watched.table.upsert(row);
   } else if (message.type === "ack" || message.type === "error") {
     const request = message.request_id === undefined ? undefined : watched.requests.get(message.request_id);
     if (request) request[message.type === "ack" ? "resolve" : "reject"](message);

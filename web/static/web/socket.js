@@ -20,7 +20,7 @@ import { browserHost } from "./host.js";
  */
 /**
  * @typedef {object} SocketOptions
- * @property {string} path the socket's path (the access token is added)
+ * @property {string | (() => string)} path the socket's path (the access token is added), or what gives it at each connect
  * @property {SocketSession} session the REST client (a Session)
  * @property {(message: any, receivedAt: number) => void} onMessage each message, parsed, with its monotonic arrival time
  * @property {(state: "connecting" | "live" | "waiting" | "failed", detail: {retryInMs?: number, message?: string}) => void} onStatus
@@ -140,7 +140,8 @@ export class LiveSocket {
       return failure.status === 401 ? this.#fail(failure.message) : this.#retry();
     }
     if (this.#state !== "connecting") return; // stopped meanwhile
-    const ws = this.host.openSocket(`${this.path}?token=${encodeURIComponent(token)}`);
+    const path = typeof this.path === "function" ? this.path() : this.path;
+    const ws = this.host.openSocket(`${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}`);
     this.#ws = ws;
     this.#token = token;
     ws.onmessage = (event) => {
