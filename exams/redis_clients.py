@@ -12,7 +12,9 @@ With settings.REDIS_SENTINELS set, every pool here (and the cache's, `CachePool`
 channel layer's, `channel_layer_hosts`) asks the sentinels for the master of
 settings.REDIS_SENTINEL_MASTER on each new connection; REDIS_URL then gives only the database
 number and the password. A connection to a master that died fails, the next one goes to the
-master the sentinels promoted; `watch_master_switches` tells the listener at once.
+master the sentinels promoted; `watch_master_switches` tells the listener and each daphne's hub
+at once, and they drop their connections to the old master (one that hangs rather than died
+would otherwise hold whatever waits on it until its socket timeout).
 """
 
 import asyncio
@@ -214,8 +216,34 @@ async def drop_async_connections() -> None:
         await client.connection_pool.disconnect(inuse_connections=True)
 
 
-async def watch_master_switches(on_switch: Callable[[str], Awaitable[None]]) -> None:
-    """With sentinels: await `on_switch("ip:port")` each time they promote a new master of ours.
+async def drop_layer_connections() -> None:
+    """After a failover: the channel layer's connections on the running loop all go, in use too.
+
+    The hub's fan-out receive blocks in BZPOPMIN; on a master that hangs rather than died it
+    would wait out CHANNEL_LAYER_SOCKET_TIMEOUT (15 s) before trying the new one. channels-redis
+    has no public way to close one loop's pools without first awaiting its pending clean-ups
+    (on the hung master too), hence its per-loop layer here; the next call makes new pools,
+    which ask the sentinels."""
+    from channels.layers import get_channel_layer
+
+    loop_layer = getattr(get_channel_layer(), "_layers", {}).get(asyncio.get_running_loop())
+    if loop_layer is not None:
+        await loop_layer.flush()
+
+
+def drop_idle_sync_connections() -> None:
+    """After a failover: the sync pools' idle connections go (those in use belong to other
+    threads and fail within their timeout); otherwise each would first wait out REDIS_TIMEOUT
+    on the old master."""
+    for _, client in list(_sync_clients.values()):
+        client.connection_pool.disconnect(inuse_connections=False)
+
+
+async def watch_master_switches(
+    on_switch: Callable[[str], Awaitable[None]], *, masters: Iterable[str] | None = None
+) -> None:
+    """With sentinels: await `on_switch("ip:port")` each time they promote a new master of ours
+    (settings.REDIS_SENTINEL_MASTER, or each of `masters`).
 
     Listens on the first sentinel that answers; raises redis.ConnectionError when none does
     or the one listened to goes (the caller retries: a switch missed meanwhile still breaks
@@ -223,6 +251,7 @@ async def watch_master_switches(on_switch: Callable[[str], Awaitable[None]]) -> 
     """
     if not settings.REDIS_SENTINELS:
         return
+    names = set(masters or [settings.REDIS_SENTINEL_MASTER])
     errors = []
     for host, port in settings.REDIS_SENTINELS:
         sentinel = aioredis.Redis(
@@ -239,11 +268,11 @@ async def watch_master_switches(on_switch: Callable[[str], Awaitable[None]]) -> 
                 except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                     errors.append(f"{host}:{port}: {exc}")
                     continue
-                logger.info("watching sentinel %s:%s for failovers of %s", host, port, settings.REDIS_SENTINEL_MASTER)
+                logger.info("watching sentinel %s:%s for failovers of %s", host, port, ", ".join(sorted(names)))
                 async for message in pubsub.listen():
                     data = message.get("data")
                     fields = (data.decode() if isinstance(data, bytes) else str(data)).split()
-                    if len(fields) == 5 and fields[0] == settings.REDIS_SENTINEL_MASTER:
+                    if len(fields) == 5 and fields[0] in names:
                         await on_switch(f"{fields[3]}:{fields[4]}")
         finally:
             await sentinel.aclose()

@@ -30,7 +30,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError
 
-from exams import clock, delivery, notifications, presence, room, selectors, services
+from exams import clock, delivery, notifications, presence, redis_clients, room, selectors, services
 from exams.contract.codes import CLOSE_UNAUTHENTICATED
 
 from .db import db_call
@@ -316,6 +316,31 @@ class Hub:
                 self._healthy = False
             await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
 
+    async def master_switched(self, address: str) -> None:
+        """The sentinels promoted a new master: leave the old one now, and resync at the next
+        beat (what was published to the old master since it stopped answering is lost)."""
+        logger.warning("Redis failed over to %s: reconnecting the fan-out receive and resyncing", address)
+        self._healthy = False
+        redis_clients.drop_idle_sync_connections()
+        await redis_clients.drop_layer_connections()
+        await redis_clients.drop_async_connections()
+
+    async def _follow_failovers(self) -> None:
+        masters = [settings.REDIS_SENTINEL_MASTER, *settings.CHANNEL_LAYER_SENTINEL_MASTERS]
+        while True:
+            try:
+                await redis_clients.watch_master_switches(self.master_switched, masters=masters)
+                return  # no sentinels: nothing to follow
+            except asyncio.CancelledError:
+                raise
+            except (redis.RedisError, OSError) as exc:
+                _reraise_if_cancelled()
+                # A switch missed meanwhile: the receive's socket timeout still ends its wait.
+                logger.warning("cannot watch the sentinels (%s); retrying in 1 s", exc)
+            except Exception:
+                logger.exception("watching the sentinels failed")
+            await asyncio.sleep(1.0)
+
     # --- rights ----------------------------------------------------------------------
 
     async def police(self) -> None:
@@ -360,6 +385,7 @@ class Hub:
             loop.create_task(self._receive_forever(), name="hub-fanout"),
             loop.create_task(self._maintain_forever(), name="hub-maintain"),
             loop.create_task(self._police_forever(), name="hub-rights"),
+            loop.create_task(self._follow_failovers(), name="hub-failovers"),
         ]
 
     # --- shutdown --------------------------------------------------------------------

@@ -74,3 +74,62 @@ class RedisServer:
         if self.proc is not None and self.proc.poll() is None:
             self.resume()
             self.kill()
+
+
+class SentinelSet:
+    """A master, one replica and one sentinel (quorum 1) watching them as the master set `name`:
+    a failover of their own to provoke (hang or kill the master), the shared Redis untouched."""
+
+    def __init__(self, name: str = "exams", *, down_after_ms: int = 1000) -> None:
+        self.name = name
+        self.master = RedisServer()
+        self.replica = RedisServer("--replicaof", "127.0.0.1", str(self.master.port))
+        self.port = free_port()
+        self.down_after_ms = down_after_ms
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, workdir) -> None:
+        for server in (self.master, self.replica):  # a full sync writes an RDB file: not in the repository
+            server.args = (*server.args, "--dir", str(workdir))
+        self.master.start()
+        self.replica.start()
+        self._until(lambda: self.replica.client().info("replication")["master_link_status"] == "up")
+        conf = workdir / f"sentinel-{self.port}.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {workdir}\n"
+            f"sentinel monitor {self.name} 127.0.0.1 {self.master.port} 1\n"
+            f"sentinel down-after-milliseconds {self.name} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {self.name} 5000\n"
+        )
+        self.proc = subprocess.Popen(
+            ["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._until(lambda: self.sentinel().execute_command("SENTINEL", "REPLICAS", self.name))
+
+    def sentinel(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_connect_timeout=0.2, socket_timeout=0.5)
+
+    def master_port(self) -> int:
+        """The port of the master the sentinel names now."""
+        _, port = self.sentinel().execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.name)
+        return int(port)
+
+    @staticmethod
+    def _until(ready, timeout: float = 15) -> None:
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                if ready():
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > end:
+                raise TimeoutError("the sentinel set did not come up")
+            time.sleep(0.05)  # polling for servers to start and find each other
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+        self.replica.stop()
+        self.master.stop()
