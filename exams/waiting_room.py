@@ -7,8 +7,9 @@ and every student waiting at the start gets an attempt with the SAME `started_at
 - The start instant T is the scheduled `starts_at`, or a proctor's "start now" (T = now + the
   lead, `SYNC_START_LEAD_SECONDS`), written once into `Exam.started_at` by a compare-and-set.
 - Each daphne process seats the waiting students whose sockets it holds (realtime/waiting.py):
-  `seat_students` creates all their attempts in one INSERT with `started_at` = T, their events
-  in another, arms their timers and deadline index in one Redis pipeline, and the process pushes
+  `seat_students` creates their attempts with `started_at` = T in one INSERT ... SELECT per batch
+  of students with the same terms (exams/seating_writes.py), their events likewise, arms their
+  timers and deadline index in one Redis script call per thousand, and the process pushes
   each socket its attempt and questions BEFORE T; the page reveals them at T. So no clock starts
   before its questions are on the screen, and a start costs a bounded number of statements per
   process, not per student.
@@ -24,6 +25,7 @@ is answered with the one attempt under way the database holds.
 """
 
 import hmac
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,7 +37,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 
-from . import clock, deadlines, enrollment, notifications, services, timers, windows
+from . import clock, deadlines, enrollment, notifications, seating_writes, services, timers, windows
 from .contract.limits import START_CODE_LOCK_SECONDS, START_CODE_MAX_FAILURES
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, Unavailable
 from .models import (
@@ -159,37 +161,33 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
         if fresh and not (exam.closes_at and exam.closes_at <= instant):
             # Each student's accommodation and close override (exams/windows.py), as a single start applies them.
             terms = windows.seat_terms(exam, fresh, instant=instant)
-            rows = []
+            detail = {"synchronized": True} if instant == exam.started_at else {"synchronized": True, "late_seat": True}
+            # Students with the same terms (usually all) are written together: one INSERT ... SELECT
+            # per batch for their attempts, one for their events (exams/seating_writes.py).
+            groups: dict[tuple, list[int]] = {}
             for user_id in fresh:
-                rows.append(
-                    Attempt(
-                        user_id=user_id,
-                        exam=exam,
-                        number=used.get(user_id, 0) + 1,
-                        started_at=instant,
-                        allotted_seconds=terms[user_id].allotted_seconds,
-                        accommodation_seconds=terms[user_id].accommodation_seconds,
-                        close_at=terms[user_id].close_at,
-                        deadline_at=deadlines.attempt_deadline(
-                            instant, terms[user_id].allotted_seconds, 0, timedelta(0), terms[user_id].close_at
-                        ),
-                    )
+                t = terms[user_id]
+                key = (used.get(user_id, 0) + 1, t.allotted_seconds, t.close_at, json.dumps(t.detail, sort_keys=True))
+                groups.setdefault(key, []).append(user_id)
+            for (number, _, _, _), group in groups.items():
+                t = terms[group[0]]
+                template = Attempt(
+                    exam=exam,
+                    number=number,
+                    started_at=instant,
+                    allotted_seconds=t.allotted_seconds,
+                    accommodation_seconds=t.accommodation_seconds,
+                    close_at=t.close_at,
+                    # The one deadline rule (tests/exams/test_waiting_room.py checks it against its SQL twin).
+                    deadline_at=deadlines.attempt_deadline(instant, t.allotted_seconds, 0, timedelta(0), t.close_at),
                 )
-            Attempt.objects.bulk_create(rows, batch_size=1000)
+                seating_writes.insert_attempts(template, group)
+                event = AttemptEvent(kind=EventKind.STARTED, at=instant, detail={**detail, **t.detail})
+                seating_writes.insert_events(event, exam_id=exam.pk, number=number, user_ids=group)
             created = list(
                 Attempt.objects.filter(exam=exam, user_id__in=fresh, started_at=instant, status=AttemptStatus.ONGOING)
                 .exclude(pk__in=[a.pk for a in ongoing.values()])
-                .select_related("user")
-            )
-            detail = {"synchronized": True} if instant == exam.started_at else {"synchronized": True, "late_seat": True}
-            AttemptEvent.objects.bulk_create(
-                [
-                    AttemptEvent(
-                        attempt=a, kind=EventKind.STARTED, at=instant, detail={**detail, **terms[a.user_id].detail}
-                    )
-                    for a in created
-                ],
-                batch_size=1000,
+                .order_by("pk")
             )
             try:
                 timers.set_timers((a.pk, clock.to_ms(a.deadline_at)) for a in created)

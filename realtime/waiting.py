@@ -51,10 +51,13 @@ def start_texts(seating: waiting_room.Seating) -> dict[int, tuple[int, str]]:
     """user id -> (attempt id, the encoded `start` frame) for every attempt of a seating.
 
     The question rows of a fresh attempt are the same for all (no answers yet): encoded once and
-    spliced after the attempt's own fields (builders.start_frame puts `questions` last).
+    spliced after the attempt's own fields (builders.start_frame puts `questions` last). The fields
+    before them differ between students seated together only by the attempt's id (unless their
+    terms differ): encoded once per terms, around a marker the id replaces.
     """
     at = clock.now()
     fresh = json.dumps(builders.question_rows(seating.questions, {}, review.DURING_ATTEMPT))
+    heads: dict[tuple, tuple[str, str]] = {}
     texts: dict[int, tuple[int, str]] = {}
     for attempt in seating.attempts:
         answers = seating.answers.get(attempt.pk)
@@ -62,10 +65,45 @@ def start_texts(seating: waiting_room.Seating) -> dict[int, tuple[int, str]]:
             rows = json.dumps(builders.question_rows(seating.questions, answers, review.DURING_ATTEMPT))
         else:
             rows = fresh
-        head = json.dumps(builders.start_frame(attempt, seating.exam, [], at=at))
-        assert head.endswith("[]}")
-        texts[attempt.user_id] = (attempt.pk, head[:-3] + rows + "}")
+        key = _terms(attempt)
+        if key not in heads:
+            heads[key] = _head(attempt, seating.exam, at)
+        before, after = heads[key]
+        texts[attempt.user_id] = (attempt.pk, f"{before}{attempt.pk}{after}{rows}}}")
     return texts
+
+
+# Stands for the attempt id in a shared encoding: no real id is negative.
+_MARKER = -7_301_947_135
+
+
+def _terms(attempt) -> tuple:
+    """What a `start` frame says of an attempt besides its id and questions."""
+    return (
+        attempt.status,
+        attempt.started_at,
+        attempt.deadline_at,
+        attempt.paused_at,
+        attempt.hand_in_until,
+        attempt.allotted_seconds,
+        attempt.accommodation_seconds,
+        attempt.extra_seconds,
+        attempt.paused_total,
+        attempt.close_at,
+    )
+
+
+def _head(attempt, exam: Exam, at: datetime) -> tuple[str, str]:
+    """The `start` frame of `attempt` without its questions, split where its id goes."""
+    real = attempt.pk
+    attempt.pk = _MARKER
+    try:
+        head = json.dumps(builders.start_frame(attempt, exam, [], at=at))
+    finally:
+        attempt.pk = real
+    before, marker, after = head.partition(f'"attempt_id": {_MARKER}')
+    assert marker and head.endswith("[]}") and str(_MARKER) not in after
+    return before + '"attempt_id": ', after[:-3]
 
 
 class WaitingRooms:

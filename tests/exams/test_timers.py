@@ -248,3 +248,23 @@ async def test_completing_claims_drops_their_leases(clean_redis):
 
     assert leases(clean_redis) == {}
     assert clean_redis.zcard(timers.DEADLINES_KEY) == 0
+
+
+def test_set_timers_arms_thousands_in_a_few_script_calls_without_a_multi(private_redis):
+    """A synchronized start of 2,500: one command per ARM_CHUNK attempts, not a MULTI of 5,000 (3.4 s to pack)."""
+    from exams.redis_clients import get_redis
+    from tests.support.redis_commands import MonitoredRedis
+
+    base = now_ms() + 600_000
+    pairs = [(i, base + i) for i in range(1, 2501)]
+    get_redis().ping()
+    with MonitoredRedis(private_redis.port) as log:
+        assert timers.set_timers(pairs) == 2500
+    names = log.names()
+    assert "MULTI" not in names and "SET" not in names and "ZADD" not in names, names
+    assert sum(names.values()) <= 2 * 3, names  # EVALSHA per chunk (and a SCRIPT LOAD or EVAL the first time)
+    client = get_redis()
+    index = {int(k): int(v) for k, v in client.zrange(timers.DEADLINES_KEY, 0, -1, withscores=True)}
+    assert index == dict(pairs)
+    assert int(client.get(timers.timer_key(2500))) == base + 2500
+    assert 590_000 < client.pttl(timers.timer_key(1)) <= 600_000 + timers.deadlines.grace_ms() + 2
