@@ -1,6 +1,7 @@
 """Incidents (issue 12 §3): what a proctor records against an attempt or the whole exam, with a
-category, a note and optionally time granted. The time goes through the extension service (the
-one deadline rule, pushed to the students); the incident joins each attempt's audit log as an
+category, a note and optionally time granted. The time goes through the extension service for an
+attempt, the bulk time change (exams/time_control.py) for the whole exam (the one deadline rule,
+pushed to the students); the incident joins each attempt's audit log as an
 `incident` AttemptEvent (an exam's as an ExamEvent too)."""
 
 import logging
@@ -8,7 +9,7 @@ import logging
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from . import clock, notifications, services
+from . import clock, notifications, services, time_control
 from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS, MAX_INCIDENT_NOTE_LENGTH
 from .errors import Conflict, ServiceError
@@ -73,16 +74,27 @@ def record_incident(
         AttemptEvent.objects.bulk_create(
             [AttemptEvent(attempt_id=pk, kind=EventKind.INCIDENT, at=now, detail=detail) for pk in affected]
         )
-        if granted_seconds:
-            for pk in affected:
-                # The one extension rule: deadline, Redis timer, `extended` pushed on commit. One
-                # attempt that has ended refuses (attempt_ended) and the incident is not recorded;
-                # of the exam's, one that ended since the list was read is passed over.
-                try:
-                    services.extend_attempt(attempt_id=pk, seconds=granted_seconds, by=by, exam_id=exam_id)
-                except Conflict:
-                    if attempt is not None:
-                        raise
+        if granted_seconds and attempt is not None:
+            # The one extension rule: deadline, Redis timer, `extended` pushed on commit. An attempt
+            # that has ended refuses (attempt_ended) and the incident is not recorded.
+            services.extend_attempt(attempt_id=attempt.pk, seconds=granted_seconds, by=by, exam_id=exam_id)
+        elif granted_seconds and affected:
+            # The whole exam's: one bulk time change (a bounded number of statements for any number of
+            # attempts), with its `time_changed` audit lines. A hard close stands: the time is granted up to it.
+            try:
+                time_control.change_time(
+                    by=by,
+                    exam_id=exam_id,
+                    unit=time_control.SECONDS,
+                    amount=granted_seconds,
+                    attempt_ids=affected,
+                    reason=f"incident {incident.pk}: {note}",
+                    close=time_control.KEEP,
+                )
+            except Conflict as exc:
+                # Every one of them ended since the list was read: nothing to grant.
+                if exc.code != "nothing_to_change":
+                    raise
         incident.attempt = attempt
         transaction.on_commit(lambda: notifications.incident_recorded(incident), robust=True)
     logger.info("exam %s: incident %s (%s) by %s", exam_id, incident.pk, category, by.get_username())

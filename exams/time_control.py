@@ -48,7 +48,7 @@ from .selectors import get_attempt, get_exam, pause_reasons
 
 logger = logging.getLogger(__name__)
 
-MINUTES, PERCENT = "minutes", "percent"
+MINUTES, PERCENT, SECONDS = "minutes", "percent", "seconds"
 
 
 @dataclass(frozen=True)
@@ -244,8 +244,8 @@ def change_time(
     close: str | None = None,
 ) -> Outcome:
     """Extend (or shorten) every ongoing attempt of the exam, or those of `attempt_ids`, by `amount` minutes
-    (`unit` "minutes") or by `amount` percent of each one's allotted time (`unit` "percent": so each
-    accommodation keeps its ratio).
+    (`unit` "minutes"), by `amount` percent of each one's allotted time (`unit` "percent": so each
+    accommodation keeps its ratio), or by `amount` seconds (`unit` "seconds": an incident's time).
 
     Refused as a whole (nothing changes) when a shortened attempt would keep less than a minute
     (`too_short`), or when a new end runs past an attempt's hard close and `close` (`move` / `keep`)
@@ -254,8 +254,8 @@ def change_time(
     _check_staff(by)
     get_exam(exam_id)
     close_choice.check(close)
-    if unit not in (MINUTES, PERCENT):
-        raise ServiceError(f"unit must be {MINUTES!r} or {PERCENT!r}.", code="invalid")
+    if unit not in (MINUTES, PERCENT, SECONDS):
+        raise ServiceError(f"unit must be {MINUTES!r}, {PERCENT!r} or {SECONDS!r}.", code="invalid")
     if not amount:
         raise Conflict("A change of 0 changes nothing.", code="nothing_to_change")
     with transaction.atomic():
@@ -274,7 +274,10 @@ def change_time(
         past: list[timedelta] = []
         short = 0
         for pk, started_at, allotted, extra, paused_total, paused_at, close_at in rows:
-            seconds = amount * 60 if unit == MINUTES else share_seconds(allotted, amount)
+            if unit == PERCENT:
+                seconds = share_seconds(allotted, amount)
+            else:
+                seconds = amount * 60 if unit == MINUTES else amount
             change[pk] = seconds
             nominal = deadlines.attempt_deadline(started_at, allotted, extra + seconds, paused_total, None)
             if close_at is not None and nominal > close_at and seconds > 0:

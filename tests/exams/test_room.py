@@ -297,6 +297,46 @@ def test_an_exam_incident_grants_every_attempt_in_progress_and_not_the_ended(roo
     assert [(i["category"], i["granted_seconds"]) for i in listed] == [("environment", 720)]
 
 
+def test_an_exam_incident_grants_time_to_many_attempts_in_a_bounded_number_of_statements(
+    make_exam, make_user, proctor, on_commit, clean_redis
+):
+    """One bulk time change (exams/time_control.py), not one extension per attempt: the same statements
+    for 50 attempts as for 5, with a `time_changed` audit line each; a hard close stands."""
+    from exams import deadlines, incidents, timers
+    from exams.models import CloseOverride
+
+    def record(exam, note):
+        with CaptureQueriesContext(connection) as queries:
+            incident = incidents.record_incident(
+                exam_id=exam.pk, by=proctor, category="environment", note=note, granted_seconds=90
+            )
+        return incident, len(queries)
+
+    small = make_exam(duration=600)
+    for _ in range(5):
+        start(make_user(), small)
+    _, few = record(small, "Fire alarm.")
+
+    exam = make_exam(duration=600)
+    students = [make_user() for _ in range(50)]
+    CloseOverride.objects.create(user=students[0], exam=exam, close_at=clock.now() + timedelta(seconds=630))
+    attempts = [start(s, exam) for s in students]
+    with on_commit():
+        incident, many = record(exam, "Fire alarm, 90 s.")
+    assert many <= few <= 20, (few, many)
+
+    for before in attempts:
+        after = Attempt.objects.get(pk=before.pk)
+        assert after.extra_seconds == 90 and after.deadline_at == deadlines.deadline_of(after)
+        assert event_kinds(after)[-2:] == [EventKind.INCIDENT, "time_changed"]
+        line = AttemptEvent.objects.filter(attempt=after, kind="time_changed").get().detail
+        assert line["seconds"] == 90 and line["reason"] == f"incident {incident.pk}: Fire alarm, 90 s."
+        assert int(clean_redis.zscore(timers.DEADLINES_KEY, after.pk)) == clock.to_ms(after.deadline_at)
+    # Up to the student's close (it stands), the others their full 90 s.
+    assert Attempt.objects.get(pk=attempts[0].pk).deadline_at == attempts[0].close_at
+    assert Attempt.objects.get(pk=attempts[1].pk).deadline_at == attempts[1].deadline_at + timedelta(seconds=90)
+
+
 def test_time_for_an_ended_attempt_is_refused_and_nothing_is_recorded(room_of):
     r = room_of
     services.submit_attempt(user=r["ann"], attempt_id=r["ann_attempt"].pk)
