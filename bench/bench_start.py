@@ -43,7 +43,7 @@ from bench.drills.cluster import Cluster, raise_fd_limit  # noqa: E402
 
 SEATED = re.compile(
     r"seated (\d+) students here \((\d+) new attempts\) for \S+: seating ([\d.]+) s, (\d+) statements; "
-    r"frames out ([\d.]+) s; proctors told in (\d+) statements"
+    r"frames out ([\d.]+) s; proctors told in (\d+) statements; began at ([\d.]+)"
 )
 
 
@@ -284,6 +284,10 @@ def one_run(args, env: dict, run: int) -> dict:
             "proctor_statements": sum(s[5] for s in seats),
             "seatings": len(seats),
             "seating_s": max((s[2] for s in seats), default=float("nan")),
+            # Per process: click -> its seating began (the `starting` signal heard), and -> its frames all out.
+            "heard_s": max((s[6] - clicked for s in seats), default=float("nan")),
+            "seated_s": max((s[6] + s[2] - clicked for s in seats), default=float("nan")),
+            "out_s": max((s[6] + s[4] - clicked for s in seats), default=float("nan")),
             "redis_commands": commands,
             "mysql_questions": questions,
             "load": load[0],
@@ -304,8 +308,8 @@ def report(args, runs: list[dict]) -> str:
         "| run | load (1 min) | waiting (handshakes retried, failed) | click -> questions p50 / p99 / max s "
         "| latest frame vs start instant s "
         "| errors | seatings / statements (students, proctors) | Redis commands | MariaDB Questions (machine-wide) "
-        "| client lag p99 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| client lag p99 ms | click -> seating began / seated / frames out s (slowest process) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for i, r in enumerate(runs, 1):
         lines.append(
@@ -313,13 +317,13 @@ def report(args, runs: list[dict]) -> str:
             f"| {r['p50']:.2f} / {r['p99']:.2f} / {r['max']:.2f} "
             f"| {r['latest_vs_instant']:+.2f} (lead {r['lead']:.1f}) | {r['errors']} | {r['seatings']} / "
             f"{r['seat_statements']}, {r['proctor_statements']} | {r['redis_commands']} | {r['mysql_questions']} "
-            f"| {r['lag_p99']} |"
+            f"| {r['lag_p99']} | {r['heard_s']:.2f} / {r['seated_s']:.2f} / {r['out_s']:.2f} |"
         )
     if len(runs) > 1:
         med = {k: statistics.median(r[k] for r in runs) for k in ("p50", "p99", "max", "load")}
         lines.append(
             f"| median | {med['load']:.2f} | | {med['p50']:.2f} / {med['p99']:.2f} / {med['max']:.2f} | | "
-            f"{sum(r['errors'] for r in runs)} in all | | | | |"
+            f"{sum(r['errors'] for r in runs)} in all | | | | | |"
         )
     worst = max(r["p99"] for r in runs)
     met = statistics.median(r["p99"] for r in runs) <= 1 and all(r["errors"] == 0 and r["failed"] == 0 for r in runs)

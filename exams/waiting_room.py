@@ -35,7 +35,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 
 from . import clock, deadlines, enrollment, notifications, seating_writes, services, timers, windows
 from .contract.limits import START_CODE_LOCK_SECONDS, START_CODE_MAX_FAILURES
@@ -142,19 +142,21 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
         # one: a student's other process, tab or late start waits, so exactly one attempt and one
         # `started` event are made; processes seating other students do not wait for each other.
         list(get_user_model().objects.select_for_update().filter(pk__in=users).order_by("pk").values_list("pk"))
-        ongoing = {
-            a.user_id: a for a in Attempt.objects.filter(exam=exam, user_id__in=users).live(now).select_related("user")
-        }
-        used = dict(
-            Attempt.objects.filter(exam=exam, user_id__in=users)
-            .values("user_id")
-            .annotate(n=Count("id"))
-            .values_list("user_id", "n")
-            .order_by()
-        )
-        # Overdue (in a hand-in window) or paused: never a second attempt beside it.
-        unfinished = set(
-            Attempt.objects.filter(exam=exam, user_id__in=users).unfinished().values_list("user_id", flat=True)
+        # Their attempts of this exam, one read: the number used, and any not finished (overdue in a
+        # hand-in window, or paused: never a second attempt beside it), of which those live are answered.
+        used: dict[int, int] = {}
+        unfinished: set[int] = set()
+        live_ids: list[int] = []
+        for pk, user_id, status, paused_at, deadline_at in Attempt.objects.filter(
+            exam=exam, user_id__in=users
+        ).values_list("pk", "user_id", "status", "paused_at", "deadline_at"):
+            used[user_id] = used.get(user_id, 0) + 1
+            if status in (AttemptStatus.ONGOING, AttemptStatus.OVERDUE):
+                unfinished.add(user_id)
+            if status == AttemptStatus.ONGOING and (paused_at is not None or not deadlines.is_due(deadline_at, now)):
+                live_ids.append(pk)
+        ongoing = (
+            {a.user_id: a for a in Attempt.objects.filter(pk__in=live_ids).select_related("user")} if live_ids else {}
         )
         fresh = [u for u in users if u not in unfinished and used.get(u, 0) < exam.max_attempts]
         created: list[Attempt] = []

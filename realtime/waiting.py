@@ -199,7 +199,7 @@ class WaitingRooms:
             self._seating.pop(exam_id, None)
 
     async def _seat_users(self, exam_id: int, users: list[int]) -> None:
-        started = time.monotonic()
+        began, started = time.time(), time.monotonic()
         seating, statements = await db_call(_counted(waiting_room.seat_students))(exam_id=exam_id, user_ids=users)
         if seating is None:
             return
@@ -223,7 +223,7 @@ class WaitingRooms:
         # bench/bench_start.py reads this line: keep its fields.
         logger.info(
             "exam %s: seated %d students here (%d new attempts) for %s: seating %.3f s, %d statements; "
-            "frames out %.3f s; proctors told in %d statements",
+            "frames out %.3f s; proctors told in %d statements; began at %.3f",
             exam_id,
             len(texts),
             len(seating.created),
@@ -232,6 +232,7 @@ class WaitingRooms:
             statements,
             pushed_in,
             told,
+            began,
         )
 
     # --- signals and recovery ------------------------------------------------------------------
