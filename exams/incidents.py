@@ -9,7 +9,7 @@ import logging
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from . import clock, notifications, services, time_control
+from . import clock, close_choice, notifications, services, time_control
 from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS, MAX_INCIDENT_NOTE_LENGTH
 from .errors import Conflict, ServiceError
@@ -89,7 +89,7 @@ def record_incident(
                     amount=granted_seconds,
                     attempt_ids=affected,
                     reason=f"incident {incident.pk}: {note}",
-                    close=time_control.KEEP,
+                    close=close_choice.KEEP,
                 )
             except Conflict as exc:
                 # Every one of them ended since the list was read: nothing to grant.
