@@ -23,8 +23,9 @@ from .delivery import (
 from .models import Answer, Attempt, Exam
 from .room_models import Announcement, AnnouncementAck, Incident, StudentQuestion
 
-# Signals to the processes holding an exam's waiting sockets (realtime/waiting.py).
-STARTING, ROOM_CHANGED = "starting", "room_changed"
+# Signals to the processes holding an exam's waiting sockets (realtime/waiting.py); RELAY carries a
+# frame for the room's sockets (`user_id` set: that student's only).
+STARTING, ROOM_CHANGED, RELAY = "starting", "room_changed", "relay"
 
 logger = logging.getLogger(__name__)
 
@@ -200,29 +201,39 @@ def attempts_started(attempt_ids: list[int]) -> bool:
 # --- The exam room (issue 12 §2, §3): frames built in exams/contract/room_builders.py ----------
 
 
+def to_waiting_students(exam_id: int, frame: dict, *, user_id: int | None = None) -> Event:
+    """A frame for the waiting-room sockets of one exam (`user_id`: of that student only)."""
+    return to_waiting_room(exam_id, {"type": RELAY, "user_id": user_id, "frame": frame})
+
+
 def announcement_sent(announcement: Announcement) -> None:
-    """`announcement` to its students' sockets (one event for a whole exam), `announcement_sent` to the proctors."""
+    """`announcement` to its students' sockets, in the exam and in its waiting room (one event each for a
+    whole exam), `announcement_sent` to the proctors."""
+    frame = room_builders.announcement_frame(announcement)
     if announcement.recipient_id is None:
-        events = [to_exam_students(announcement.exam_id, room_builders.announcement_frame(announcement))]
+        events = [to_exam_students(announcement.exam_id, frame)]
     else:
         attempt_ids = Attempt.objects.filter(
             exam_id=announcement.exam_id, user_id=announcement.recipient_id
         ).values_list("pk", flat=True)
-        events = [to_student(pk, room_builders.announcement_frame(announcement)) for pk in attempt_ids]
+        events = [to_student(pk, frame) for pk in attempt_ids]
+    events.append(to_waiting_students(announcement.exam_id, frame, user_id=announcement.recipient_id))
     status = room.announcement_statuses(exam_id=announcement.exam_id, announcement_ids=[announcement.pk])[0]
     events.append(to_proctors(announcement.exam_id, room_builders.announcement_sent_frame(status)))
     publish(events)
 
 
-def announcement_acknowledged(ack: AnnouncementAck, attempt: Attempt) -> None:
-    """`acknowledged` to the attempt's sockets (its other tabs), `announcement_ack` to the proctors."""
+def announcement_acknowledged(ack: AnnouncementAck, *, exam_id: int, attempt_id: int | None) -> None:
+    """`acknowledged` to the student's other sockets (the attempt's, or with none yet their waiting room's),
+    `announcement_ack` to the proctors."""
     count = AnnouncementAck.objects.filter(announcement_id=ack.announcement_id).count()
-    row = room.AckedBy(ack.user_id, attempt.user.get_username(), ack.at)
+    row = room.AckedBy(ack.user_id, ack.user.get_username(), ack.at)
+    frame = room_builders.acknowledged_frame(ack)
     publish(
         [
-            to_student(attempt.pk, room_builders.acknowledged_frame(ack)),
+            to_student(attempt_id, frame) if attempt_id else to_waiting_students(exam_id, frame, user_id=ack.user_id),
             to_proctors(
-                attempt.exam_id,
+                exam_id,
                 room_builders.announcement_ack_frame(row, announcement_id=ack.announcement_id, acknowledged=count),
             ),
         ]

@@ -93,20 +93,7 @@ def student_rooms(attempts: Iterable[Attempt]) -> dict[int, StudentRoom]:
     attempts = list(attempts)
     if not attempts:
         return {}
-    exam_ids = {a.exam_id for a in attempts}
-    user_ids = {a.user_id for a in attempts}
-    announcements = list(
-        Announcement.objects.filter(exam_id__in=exam_ids)
-        .filter(Q(recipient__isnull=True) | Q(recipient_id__in=user_ids))
-        .select_related("sent_by")
-        .order_by("id")
-    )
-    acks = {
-        (announcement_id, user_id): at
-        for announcement_id, user_id, at in AnnouncementAck.objects.filter(
-            announcement__in=announcements, user_id__in=user_ids
-        ).values_list("announcement_id", "user_id", "at")
-    }
+    announcements, acks = _announcements_of({a.exam_id for a in attempts}, {a.user_id for a in attempts})
     threads: dict[int, list[StudentQuestion]] = {}
     for question in StudentQuestion.objects.filter(attempt__in=attempts).order_by("id"):
         threads.setdefault(question.attempt_id, []).append(question)
@@ -122,6 +109,39 @@ def student_rooms(attempts: Iterable[Attempt]) -> dict[int, StudentRoom]:
         )
         for a in attempts
     }
+
+
+def waiting_announcements(*, exam_id: int, user_ids: Iterable[int]) -> dict[int, list[SeenAnnouncement]]:
+    """The announcements of many students waiting for one exam (a process resyncing its waiting room), in two
+    queries, by user id."""
+    user_ids = set(user_ids)
+    if not user_ids:
+        return {}
+    announcements, acks = _announcements_of({exam_id}, user_ids)
+    return {
+        user_id: [
+            SeenAnnouncement(n, acks.get((n.pk, user_id))) for n in announcements if n.recipient_id in (None, user_id)
+        ]
+        for user_id in user_ids
+    }
+
+
+def _announcements_of(exam_ids: set[int], user_ids: set[int]) -> tuple[list[Announcement], dict[tuple, datetime]]:
+    """The exams' announcements for everyone or for one of `user_ids`, and those users' acknowledgements
+    ((announcement id, user id) -> when): two queries."""
+    announcements = list(
+        Announcement.objects.filter(exam_id__in=exam_ids)
+        .filter(Q(recipient__isnull=True) | Q(recipient_id__in=user_ids))
+        .select_related("sent_by")
+        .order_by("id")
+    )
+    acks = {
+        (announcement_id, user_id): at
+        for announcement_id, user_id, at in AnnouncementAck.objects.filter(
+            announcement__in=announcements, user_id__in=user_ids
+        ).values_list("announcement_id", "user_id", "at")
+    }
+    return announcements, acks
 
 
 def exam_recipients(exam_id: int) -> int:

@@ -27,7 +27,7 @@ is answered with the one attempt under way the database holds.
 import hmac
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import redis
@@ -37,7 +37,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from . import clock, deadlines, enrollment, notifications, seating_writes, services, timers, windows
+from . import clock, deadlines, enrollment, notifications, room, seating_writes, services, timers, windows
 from .contract.limits import START_CODE_LOCK_SECONDS, START_CODE_MAX_FAILURES
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, Unavailable
 from .models import (
@@ -242,6 +242,8 @@ class RoomView:
     user: User
     seating: Seating | None = None  # their attempt started (or was under way): the `start` frame
     refusal: ServiceError | None = None  # a late start refused (e.g. the late-start policy)
+    # The exam's announcements for this student (read on connect: replayed to a late or returning student).
+    announcements: list[room.SeenAnnouncement] = field(default_factory=list)
 
     @property
     def code_required(self) -> bool:
@@ -255,8 +257,8 @@ class RoomView:
 def open_room(*, user_id: int, exam_id: int) -> RoomView:
     """A waiting socket opening: check the student in (first time), and seat them if the start has come.
 
-    Five queries in autocommit (a room fills with thousands of these): the user, the exam with
-    its enrollment rule, the check-in (insert if new, read), the attempt under way.
+    Six queries in autocommit (a room fills with thousands of these): the user, the exam with
+    its enrollment rule, the check-in (insert if new, read), the attempt under way, the announcements.
     """
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
@@ -278,7 +280,10 @@ def open_room(*, user_id: int, exam_id: int) -> RoomView:
     # A reconnect finds its row; a racing tab's insert is no error.
     CheckIn.objects.bulk_create([CheckIn(exam=exam, user=user, arrived_at=clock.now())], ignore_conflicts=True)
     check_in = CheckIn.objects.get(exam=exam, user=user)
-    return _view(exam, user, check_in)
+    view = _view(exam, user, check_in)
+    if view.seating is not None:
+        return view  # the attempt's own socket replays them
+    return replace(view, announcements=room.student_announcements(exam_id=exam.pk, user_id=user.pk))
 
 
 def _view(exam: Exam, user: User, check_in: CheckIn) -> RoomView:

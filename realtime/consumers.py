@@ -610,8 +610,11 @@ class ProctorConsumer(_ServiceSocket):
         received_at: datetime,
         message: str,
         attempt_id: int | None = None,
+        user_id: int | None = None,
     ) -> dict:
-        status = await db_call(_announce)(exam_id=self.exam_id, by=self.user, message=message, attempt_id=attempt_id)
+        status = await db_call(_announce)(
+            exam_id=self.exam_id, by=self.user, message=message, attempt_id=attempt_id, user_id=user_id
+        )
         return room_builders.announce_ack(status)
 
     async def do_answer_question(self, *, received_at: datetime, question_id: int, text: str) -> dict:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import connection
 
-from exams import clock, notifications, review, waiting_room
-from exams.contract import builders
+from exams import clock, notifications, review, room, waiting_room
+from exams.contract import builders, room_builders
 from exams.models import Exam
 from exams.selectors import get_exam
 
@@ -241,7 +241,17 @@ class WaitingRooms:
         """A waiting-room signal from any process (exams/notifications.py)."""
         if exam_id not in self.sockets:
             return
-        if signal.get("type") == notifications.STARTING:
+        if signal.get("type") == notifications.RELAY:
+            # A frame for the room's students (an announcement, an acknowledgement from another tab).
+            users = self.sockets.get(exam_id, {})
+            user_id = signal.get("user_id")
+            groups = list(users.values()) if user_id is None else [users.get(user_id, set())]
+            for socket in [s for group in groups for s in group]:
+                try:
+                    await socket.deliver(signal["frame"])
+                except Exception:  # one socket's failure is never the others'
+                    logger.exception("relaying %s to a waiting socket failed", signal["frame"].get("type"))
+        elif signal.get("type") == notifications.STARTING:
             self.seat_soon(exam_id)
         elif signal.get("type") == notifications.ROOM_CHANGED:
             # Off the fan-out loop: it reads the database.
@@ -255,13 +265,23 @@ class WaitingRooms:
         except Exception:
             logger.exception("refreshing the waiting room of exam %s failed", exam_id)
 
-    async def refresh(self, exam_id: int) -> None:
-        """Re-read the exam: re-arm its start, tell its unseated sockets the room as it is, seat if it is time."""
+    async def refresh(self, exam_id: int, *, replay: bool = False) -> None:
+        """Re-read the exam: re-arm its start, tell its unseated sockets the room as it is, seat if it is time.
+
+        `replay`: events may have been lost (a Redis outage): their announcements as they stand too.
+        """
         exam = await db_call(get_exam)(exam_id)
         self.arm(exam)
+        told = {}
+        if replay:
+            told = await db_call(room.waiting_announcements)(
+                exam_id=exam_id, user_ids=list(self.sockets.get(exam_id, {}))
+            )
         for socket in [s for group in self.sockets.get(exam_id, {}).values() for s in group]:
             if socket.ready and socket.seated is None:
                 await socket.deliver(builders.waiting_frame(exam, code_accepted=socket.code_accepted))
+                if told.get(socket.user_id):
+                    await socket.deliver(room_builders.waiting_announcements_frame(exam_id, told[socket.user_id]))
         instant = exam.start_instant
         if exam.waiting_room and instant is not None and clock.now() >= instant - waiting_room.lead():
             self.seat_soon(exam_id)
@@ -270,7 +290,7 @@ class WaitingRooms:
         """After a Redis outage (a `starting` signal may have been lost): refresh every room held here."""
         for exam_id in list(self.sockets):
             try:
-                await self.refresh(exam_id)
+                await self.refresh(exam_id, replay=True)
             except Exception:
                 logger.exception("resyncing the waiting room of exam %s failed", exam_id)
 

@@ -10,8 +10,8 @@ import json
 import time
 from datetime import datetime
 
-from exams import waiting_room
-from exams.contract import builders, codes, frames
+from exams import announcements, waiting_room
+from exams.contract import builders, codes, frames, room_builders
 
 from .consumers import _ServiceSocket
 from .db import db_call
@@ -24,6 +24,12 @@ class WaitingConsumer(_ServiceSocket):
     code_accepted = False
     # The attempt whose `start` frame this socket got (None: still waiting).
     seated: int | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Announcements whose `acknowledged` this socket's own reply carried (the relay to the
+        # student's sockets comes back here too).
+        self.replied: set[int] = set()
 
     async def connect(self):
         user_id = self.scope.get("user_id")
@@ -43,6 +49,8 @@ class WaitingConsumer(_ServiceSocket):
         self.note_rights(self.user, read_at)
         await self.accept()
         await self.show(view)
+        if view.announcements and self.seated is None:
+            await self.send_json(room_builders.waiting_announcements_frame(exam_id, view.announcements))
         await self.become_ready()
 
     async def disconnect(self, code):
@@ -78,6 +86,12 @@ class WaitingConsumer(_ServiceSocket):
         self.seated = attempt_id
         await self.send_frame({"type": "websocket.send", "text": text})
 
+    async def on_event(self, payload: dict) -> None:
+        if payload.get("type") == "acknowledged" and payload.get("announcement_id") in self.replied:
+            self.replied.discard(payload["announcement_id"])
+            return  # this socket's own reply already said so
+        await self.send_json(payload)
+
     async def resync(self, state: object) -> None:
         """The waiting rooms resync themselves (realtime/waiting.py)."""
 
@@ -89,5 +103,13 @@ class WaitingConsumer(_ServiceSocket):
         await self.show(view, self.request_id)
         return None
 
+    async def do_acknowledge(self, *, received_at: datetime, announcement_id: int) -> dict:
+        """An announcement seen in the waiting room (as on the attempt's socket)."""
+        ack = await db_call(announcements.acknowledge_in_waiting_room)(
+            user=self.user, exam_id=self.exam_id, announcement_id=announcement_id
+        )
+        self.replied.add(ack.announcement_id)
+        return room_builders.acknowledged_frame(ack)
+
     messages = frames.WAITING_MESSAGES
-    actions = {"start_code": do_start_code, "auth": _ServiceSocket.do_auth}
+    actions = {"start_code": do_start_code, "acknowledge": do_acknowledge, "auth": _ServiceSocket.do_auth}

@@ -66,7 +66,7 @@ class ProctorRoomView(APIView):
 
 
 class AnnounceView(APIView):
-    """Proctor: announce to the whole exam, or to one student (`attempt_id`); pushed at once."""
+    """Proctor: announce to the whole exam, or to one student (`attempt_id`, or `user_id` before they start)."""
 
     permission_classes = [IsAuthenticated, IsProctor]
 

@@ -125,6 +125,16 @@ class WaitingFrame(serializers.Serializer):
     request_id = RequestId()
 
 
+class WaitingAnnouncementsFrame(serializers.Serializer):
+    """After `waiting` on connecting to the waiting room, when there is any: the exam's announcements for this
+    student as they stand, each with its acknowledgement (a late or returning student sees what was sent).
+    New ones arrive as `announcement`; `acknowledge` answers `acknowledged`, as on the attempt's socket."""
+
+    type = kind("announcements")
+    exam_id = Id()
+    announcements = rest.StudentAnnouncement(many=True)
+
+
 class StartFrame(rest.Questions):
     """The student's attempt and questions, sent BEFORE `started_at`: the page reveals them at `started_at`
     (on the server's clock). Then the attempt's own socket takes over."""
@@ -491,7 +501,9 @@ PROCTOR_ACKS = {
     "announce": AnnounceAck,
     "answer_question": AnswerQuestionAck,
 }
-WAITING_FRAMES = _by_type(WaitingFrame, StartFrame, AuthOkFrame, ErrorFrame)
+WAITING_FRAMES = _by_type(
+    WaitingFrame, StartFrame, WaitingAnnouncementsFrame, AnnouncementFrame, AcknowledgedFrame, AuthOkFrame, ErrorFrame
+)
 STUDENT_MESSAGES = _by_type(AnswerMessage, SubmitMessage, AcknowledgeMessage, AskMessage, AuthMessage)
 PROCTOR_MESSAGES = _by_type(
     ExtendMessage,
@@ -505,7 +517,7 @@ PROCTOR_MESSAGES = _by_type(
     AnswerQuestionMessage,
     AuthMessage,
 )
-WAITING_MESSAGES = _by_type(StartCodeMessage, AuthMessage)
+WAITING_MESSAGES = _by_type(StartCodeMessage, AcknowledgeMessage, AuthMessage)
 
 # socket -> (its path, the frames it sends by type, the messages it takes by type)
 SOCKETS: dict[str, tuple[str, dict[str, Declaration], dict[str, Declaration]]] = {

@@ -514,6 +514,11 @@ class AnnounceRequest(serializers.Serializer):
         required=False,
         help_text="To this attempt's student only, on all their attempts at the exam (else: the whole exam).",
     )
+    user_id = Id(
+        required=False,
+        help_text="To this student only, before they have an attempt (enrolled, or in the waiting room): "
+        "it reaches their waiting room at once, and their attempts later. Not with attempt_id.",
+    )
 
 
 class AcknowledgeRequest(serializers.Serializer):

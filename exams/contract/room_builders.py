@@ -69,6 +69,15 @@ def student_room(room: StudentRoom) -> dict:
     }
 
 
+def waiting_announcements_frame(exam_id: int, announcements: list[SeenAnnouncement]) -> dict:
+    """frames.WaitingAnnouncementsFrame: a waiting student's announcements, on connect."""
+    return {
+        "type": "announcements",
+        "exam_id": exam_id,
+        "announcements": [student_announcement(seen) for seen in announcements],
+    }
+
+
 def student_room_frame(room: StudentRoom) -> dict:
     """frames.StudentRoomFrame."""
     return {"type": "room", **student_room(room)}

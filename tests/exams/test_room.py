@@ -56,6 +56,31 @@ def room_of(exam, make_user, proctor, client_for, on_commit):
 # --- Announcements ------------------------------------------------------------------------------
 
 
+def test_an_announcement_names_a_student_without_an_attempt_by_user_id(make_exam, make_user, proctor, client_for):
+    """Before the start (the waiting room) a student has no attempt: an enrolled or checked-in student is
+    named by user id; anyone else, or both ways at once, is refused."""
+    from exams.models import CheckIn, Enrollment
+
+    exam = make_exam(waiting_room=True)
+    enrolled, waiting, stranger = make_user(), make_user(), make_user()
+    Enrollment.objects.create(exam=exam, user=enrolled)
+    CheckIn.objects.create(exam=exam, user=waiting, arrived_at=clock.now())
+    desk = client_for(proctor)
+    for user in (enrolled, waiting):
+        sent = desk.post(announce_url(exam.pk), {"message": "Hi.", "user_id": user.pk}, format="json")
+        assert sent.status_code == 201 and sent.data["to"] == "student" and sent.data["recipients"] == 1
+        assert Announcement.objects.get(pk=sent.data["id"]).recipient_id == user.pk
+    assert_error(
+        desk.post(announce_url(exam.pk), {"message": "Hi.", "user_id": stranger.pk}, format="json"), 404, "not_found"
+    )
+    started = start(enrolled, make_exam())
+    both = desk.post(
+        announce_url(exam.pk), {"message": "x", "user_id": enrolled.pk, "attempt_id": started.pk}, format="json"
+    )
+    assert_error(both, 400, "invalid")
+    assert Announcement.objects.count() == 2
+
+
 def test_an_announcement_to_the_exam_reaches_every_student_and_one_to_a_student_only_them(room_of, client_for):
     r = room_of
     everyone = r["proctor"].post(announce_url(r["exam"].pk), {"message": "Q3: option C reads 42."}, format="json")

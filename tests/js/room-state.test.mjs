@@ -25,6 +25,17 @@ test("a student's announcements stay shown until acknowledged, and a replay does
   assert.equal(room.all.length, 2);
 });
 
+test("the waiting room's replay (`announcements`) shows those not acknowledged, then pushes and acks apply", () => {
+  const room = new StudentRoomState();
+  const replay = [announcement(1, { acknowledged_at: "2026-11-26T09:59:00.000Z" }), announcement(2, { to: "student" })];
+  assert.equal(room.apply({ type: "announcements", exam_id: 1, announcements: replay }), true);
+  assert.deepEqual(room.pending.map((a) => a.id), [2]);
+  room.apply({ type: "announcement", ...announcement(3) });
+  room.apply({ type: "acknowledged", announcement_id: 2, acknowledged_at: "2026-11-26T10:01:00.000Z", request_id: "ack-1" });
+  assert.deepEqual(room.pending.map((a) => a.id), [3]);
+  assert.equal(room.apply({ type: "waiting" }), false);
+});
+
 test("an answer is never replaced by an older, unanswered copy of its question", () => {
   const room = new StudentRoomState();
   room.apply({ type: "question", ...question(5, { answer: "Yes.", answered_at: "2026-11-26T10:02:00.000Z" }), request_id: 1 });

@@ -199,3 +199,21 @@ async def test_a_resync_replays_what_was_missed(make_user, exam, proctor):
     assert [a["id"] for a in room["announcements"]] == [missed.pk] and room["announcements"][0]["recipients"] == 1
     for comm in (ann, desk):
         await comm.disconnect()
+
+
+async def test_a_resync_replays_missed_announcements_to_the_waiting_room(make_user, make_exam, proctor):
+    """A waiting student's announcements are sent again from the database after the hub lost track."""
+    exam = await database_sync_to_async(make_exam)(waiting_room=True)
+    ann, bob = await database_sync_to_async(make_user)(), await database_sync_to_async(make_user)()
+    waiting = [await open_socket(f"/ws/exams/{exam.pk}/wait/", user) for user in (ann, bob)]
+    for comm in waiting:
+        assert (await next_frame(comm))["type"] == "waiting"
+    create = database_sync_to_async(Announcement.objects.create)
+    missed = await create(exam=exam, message="Missed.", sent_at=clock.now(), sent_by=proctor)
+    only_bob = await create(exam=exam, recipient=bob, message="Bob.", sent_at=clock.now(), sent_by=proctor)
+    await get_hub().resync_all()
+    replays = [await frame_of(comm, "announcements") for comm in waiting]
+    assert [a["id"] for a in replays[0]["announcements"]] == [missed.pk]
+    assert [a["id"] for a in replays[1]["announcements"]] == [missed.pk, only_bob.pk]
+    for comm in waiting:
+        await comm.disconnect()

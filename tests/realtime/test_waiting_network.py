@@ -6,6 +6,7 @@ before that instant. Every frame is checked against its declaration.
 """
 
 import asyncio
+import json
 import time
 from datetime import datetime, timedelta
 
@@ -165,3 +166,83 @@ async def _close_code(base, path, token):
 async def _first_start(base, path, token):
     async with open_ws(base, path, token) as ws:
         return await recv_type(ws, "start")
+
+
+def test_announcements_reach_the_waiting_room_at_once_and_are_replayed_with_their_acks(
+    two_servers, make_exam, make_user, proctor, clean_redis
+):
+    """Before the start: an announcement to everyone or to one enrolled student (by user id) reaches their
+    waiting sockets on both processes at once; an acknowledgement answers, reaches the student's other tab
+    and the proctors; a (re)connect replays the student's announcements with their acknowledgements."""
+    from exams import presence
+
+    exam = make_exam(duration=600, waiting_room=True)
+    ann, bob = make_user(), make_user()
+    Enrollment.objects.bulk_create([Enrollment(exam=exam, user=u) for u in (ann, bob)])
+    # Each test flushes Redis: both daphnes must have beaten (re-joined the fan-out group) first.
+    end = time.monotonic() + 2 * presence.HEARTBEAT_SECONDS + 1
+    while clean_redis.zcard(presence.PROCESSES_KEY) < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+    asyncio.run(_announcements_scenario(two_servers, exam, ann, bob, proctor))
+    assert not Attempt.objects.filter(exam=exam).exists()
+
+
+async def _announcements_scenario(two_servers, exam, ann, bob, proctor):
+    first, second = two_servers
+    ann_tab = await open_ws(first, wait_path(exam.pk), token_for(ann))
+    ann_other_tab = await open_ws(second, wait_path(exam.pk), token_for(ann))
+    bob_ws = await open_ws(second, wait_path(exam.pk), token_for(bob))
+    waiting = [ann_tab, ann_other_tab, bob_ws]
+    try:
+        for ws in waiting:
+            assert (await recv(ws))["type"] == "waiting"
+        async with open_ws(first, f"/ws/proctor/exams/{exam.pk}/", token_for(proctor)) as desk:
+            await recv_type(desk, "snapshot")
+
+            async def announce(message: str, **to) -> dict:
+                await desk.send(json.dumps({"type": "announce", "message": message, "request_id": message, **to}))
+                ack = await recv_type(desk, "ack")
+                assert (ack["action"], ack["request_id"]) == ("announce", message)
+                return ack
+
+            everyone = await announce("Q3: option C reads 42.")
+            for ws in waiting:
+                frame = await recv(ws)
+                assert (frame["type"], frame["id"], frame["to"]) == ("announcement", everyone["id"], "exam")
+            only_bob = await announce("Bob, your microphone.", user_id=bob.pk)
+            frame = await recv(bob_ws)
+            assert (frame["type"], frame["id"], frame["to"]) == ("announcement", only_bob["id"], "student")
+            # Ann's tabs heard nothing of it: the next thing they hear is the next announcement to all.
+            later = await announce("Ten minutes to the start.")
+            for ws in waiting:
+                assert (await recv(ws))["id"] == later["id"]
+
+            await ann_tab.send(json.dumps({"type": "acknowledge", "announcement_id": everyone["id"], "request_id": 9}))
+            reply = await recv(ann_tab)
+            assert (reply["type"], reply["announcement_id"], reply["request_id"]) == ("acknowledged", everyone["id"], 9)
+            relayed = await recv(ann_other_tab)
+            assert (relayed["type"], relayed["announcement_id"]) == ("acknowledged", everyone["id"])
+            seen = await recv_type(desk, "announcement_ack")
+            assert (seen["announcement_id"], seen["ack"]["user_id"], seen["acknowledged"]) == (
+                everyone["id"],
+                ann.pk,
+                1,
+            )
+            # The tab that acknowledged gets no echo of its own acknowledgement: its next frame is the next event.
+            last = await announce("Five minutes.")
+            assert (await recv(ann_tab))["id"] == last["id"]
+
+        # A reconnect replays this student's announcements (not Bob's), with the acknowledgement.
+        async with open_ws(second, wait_path(exam.pk), token_for(ann)) as again:
+            assert (await recv(again))["type"] == "waiting"
+            replay = await recv(again)
+            assert (replay["type"], replay["exam_id"]) == ("announcements", exam.pk)
+            assert [a["id"] for a in replay["announcements"]] == [everyone["id"], later["id"], last["id"]]
+            assert [a["acknowledged_at"] is not None for a in replay["announcements"]] == [True, False, False]
+        async with open_ws(first, wait_path(exam.pk), token_for(bob)) as again:
+            assert (await recv(again))["type"] == "waiting"
+            replay = await recv(again)
+            assert only_bob["id"] in [a["id"] for a in replay["announcements"]]
+    finally:
+        for ws in waiting:
+            await ws.close()

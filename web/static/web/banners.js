@@ -93,15 +93,21 @@ function renderBanners() {
   const sorted = [...banners].sort(
     ([, a], [, b]) => RANK[a.kind] - RANK[b.kind] || (a.order || 0) - (b.order || 0),
   );
-  $("#banners").replaceChildren(
-    ...sorted.map(([id, banner]) =>
-      el(
-        "div",
-        { class: "banner", role: banner.assertive ? "alert" : "status", dataset: { banner: id, kind: banner.kind } },
-        el("p", { class: "banner-text" }, banner.text),
-        banner.extra || [],
-      ),
-    ),
+  $("#banners").replaceChildren(...sorted.map(([id, banner]) => bannerElement(id, banner)));
+}
+
+/**
+ * A banner's element, for a page part that shows banners of its own (the waiting room, before any attempt).
+ * @param {string} id
+ * @param {Banner} banner
+ * @returns {HTMLElement}
+ */
+export function bannerElement(id, banner) {
+  return el(
+    "div",
+    { class: "banner", role: banner.assertive ? "alert" : "status", dataset: { banner: id, kind: banner.kind } },
+    el("p", { class: "banner-text" }, banner.text),
+    banner.extra || [],
   );
 }
 

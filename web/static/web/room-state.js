@@ -33,6 +33,9 @@ export class StudentRoomState {
         for (const a of frame.announcements) this.announcements.set(a.id, a);
         for (const q of frame.questions) this.putQuestion(q);
         return true;
+      case "announcements": // the waiting room's replay: announcements only
+        for (const a of frame.announcements) this.announcements.set(a.id, a);
+        return true;
       case "announcement": {
         const known = this.announcements.get(frame.id);
         // A replay must not bring back one already acknowledged here.

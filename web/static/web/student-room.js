@@ -13,8 +13,31 @@ import { onAttemptOpen, onFrame } from "./student-hooks.js";
 
 /** @typedef {import("./student-hooks.js").AttemptContext} AttemptContext */
 
-const BANNER = "announcement-";
+export const BANNER = "announcement-";
 let nextRequest = 0;
+
+/**
+ * An announcement's banner, with its "Got it" button (the attempt's room, and the waiting room: waiting.js).
+ * @param {import("./contract.js").StudentAnnouncement} a
+ * @param {(id: number, button: HTMLButtonElement) => void} acknowledge
+ * @returns {import("./banners.js").Banner}
+ */
+export function announcementBanner(a, acknowledge) {
+  const button = /** @type {HTMLButtonElement} */ (
+    el("button", { type: "button", class: "primary small", onclick: () => acknowledge(a.id, button) }, "Got it")
+  );
+  return {
+    kind: "warn",
+    order: -1_000_000 + a.id, // above the page's own warnings, oldest first
+    assertive: true,
+    text: `Announcement: ${a.message}`,
+    extra: [
+      el("p", { class: "announcement-meta" },
+        `${a.to === "student" ? "To you only" : "To everyone"} · ${a.by || "Proctor"} · ${timeOfDay(parseTime(a.sent_at))}`),
+      button,
+    ],
+  };
+}
 
 export class StudentRoom {
   /**
@@ -62,18 +85,7 @@ export class StudentRoom {
     for (const a of this.state.pending) {
       if (this.shown.has(a.id)) continue;
       this.shown.add(a.id);
-      const button = el("button", { type: "button", class: "primary small", onclick: () => this.acknowledge(a.id, button) }, "Got it");
-      showBanner(BANNER + a.id, {
-        kind: "warn",
-        order: -1_000_000 + a.id, // above the page's own warnings, oldest first
-        assertive: true,
-        text: `Announcement: ${a.message}`,
-        extra: [
-          el("p", { class: "announcement-meta" },
-            `${a.to === "student" ? "To you only" : "To everyone"} · ${a.by || "Proctor"} · ${timeOfDay(parseTime(a.sent_at))}`),
-          button,
-        ],
-      });
+      showBanner(BANNER + a.id, announcementBanner(a, (id, button) => this.acknowledge(id, button)));
     }
     const thread = this.state.thread;
     this.thread.replaceChildren(...thread.map((q) => el("li", { dataset: { answered: String(Boolean(q.answered_at)) } },

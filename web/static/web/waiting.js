@@ -4,13 +4,17 @@
 // (`/ws/exams/<id>/wait/`), counts down to `starts_at` on the server's clock, takes the start code
 // the proctor reads out, and when the `start` frame arrives (before the start instant) opens the
 // attempt behind an overlay that lifts exactly at `started_at`: the questions are on the screen
-// when the clock starts, never after. Registered through student-hooks.js; imported by student.js.
+// when the clock starts, never after. Proctors' announcements show as banners until acknowledged,
+// as in the exam (replayed by the room on every connect). Registered through student-hooks.js;
+// imported by student.js.
 
-import { hideOverlay, showOverlay } from "./banners.js";
+import { bannerElement, hideOverlay, showOverlay } from "./banners.js";
 import { parseTime } from "./clock.js";
 import { el, formatDuration } from "./dom.js";
 import { onAttemptOpen, registerInstructionsLine, registerPreStart } from "./student-hooks.js";
 import { LiveSocket } from "./socket.js";
+import { StudentRoomState } from "./room-state.js";
+import { BANNER, announcementBanner } from "./student-room.js";
 
 /**
  * The room's state from a `waiting` frame.
@@ -82,12 +86,24 @@ registerPreStart((context) => {
   );
   const error = el("p", { id: "start-code-error", class: "form-error", role: "alert", hidden: "" });
   const form = el("form", { id: "start-code-form", class: "start-code", hidden: "" }, input, el("button", { type: "submit", class: "primary" }, "Enter code"));
-  const box = el("div", { class: "waiting-room", "data-testid": "waiting-room" }, headline, countdown, form, error);
+  const news = el("div", { id: "waiting-announcements", class: "banners" });
+  const box = el("div", { class: "waiting-room", "data-testid": "waiting-room" }, news, headline, countdown, form, error);
   slot.replaceChildren(box);
 
   /** @type {{startsAtMs: number | null, codeRequired: boolean, codeAccepted: boolean}} */
   let room = { startsAtMs: null, codeRequired: false, codeAccepted: true };
   let started = false;
+  // Announcements not acknowledged yet, over the room (the attempt's banners are not on screen yet).
+  const announcements = new StudentRoomState();
+  let acks = 0;
+  /** @type {(id: number, button: HTMLButtonElement) => void} */
+  const acknowledge = (id, button) => {
+    button.disabled = true;
+    // Its reply (`acknowledged`) drops the banner; offline, the button comes back.
+    if (!socket.send({ type: "acknowledge", announcement_id: id, request_id: `ack-${++acks}` })) button.disabled = false;
+  };
+  const showNews = () =>
+    news.replaceChildren(...announcements.pending.map((a) => bannerElement(BANNER + a.id, announcementBanner(a, acknowledge))));
 
   function render() {
     const text = waitingText(room, clock.now());
@@ -127,6 +143,8 @@ registerPreStart((context) => {
         reveals.set(frame.attempt_id, parseTime(frame.started_at));
         socket.stop(); // the attempt's own socket takes over
         context.open(frame.attempt_id);
+      } else if (announcements.apply(message)) {
+        showNews();
       } else if (message.type === "error") {
         showProblem(message.message);
       }
@@ -149,7 +167,7 @@ registerPreStart((context) => {
   return () => {
     clearInterval(ticker);
     if (!started) socket.stop();
-    slot.replaceChildren();
+    slot.replaceChildren(); // the attempt's room takes over (its `room` frame replays those still to acknowledge)
   };
 });
 
