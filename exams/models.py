@@ -63,7 +63,7 @@ class Exam(models.Model):
     review_released_at = models.DateTimeField(null=True, blank=True, editable=False)
     # At the deadline: submitted at once, or `overdue` for hand_in_seconds (answers locked, the
     # student presses submit), then submitted by the expiry engine (Moodle's "overdue").
-    # Set while a proctor has paused the whole exam (exams/time_control.py): no attempt starts meanwhile.
+    # Set while a proctor has paused the whole exam (exams/time_control.py): a start meanwhile comes out paused.
     paused_at = models.DateTimeField(null=True, blank=True, editable=False)
     at_deadline = models.CharField(max_length=16, choices=AtDeadline.choices, default=AtDeadline.AUTO_SUBMIT)
     hand_in_seconds = models.PositiveIntegerField(default=0)

@@ -38,6 +38,7 @@ from . import (
     metrics,
     notifications,
     review,
+    start_pause,
     time_control,
     timers,
     waiting_room,
@@ -126,8 +127,6 @@ def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
             return StartResult(ongoing, created=False)
         expire_attempts(attempt_ids=[ongoing.pk], path=ExpiryPath.ON_ACCESS)
 
-    if exam.paused_at is not None:
-        raise Conflict("A proctor paused this exam; start once it resumes.", code="exam_paused")
     windows.start_terms(user=user, exam=exam, now=now)  # refuses before any lock is taken
 
     with transaction.atomic():
@@ -139,6 +138,9 @@ def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
         used = Attempt.objects.filter(user=user, exam=exam).count()
         if used >= exam.max_attempts:
             raise Conflict("No attempts left for this exam.", code="attempts_exhausted")
+        # Under the exam's row lock, shared with other starts: a whole-exam pause is read as it stands,
+        # and one in flight waits for this start to commit, then pauses it (exams/start_pause.py).
+        pause = start_pause.locked_pause(exam.pk)
         now = clock.now()
         terms = windows.start_terms(user=user, exam=exam, now=now)
         deadline = deadlines.attempt_deadline(now, terms.allotted_seconds, 0, timedelta(0), terms.close_at)
@@ -151,13 +153,18 @@ def _start_or_resume(*, user: User, exam: Exam) -> StartResult:
             accommodation_seconds=terms.accommodation_seconds,
             close_at=terms.close_at,
             deadline_at=deadline,
+            paused_at=None if pause is None else start_pause.paused_from(pause, now),
         )
         AttemptEvent.objects.create(attempt=attempt, kind=EventKind.STARTED, at=now, detail=terms.detail)
-        try:
-            timers.create_timer(attempt.pk, deadline_ms=clock.to_ms(deadline))
-        except redis.RedisError as exc:
-            # Raising rolls the attempt back: nothing is left behind without its timer.
-            raise Unavailable("The timer service (Redis) is unavailable; please try again shortly.") from exc
+        if pause is not None:
+            # Its clock stands still from the start: no timer until the exam resumes (end_pauses arms it).
+            start_pause.record_pauses([attempt], pause)
+        else:
+            try:
+                timers.create_timer(attempt.pk, deadline_ms=clock.to_ms(deadline))
+            except redis.RedisError as exc:
+                # Raising rolls the attempt back: nothing is left behind without its timer.
+                raise Unavailable("The timer service (Redis) is unavailable; please try again shortly.") from exc
         _on_commit(lambda: notifications.attempt_started(attempt))
     return StartResult(attempt, created=True)
 

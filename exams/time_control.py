@@ -10,9 +10,9 @@ one MULTI; the students and proctors hear of it after commit, in one batched pub
 (models.AttemptQuerySet), so no expiry path can time it out.
 
 Choices (docs/api.md, "Pause and resume"): a student's submit is refused while paused, like an answer
-(`attempt_paused`); a proctor's force submit ends the pause first; no attempt starts while the whole exam
-is paused (`exam_paused`), and resuming the exam resumes the attempts paused since the exam was (an
-attempt paused on its own before stays paused).
+(`attempt_paused`); a proctor's force submit ends the pause first; an attempt started while the whole exam
+is paused (or racing its pause) comes out paused from its start (exams/start_pause.py), and resuming the
+exam resumes the attempts paused since the exam was (an attempt paused on its own before stays paused).
 """
 
 import logging
@@ -114,6 +114,11 @@ def pause(*, by: User, exam_id: int, category: str, note: str = "", attempt_ids:
     whole = attempt_ids is None
     detail = {"category": category, "note": note, "by": by.get_username(), "scope": "exam" if whole else "selection"}
     with transaction.atomic():
+        if whole:
+            # The row's exclusive lock before the clock: a start in flight holds it shared, so it commits
+            # first and is among the running attempts below; a later one reads this pause
+            # (exams/start_pause.py).
+            list(Exam.objects.select_for_update().filter(pk=exam_id).values_list("pk"))
         now = clock.now()
         if whole:
             if not Exam.objects.filter(pk=exam_id, paused_at__isnull=True).update(paused_at=now):

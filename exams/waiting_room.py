@@ -37,7 +37,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
-from . import clock, deadlines, enrollment, notifications, room, seating_writes, services, timers, windows
+from . import clock, deadlines, enrollment, notifications, room, seating_writes, services, start_pause, timers, windows
 from .contract.limits import START_CODE_LOCK_SECONDS, START_CODE_MAX_FAILURES
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, Unavailable
 from .models import (
@@ -159,6 +159,9 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
             {a.user_id: a for a in Attempt.objects.filter(pk__in=live_ids).select_related("user")} if live_ids else {}
         )
         fresh = [u for u in users if u not in unfinished and used.get(u, 0) < exam.max_attempts]
+        # A whole-exam pause, as a single start reads it (exams/start_pause.py): seated paused from the start.
+        pause = start_pause.locked_pause(exam.pk) if fresh else None
+        paused_at = None if pause is None else start_pause.paused_from(pause, instant)
         created: list[Attempt] = []
         if fresh and not (exam.closes_at and exam.closes_at <= instant):
             # Each student's accommodation and close override (exams/windows.py), as a single start applies them.
@@ -182,6 +185,7 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
                     close_at=t.close_at,
                     # The one deadline rule (tests/exams/test_waiting_room.py checks it against its SQL twin).
                     deadline_at=deadlines.attempt_deadline(instant, t.allotted_seconds, 0, timedelta(0), t.close_at),
+                    paused_at=paused_at,
                 )
                 seating_writes.insert_attempts(template, group)
                 event = AttemptEvent(kind=EventKind.STARTED, at=instant, detail={**detail, **t.detail})
@@ -191,8 +195,10 @@ def seat_students(*, exam_id: int, user_ids: list[int]) -> Seating | None:
                 .exclude(pk__in=[a.pk for a in ongoing.values()])
                 .order_by("pk")
             )
+            if pause is not None:
+                start_pause.record_pauses(created, pause)  # no timers until the exam resumes
             try:
-                timers.set_timers((a.pk, clock.to_ms(a.deadline_at)) for a in created)
+                timers.set_timers((a.pk, clock.to_ms(a.deadline_at)) for a in created if a.paused_at is None)
             except redis.RedisError as exc:
                 raise Unavailable("The timer service (Redis) is unavailable; the start was not made.") from exc
             if instant != exam.started_at:

@@ -86,7 +86,7 @@ _CODES = [
     ErrorCode("not_in_exam", 404, BOTH, "An attempt of `attempt_ids` is not part of the exam."),
     ErrorCode("conflict", 409, BOTH, "The request conflicts with the attempt's state."),
     ErrorCode("attempt_paused", 409, BOTH, "A proctor paused the attempt: no answers or submit until it resumes."),
-    ErrorCode("exam_paused", 409, BOTH, "The exam is paused: no attempt can start, and it can't be paused again."),
+    ErrorCode("exam_paused", 409, BOTH, "The exam is paused already: it can't be paused again."),
     ErrorCode("not_paused", 409, BOTH, "Nothing to resume: the exam or the attempts are not paused."),
     ErrorCode("nothing_to_change", 409, BOTH, "No selected attempt is ongoing (or none is running, for a pause)."),
     ErrorCode(

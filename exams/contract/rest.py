@@ -131,8 +131,8 @@ class PauseRequest(serializers.Serializer):
     )
     note = Text(required=False, allow_blank=True, max_length=MAX_NOTE_LENGTH, help_text="Shown to the students.")
     attempt_ids = attempt_selection(
-        "The attempts to pause (one or a selection). Absent: the whole exam (its running attempts, and no new start "
-        "until it resumes)."
+        "The attempts to pause (one or a selection). Absent: the whole exam (its running attempts, and any start "
+        "until it resumes comes out paused)."
     )
 
 
@@ -330,7 +330,7 @@ class ExamSummary(serializers.Serializer):
     total_questions = serializers.IntegerField()
     review_policy = ReviewPolicy()
     paused_at = Timestamp(
-        allow_null=True, help_text="Set while a proctor has paused the whole exam: no attempt can start."
+        allow_null=True, help_text="Set while a proctor has paused the whole exam: a start comes out paused."
     )
     at_deadline = serializers.ChoiceField(
         choices=AtDeadline.choices,

@@ -7,9 +7,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from exams import clock, timers, waiting_room
+from exams import clock, time_control, timers, waiting_room
+from exams.contract import builders, frames
 from exams.errors import ServiceError
 from exams.models import Attempt, AttemptEvent, CheckIn, Enrollment, EventKind, ExamEvent, ExamEventKind
+from tests.support.contract_check import check
 
 pytestmark = pytest.mark.django_db
 
@@ -49,8 +51,9 @@ def test_every_waiting_student_starts_at_the_same_instant_in_bounded_statements(
 
     with CaptureQueriesContext(connection) as queries:
         seating = waiting_room.seat_students(exam_id=room_exam.pk, user_ids=[s.pk for s in students])
-    # 17: two of them read every seated student's accommodation and close override (windows.seat_terms).
-    assert len(queries) <= 17, [q["sql"][:80] for q in queries.captured_queries]
+    # 18: two of them read every seated student's accommodation and close override (windows.seat_terms),
+    # one the exam's pause under its shared row lock (exams/start_pause.py).
+    assert len(queries) <= 18, [q["sql"][:80] for q in queries.captured_queries]
 
     attempts = list(Attempt.objects.filter(exam=room_exam))
     assert (
@@ -136,6 +139,28 @@ def test_seated_deadlines_follow_the_one_rule_with_accommodations_and_close_over
         assert event.detail == {"synchronized": True, **terms.detail}
     assert by_user[slow.pk].allotted_seconds == 757 and by_user[both.pk].allotted_seconds == 900
     assert by_user[late.pk].deadline_at == by_user[late.pk].close_at < exam.started_at + timedelta(seconds=600)
+
+
+def test_students_seated_while_the_exam_is_paused_are_paused_from_their_start(
+    room_exam, make_user, proctor, clean_redis
+):
+    students = [make_user() for _ in range(3)]
+    checked_in(room_exam, *students)
+    waiting_room.start_now(exam_id=room_exam.pk, by=proctor)
+    time_control.pause(by=proctor, exam_id=room_exam.pk, category="environment", note="Fire alarm")
+
+    seating = waiting_room.seat_students(exam_id=room_exam.pk, user_ids=[s.pk for s in students])
+    attempts = list(Attempt.objects.filter(exam=room_exam))
+    assert len(attempts) == 3 and len(seating.attempts) == 3
+    # Paused from the start instant (ahead of the pause), no timer, and the start frame says so.
+    assert all(a.paused_at == a.started_at for a in attempts)
+    assert clean_redis.zcard(timers.DEADLINES_KEY) == 0
+    for attempt in seating.attempts:
+        frame = builders.start_frame(attempt, seating.exam, [])
+        check(frames.StartFrame, frame)
+        assert frame["paused_at"] == clock.iso(attempt.started_at)
+        assert frame["remaining_seconds"] == room_exam.duration_seconds
+    assert AttemptEvent.objects.filter(attempt__exam=room_exam, kind=EventKind.PAUSED).count() == 3
 
 
 def test_seating_again_answers_with_the_same_attempts(room_exam, make_user, proctor):

@@ -47,7 +47,7 @@ def test_pause_and_resume_the_whole_exam_over_rest(client_for, student, make_use
     )
     assert_error(refused, 409, "attempt_paused")
     assert "paused_at" in mine.get(f"/api/exam/timer/remaining/{attempt.pk}/").json()
-    assert_error(client_for(make_user()).post(start_url(exam.pk)), 409, "exam_paused")
+    assert client_for(make_user()).post(start_url(exam.pk)).json()["paused_at"]  # a start comes out paused
     assert mine.get("/api/exams/").json()["exams"][0]["paused_at"] == paused.json()["exam_paused_at"]
 
     resumed = api.post(resume_url(exam.pk), {}, format="json")
