@@ -119,6 +119,13 @@ class Drill:
         )
         # Sockets are told on commit; give stragglers a few seconds to hear it.
         await _wait(lambda: all(s.final or s.gone for s in due if s.attempt_id in self.seen_timeout), timeout=10)
+        # The proctors hear of the ends after the students (exams/notifications.py): wait for them too,
+        # or a count taken now misses what is merely still on its way.
+        timed_out = len(self.seen_timeout)
+        await _wait(
+            lambda: max((p.frames.get("attempt_timeout", 0) for p in self.proctors), default=0) >= timed_out,
+            timeout=10,
+        )
         presence = await presence_task
         for s in self.students:
             s.stop_answering = True
