@@ -138,10 +138,12 @@ def explain(
     return result
 
 
-def _close_follows(replay: _Replay, detail: dict) -> None:
+def _close_follows(replay: _Replay, detail: dict, *, reopening: bool = False) -> None:
     """A grant made with `close: move` (exams/time_control.py) moved the close to the new end if past it;
-    a shortening moves no close."""
-    if _grant_moved_the_close(detail) and replay.close is not None and int(detail.get("seconds", 0)) > 0:
+    a shortening moves no close, but a reopening does (its "minutes from now" can be a net shortening of
+    an attempt submitted early, and still run past a close that has come nearer)."""
+    grew = int(detail.get("seconds", 0)) > 0 or reopening
+    if _grant_moved_the_close(detail) and replay.close is not None and grew:
         nominal = deadlines.attempt_deadline(
             replay.started_at, replay.allotted, replay.extra, replay.paused_total, None
         )
@@ -204,7 +206,7 @@ def _step(replay: _Replay, event: AttemptEvent, attempt: Attempt) -> Line | None
             text = "resumed (no pause recorded)"
     elif kind in REOPEN_KINDS:
         replay.extra += int(d.get("seconds", 0))
-        _close_follows(replay, d)
+        _close_follows(replay, d, reopening=True)
         text = f"reopened for {d.get('minutes', '?')} min from then ({_minutes(int(d.get('seconds', 0)))} granted)"
     elif kind == EXAM_RESUMED:
         if replay.close is not None:

@@ -116,6 +116,18 @@ def test_grants_past_the_close_and_exam_resumes_are_explained_in_either_vocabula
     assert attempt.close_at > exam.closes_at + timedelta(minutes=1)  # moved by the grant, then by the pause
 
 
+def test_a_reopening_that_is_a_net_shortening_still_moves_the_close_it_runs_past(student, proctor, make_exam):
+    """Submitted early, reopened for less than it had left but past a close that came nearer, with close=move:
+    the close moves to the new end, and the replay moves it too (found by hypothesis)."""
+    exam = make_exam(duration=600, closes_at=clock.now() + timedelta(minutes=5))
+    attempt = services.start_attempt(user=student, exam_id=exam.pk).attempt
+    services.submit_attempt(user=student, attempt_id=attempt.pk)
+    reopened, grant = time_control.reopen(by=proctor, attempt_id=attempt.pk, minutes=6, reason="crash", close="move")
+    assert grant < 0 and reopened.close_at == reopened.deadline_at > exam.closes_at
+    explanation = audit.explain(reopened)
+    assert explanation.consistent, [line.text for line in explanation.lines]
+
+
 def test_a_change_that_wrote_no_event_shows_as_inconsistent(busy_attempt):
     Attempt.objects.filter(pk=busy_attempt.pk).update(deadline_at=busy_attempt.deadline_at + timedelta(seconds=1))
     busy_attempt.refresh_from_db()

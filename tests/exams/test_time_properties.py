@@ -2,27 +2,32 @@
 
 Hypothesis draws random timelines: an accommodation and a close override set before the start,
 then the start, waits, grants (with each past-close choice), close overrides and accommodations
-applied to the running attempt. Time passes by moving the whole attempt into the past (its start,
-close, events: every instant it holds), as the other tests move deadlines instead of sleeping.
+applied to the running attempt, pauses, time changes in minutes and in percent of the allotted time,
+and reopenings (the student submits, time passes, a proctor reopens it for some minutes). Time passes
+by moving the whole attempt into the past (its start, close, events: every instant it holds), as the
+other tests move deadlines instead of sleeping.
 
 A model written here, independent of exams/deadlines.py, says what the attempt is owed; after each
 timeline the test asserts that:
 - its answerable time (end - start - pauses) is its allotted time plus its grants, clamped only by
-  its effective close, within 1 s; the audit log explains the same end;
+  its effective close, within 1 s (and a reopening's slack); the audit log explains the same end;
 - an answer received at the end + grace is stored, one a millisecond later is refused and not stored.
 
-Pauses (a pause, time passing, the resume) and time changes of minutes (exams/time_control.py) are
-among the operations; reopening is not (it needs an ended attempt, outside this property's window).
+Pauses (a pause, time passing, the resume), time changes and reopenings are exams/time_control.py's.
+A reopening's new end is "`minutes` from now" on the server's clock: the model takes "now" from the
+wall clock just before the call (a lower bound) and allows for the call's duration plus the grant's
+rounding up to a whole second (`Owed.slack`); operations that land within that of an edge are skipped.
 """
 
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from django.db.models import F
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from exams import audit, clock, deadlines, services, time_control, time_rules
@@ -50,11 +55,26 @@ accommodations = st.builds(
 )
 pauses = st.builds(lambda s: ("pause", s), st.integers(min_value=1, max_value=1800))
 changes = st.builds(
-    lambda m, choice: ("change", m, choice),
+    lambda m, choice, unit: ("change", m, choice, unit),
     st.integers(min_value=-20, max_value=60).filter(bool),
     st.sampled_from(["none", "move", "keep"]),
+    st.sampled_from(["minutes", "percent"]),
 )
-operations = st.lists(st.one_of(waits, grants, overrides, accommodations, pauses, changes), max_size=8)
+reopenings = st.builds(
+    lambda gap, minutes, choice: ("reopen", gap, minutes, choice),
+    st.integers(min_value=0, max_value=1800),
+    st.integers(min_value=2, max_value=90),
+    st.sampled_from(["none", "move", "keep"]),
+)
+operations = st.lists(st.one_of(waits, grants, overrides, accommodations, pauses, changes, reopenings), max_size=8)
+# Reopenings and percent changes, with what moves time around them, in every timeline.
+percent_changes = st.builds(
+    lambda p, choice: ("change", p, choice, "percent"),
+    st.integers(min_value=-30, max_value=100).filter(bool),
+    st.sampled_from(["none", "move", "keep"]),
+)
+_around = st.lists(st.one_of(reopenings, percent_changes, waits, grants, pauses), max_size=3)
+reopening_timelines = st.tuples(_around, reopenings, _around).map(lambda t: [*t[0], t[1], *t[2]])
 before_start = st.fixed_dictionaries(
     {
         "multiplier": st.none() | st.sampled_from(MULTIPLIERS),
@@ -74,8 +94,9 @@ class Owed:
 
     allotted: int
     close: float | None  # answerable seconds after the start (a pause moves it nearer); None: no close
-    grants: int = 0
+    grants: float = 0  # net, in seconds (a reopening's is "minutes from now" less the end it had)
     elapsed: float = 0.0  # answerable time used so far (a pause does not use any)
+    slack: float = 0.0  # how much later than end() the server's end may be (reopenings: their clock and rounding)
     log: list = field(default_factory=list)
 
     def end(self) -> float:
@@ -84,6 +105,17 @@ class Owed:
 
     def left(self) -> float:
         return self.end() - self.elapsed
+
+
+def share(allotted_seconds: int, percent: int) -> int:
+    """`percent` of an allotted time in whole seconds, rounded half away from zero (the model's own arithmetic)."""
+    whole = math.floor(Fraction(allotted_seconds * abs(percent), 100) + Fraction(1, 2))
+    return whole if percent > 0 else -whole
+
+
+def near(owed: Owed, a: float, b: float) -> bool:
+    """Too near an edge to call, for a clock that moves while this runs and an end known to `slack`."""
+    return abs(a - b) < 2 + owed.slack
 
 
 def allotted(multiplier: str | None, extra: int) -> int:
@@ -104,11 +136,11 @@ def advance(attempt: Attempt, seconds: float) -> None:
     )
     AttemptEvent.objects.filter(attempt=attempt).update(at=F("at") - shift)
     CloseOverride.objects.filter(user=attempt.user, exam=attempt.exam).update(close_at=F("close_at") - shift)
-    for event in AttemptEvent.objects.filter(attempt=attempt).exclude(detail={}):
+    for logged in AttemptEvent.objects.filter(attempt=attempt).exclude(detail={}):
         # Instants recorded in events' details move with them.
-        changed = {k: _shift_iso(v, shift) for k, v in event.detail.items() if k in ("close_at", "from", "to")}
+        changed = {k: _shift_iso(v, shift) for k, v in logged.detail.items() if k in ("close_at", "from", "to")}
         if changed:
-            AttemptEvent.objects.filter(pk=event.pk).update(detail={**event.detail, **changed})
+            AttemptEvent.objects.filter(pk=logged.pk).update(detail={**logged.detail, **changed})
 
 
 def _shift_iso(value, shift: timedelta):
@@ -123,7 +155,19 @@ def _shift_iso(value, shift: timedelta):
 @settings(REAL_SERVICES, max_examples=30)
 @given(setup=before_start, ops=operations)
 def test_answerable_time_is_allotted_plus_grants_clamped_only_by_the_close(setup, ops, make_user, proctor, make_exam):
-    student = make_user()
+    run_timeline(setup, ops, make_user(), proctor, make_exam)
+
+
+@settings(REAL_SERVICES, max_examples=20)
+@given(setup=before_start, ops=reopening_timelines)
+def test_reopened_and_percent_changed_attempts_keep_the_same_property(setup, ops, make_user, proctor, make_exam):
+    """Every timeline reopens the attempt at least once (submitted, time passing, reopened for some minutes,
+    with each past-close choice) among percent changes, grants, waits and pauses."""
+    run_timeline(setup, ops, make_user(), proctor, make_exam)
+
+
+def run_timeline(setup: dict, ops: list, student, proctor, make_exam) -> None:
+    """Start an attempt as `setup` says, apply `ops`, and check what it is owed, the audit and the answers' edge."""
     now = clock.now()
     exam_close = None if setup["exam_close"] is None else now + timedelta(seconds=setup["exam_close"])
     exam = make_exam(duration=DURATION, closes_at=exam_close)
@@ -157,7 +201,7 @@ def test_answerable_time_is_allotted_plus_grants_clamped_only_by_the_close(setup
     attempt.refresh_from_db()
     assert attempt.status == AttemptStatus.ONGOING, owed.log
     answerable = (attempt.deadline_at - attempt.started_at - attempt.paused_total).total_seconds()
-    assert abs(answerable - owed.end()) <= 1, (owed, owed.log)
+    assert -1 <= answerable - owed.end() <= 1 + owed.slack, (answerable, owed, owed.log)
     assert attempt.allotted_seconds == owed.allotted
     explained = audit.explain(attempt)
     assert explained.consistent, [line.text for line in explained.lines]
@@ -183,6 +227,7 @@ def apply(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
     """Do `op` through the real services and update what the model says is owed."""
     owed.log.append(op)
     kind = op[0]
+    event(kind if kind != "change" else f"change ({op[3]})")
     if kind == "wait":
         # Leave half a minute: on a loaded machine the next operations must not outlive the attempt.
         seconds = round(min(op[1], owed.left() - 30), 3)
@@ -192,6 +237,8 @@ def apply(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
         _, seconds, choice = op
         nominal = owed.allotted + owed.grants + seconds
         past = owed.close is not None and nominal > owed.close
+        if owed.close is not None and near(owed, nominal, owed.close):
+            return
         try:
             services.extend_attempt(
                 attempt_id=attempt.pk,
@@ -221,9 +268,11 @@ def apply(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
         if owed.close is not None:
             owed.close -= op[1]  # the close did not move: less of it is answerable
     elif kind == "change":
-        _, minutes_, choice = op
-        seconds = minutes_ * 60
+        _, amount, choice, unit = op
+        seconds = amount * 60 if unit == "minutes" else share(owed.allotted, amount)
         nominal = owed.allotted + owed.grants + seconds
+        if owed.close is not None and seconds > 0 and near(owed, nominal, owed.close):
+            return
         past = owed.close is not None and nominal > owed.close and seconds > 0
         end = nominal if choice == "move" or owed.close is None else min(nominal, owed.close)
         short = seconds < 0 and end - owed.elapsed < 60
@@ -233,8 +282,8 @@ def apply(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
             time_control.change_time(
                 by=proctor,
                 exam_id=attempt.exam_id,
-                unit="minutes",
-                amount=minutes_,
+                unit=unit,
+                amount=amount,
                 attempt_ids=[attempt.pk],
                 close=None if choice == "none" else choice,
             )
@@ -246,6 +295,8 @@ def apply(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
         owed.grants += seconds
         if choice == "move" and seconds > 0 and owed.close is not None:
             owed.close = max(owed.close, nominal)
+    elif kind == "reopen":
+        reopen(op, attempt, owed, proctor, student)
     elif kind == "accommodate":
         _, multiplier, extra = op
         new = allotted(multiplier, extra)
@@ -278,3 +329,54 @@ def apply(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
             return
         assert not too_short, (op, owed)
         owed.allotted = new
+
+
+def _answerable_now(attempt: Attempt) -> tuple[float, datetime]:
+    """Now in the attempt's answerable time (no pause is in progress), from the wall clock just before a call:
+    a lower bound of the server's now. Returns it and that instant."""
+    fresh = Attempt.objects.get(pk=attempt.pk)
+    before = clock.now()
+    return (before - fresh.started_at - fresh.paused_total).total_seconds(), before
+
+
+def reopen(op, attempt: Attempt, owed: Owed, proctor, student) -> None:
+    """The student submits, `gap` seconds pass, a proctor reopens the attempt for `minutes` from then."""
+    _, gap, minutes, choice = op
+    services.submit_attempt(user=student, attempt_id=attempt.pk)
+    advance(attempt, gap)  # the time passes for the attempt as for anyone: no one gives it back
+    owed.elapsed += gap
+    now, before = _answerable_now(attempt)
+    end = now + minutes * 60
+    past = owed.close is not None and end > owed.close
+    short = past and choice == "keep" and owed.close - now < 60
+    edgy = owed.close is not None and (near(owed, end, owed.close) or near(owed, owed.close - now, 60))
+    if not edgy:
+        try:
+            time_control.reopen(
+                by=proctor,
+                attempt_id=attempt.pk,
+                minutes=minutes,
+                reason="property",
+                close=None if choice == "none" else choice,
+            )
+        except Conflict as refused:
+            expected = "too_short" if short else "past_close"
+            assert (short or (past and choice == "none")) and refused.code == expected, (op, owed, refused.code)
+        else:
+            assert not short and not (past and choice == "none"), (op, owed)
+            _reopened(owed, now, before, end, moved=past and choice == "move")
+            return
+    # Refused (nothing changed), or too near an edge to call: the proctor reopens it moving the close.
+    now, before = _answerable_now(attempt)
+    end = now + minutes * 60
+    time_control.reopen(by=proctor, attempt_id=attempt.pk, minutes=minutes, reason="property", close="move")
+    _reopened(owed, now, before, end, moved=True)
+
+
+def _reopened(owed: Owed, now: float, before: datetime, end: float, *, moved: bool) -> None:
+    owed.elapsed = max(owed.elapsed, now)
+    owed.grants = end - owed.allotted
+    # The server's now is later by up to the call's duration, and its grant is rounded up to a second.
+    owed.slack += (clock.now() - before).total_seconds() + 1
+    if moved and owed.close is not None:
+        owed.close = max(owed.close, end)
