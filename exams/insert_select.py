@@ -1,11 +1,12 @@
 """`INSERT ... SELECT`: rows the database writes from rows it already holds, with no Python per row
-(a hard close's thousands of events). Django's ORM has no such statement; this compiles the SELECT
-with the ORM, so each backend gets its own SQL for every expression in it."""
+(a hard close's thousands of events, an exam-wide time change's). Django's ORM has no such
+statement; this compiles the SELECT with the ORM, so each backend gets its own SQL for every
+expression in it."""
 
 from collections.abc import Sequence
 
 from django.db import connections
-from django.db.models import Field, Model, QuerySet
+from django.db.models import Expression, F, Field, Model, QuerySet, Value
 
 
 def insert_select(model: type[Model], fields: Sequence[str], rows: QuerySet) -> int:
@@ -18,6 +19,21 @@ def insert_select(model: type[Model], fields: Sequence[str], rows: QuerySet) -> 
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {select_sql}", params)
         return cursor.rowcount
+
+
+def insert_like(template: Model, rows: QuerySet, **per_row: Expression | F) -> int:
+    """Insert one row like `template` (each of its fields but the primary key) per row of `rows`,
+    but for the fields named in `per_row`, which take those expressions of the row."""
+    fields = [f for f in template._meta.concrete_fields if not f.primary_key]
+    unknown = set(per_row) - {f.name for f in fields}
+    if unknown:
+        raise ValueError(f"not fields of {type(template).__name__}: {sorted(unknown)}")
+    # Aliased: a field's name may be one of the rows' own (an event's `attempt` over attempts).
+    select = {
+        f"v_{f.name}": per_row[f.name] if f.name in per_row else Value(getattr(template, f.attname), output_field=f)
+        for f in fields
+    }
+    return insert_select(type(template), [f.name for f in fields], rows.annotate(**select).values_list(*select))
 
 
 def _column(model: type[Model], name: str) -> str:

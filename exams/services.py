@@ -17,14 +17,12 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import (
     BigIntegerField,
-    CharField,
     DateTimeField,
     DurationField,
+    Expression,
     ExpressionWrapper,
     F,
-    JSONField,
     OuterRef,
-    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -47,7 +45,7 @@ from . import (
 from .contract import codes
 from .contract.limits import MAX_EXTEND_SECONDS
 from .errors import Conflict, Forbidden, NotAuthenticated, NotFound, ServiceError, TimeUp, Unavailable
-from .insert_select import insert_select
+from .insert_select import insert_like
 from .models import (
     CLEARED,
     Answer,
@@ -314,33 +312,18 @@ def _after_end(attempts: list[Attempt], *, notify: bool = True) -> None:
         _on_commit(lambda: notifications.ends_of(attempts))
 
 
-_TIMED_OUT_FIELDS = ("attempt", "kind", "at", "path", "lateness_ms", "detail")
-
-
 def _lateness_ms(now: datetime, missed: datetime) -> int:
     """How late (ms) an end at `now` is for an attempt that was due at `missed`."""
     return clock.to_ms(now) - clock.to_ms(missed)
 
 
-def _timed_out_events(ids: Iterable[int], *, now: datetime, path: str) -> QuerySet:
-    """The `timed_out` events of the attempts `ids` just ended at `now`, as rows for `insert_select`:
-    the lateness is `_lateness_ms` of the hand-in window's end or the deadline, computed by the database."""
-    now_us = clock.to_us(now)
+def _lateness_in_sql(now: datetime) -> Expression:
+    """`_lateness_ms(now, hand_in_until or deadline_at)` of each row, computed by the database."""
     missed = Coalesce(F("hand_in_until"), F("deadline_at"))
     before_us = ExpressionWrapper(Value(now, output_field=DateTimeField()) - missed, output_field=DurationField())
     # The missed instant's epoch ms, floored as clock.to_ms floors it: (now_us - before_us) div 1000.
-    missed_ms = Floor((Value(now_us) - deadlines.Microseconds(before_us)) / Value(1000))
-    return (
-        Attempt.objects.filter(pk__in=list(ids))
-        .annotate(
-            e_kind=Value(EventKind.TIMED_OUT, output_field=CharField()),
-            e_at=Value(now, output_field=DateTimeField()),
-            e_path=Value(path, output_field=CharField()),
-            e_lateness=Cast(Value(clock.to_ms(now)) - missed_ms, output_field=BigIntegerField()),
-            e_detail=Value({}, output_field=JSONField()),
-        )
-        .values_list("pk", "e_kind", "e_at", "e_path", "e_lateness", "e_detail")
-    )
+    missed_ms = Floor((Value(clock.to_us(now)) - deadlines.Microseconds(before_us)) / Value(1000))
+    return Cast(Value(clock.to_ms(now)) - missed_ms, output_field=BigIntegerField())
 
 
 def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = True) -> list[Attempt]:
@@ -379,7 +362,12 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
         )
         # A hard close ends thousands at once: their events are written by the database from the ended rows.
         if ended:
-            insert_select(AttemptEvent, _TIMED_OUT_FIELDS, _timed_out_events(ended_ids, now=now, path=path))
+            insert_like(
+                AttemptEvent(kind=EventKind.TIMED_OUT, at=now, path=path, detail={}),
+                Attempt.objects.filter(pk__in=ended_ids),
+                attempt=F("pk"),
+                lateness_ms=_lateness_in_sql(now),
+            )
         _after_end(ended, notify=notify)
         if still_overdue:
             # The timer now runs to the end of the hand-in window (the reconciler re-arms it if this fails).

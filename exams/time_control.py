@@ -32,6 +32,7 @@ from . import clock, close_choice, deadlines, notifications, timers
 from .close_choice import KEEP, MOVE
 from .contract.limits import MIN_TIME_LEFT_SECONDS
 from .errors import Conflict, Forbidden, NotFound, ServiceError, Unavailable
+from .insert_select import insert_like
 from .models import (
     Attempt,
     AttemptEvent,
@@ -312,10 +313,13 @@ def change_time(
         ids = list(change)
         mode = {unit: amount}
         who = {"by": by.get_username(), "reason": reason, **({"close": close} if close else {})}
-        AttemptEvent.objects.bulk_create(
-            AttemptEvent(attempt_id=pk, kind=EventKind.TIME_CHANGED, at=now, detail={"seconds": s, **mode, **who})
-            for pk, s in change.items()
-        )
+        for seconds, group in groups.items():
+            # One INSERT ... SELECT per distinct change: no Python per attempt (5,000 at once).
+            insert_like(
+                AttemptEvent(kind=EventKind.TIME_CHANGED, at=now, detail={"seconds": seconds, **mode, **who}),
+                Attempt.objects.filter(pk__in=group),
+                attempt=F("pk"),
+            )
         ExamEvent.objects.create(
             exam_id=exam_id,
             kind=ExamEventKind.TIME_CHANGED,
