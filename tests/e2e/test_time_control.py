@@ -108,6 +108,14 @@ def test_pausing_the_exam_pauses_every_student_screen_and_resumes_with_the_right
         expect(_overlay(page)).to_contain_text("you lose no time")
     expect(desk.locator("#feed")).to_contain_text("Exam paused (3 attempts).")
 
+    # A student who starts meanwhile starts paused, with all of their time ahead.
+    late = in_thread(make_user, username="dan")
+    latecomer = browsers.new_page(late.username)
+    sign_in(latecomer, "/", late.username)
+    start_exam(latecomer, exam.title)
+    expect(_overlay(latecomer)).to_contain_text("you lose no time")
+    expect(latecomer.locator("#countdown")).to_have_text("10:00")
+
     # The clock stands still while paused (the server keeps ticking the same time left).
     frozen = [countdown(page) for page in students]
     students[0].wait_for_timeout(2500)
@@ -119,7 +127,9 @@ def test_pausing_the_exam_pauses_every_student_screen_and_resumes_with_the_right
     for page in students:
         expect(_overlay(page)).to_be_hidden(timeout=5000)
     print(f"resume -> every screen running again in {time.monotonic() - clicked:.2f} s")
-    expect(desk.locator("#feed")).to_contain_text("Exam resumed (3 attempts).")
+    expect(desk.locator("#feed")).to_contain_text("Exam resumed (4 attempts).")
+    expect(_overlay(latecomer)).to_be_hidden()
+    assert 590 <= countdown(latecomer) <= 600
 
     # It resumes with the time it had: the deadline moved by the paused time exactly.
     for page, left, user in zip(students, frozen, users, strict=True):
