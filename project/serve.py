@@ -21,6 +21,10 @@ from project.graceful import GracefulCommandLineInterface  # noqa: E402  (daphne
 # send is bounded apart (project/ws_transport.py: 1 MiB, then a close 1009), and by the
 # consumers' own WS_MAX_MESSAGE_BYTES below that (`message_too_large`).
 WEBSOCKET_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# How long a WebSocket handshake may wait for its consumer to accept (a database read, queued
+# behind others in a reconnect storm or on a loaded machine). daphne's default, 5 s, drops the
+# TCP connection with no answer (HAProxy: 502), and the client reconnects into the same queue.
+WEBSOCKET_CONNECT_TIMEOUT_SECONDS = 30
 
 
 def main() -> None:
@@ -34,6 +38,8 @@ def main() -> None:
     gc.set_threshold(50_000, 10, 10)
     if not any(arg.startswith("--websocket-max-message-size") for arg in sys.argv):
         sys.argv[1:1] = ["--websocket-max-message-size", str(WEBSOCKET_MAX_MESSAGE_BYTES)]
+    if not any(arg.startswith("--websocket_connect_timeout") for arg in sys.argv):
+        sys.argv[1:1] = ["--websocket_connect_timeout", str(WEBSOCKET_CONNECT_TIMEOUT_SECONDS)]
     GracefulCommandLineInterface.entrypoint()
 
 

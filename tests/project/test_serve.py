@@ -33,3 +33,15 @@ def test_the_entry_point_raises_the_first_threshold_before_daphne_starts():
         "sys.argv = ['serve', 'project.asgi:application']; serve.main()"
     )
     assert run_python(code) == "50000"
+
+
+def test_a_websocket_handshake_may_wait_30_s_for_its_consumer_unless_told_otherwise():
+    """daphne's 5 s default dropped handshakes queued behind a slow database (HAProxy: 502)."""
+    code = (
+        "import sys; from project import serve;"
+        "serve.GracefulCommandLineInterface.entrypoint = classmethod(lambda cls: print(' '.join(sys.argv[1:])));"
+        "sys.argv = ['serve', ARGS 'project.asgi:application']; serve.main()"
+    )
+    assert "--websocket_connect_timeout 30 " in run_python(code.replace("ARGS", ""))
+    told = run_python(code.replace("ARGS", "'--websocket_connect_timeout', '9',"))
+    assert told.count("--websocket_connect_timeout") == 1 and "--websocket_connect_timeout 9" in told
