@@ -152,7 +152,7 @@ def resume(*, by: User, exam_id: int, attempt_ids: list[int] | None = None, clos
     _check_staff(by)
     get_exam(exam_id)
     close_choice.check(close)
-    move_close = close != KEEP
+    moves_closes = close != KEEP
     with transaction.atomic():
         now = clock.now()
         if attempt_ids is None:
@@ -161,7 +161,7 @@ def resume(*, by: User, exam_id: int, attempt_ids: list[int] | None = None, clos
                 raise Conflict("The exam is not paused.", code="not_paused")
             paused_for = now - exam.paused_at
             Exam.objects.filter(pk=exam_id).update(
-                paused_at=None, **({"closes_at": F("closes_at") + _duration(paused_for)} if move_close else {})
+                paused_at=None, **({"closes_at": F("closes_at") + _duration(paused_for)} if moves_closes else {})
             )
             ExamEvent.objects.create(
                 exam_id=exam_id,
@@ -175,7 +175,7 @@ def resume(*, by: User, exam_id: int, attempt_ids: list[int] | None = None, clos
                     "close": close,
                 },
             )
-            if move_close:
+            if moves_closes:
                 # Exam-level timing stood still too: every unfinished attempt's hard close moves.
                 Attempt.objects.filter(exam_id=exam_id, close_at__isnull=False).unfinished().update(
                     **deadlines.timeline_update(close_at=F("close_at") + _duration(paused_for))
