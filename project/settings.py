@@ -270,6 +270,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "exams.contract.schema.add_socket_frames",
         "exams.contract.schema.path_ids_from_one",
+        "exams.contract.schema.fields_not_together",
     ],
 }
 

@@ -153,6 +153,9 @@ class _Blocks:
             lines += [f'<a id="{_anchor(name)}"></a>', f"#### {name}", ""]
             if schema.get("description"):
                 lines += [_cell(schema["description"]), ""]
+            if "not" in schema:
+                together = ", ".join(f"`{f}`" for f in schema["not"]["required"])
+                lines += [f"Not all of {together} in one body (`invalid`).", ""]
             lines += ["| field | type | present | meaning |", "|---|---|---|---|"]
             required = set(schema.get("required", []))
             for field, prop in schema["properties"].items():

@@ -520,6 +520,9 @@ class AnnounceRequest(serializers.Serializer):
         "it reaches their waiting room at once, and their attempts later. Not with attempt_id.",
     )
 
+    # Fields a body may not hold together (the document says so: schema.fields_not_together).
+    not_together = ("attempt_id", "user_id")
+
 
 class AcknowledgeRequest(serializers.Serializer):
     announcement_id = Id()

@@ -93,3 +93,16 @@ def path_ids_from_one(result: dict, generator, **kwargs) -> dict:
                 if parameter.get("in") == "path" and parameter.get("schema", {}).get("type") == "integer":
                     parameter["schema"]["minimum"] = 1
     return result
+
+
+def fields_not_together(result: dict, generator, **kwargs) -> dict:
+    """A request body whose declaration names `not_together` fields may not hold them all:
+    `"not": {"required": [...]}`, so a client (or a fuzzer) knows before the server says `invalid`."""
+    from . import rest
+
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, declaration in vars(rest).items():
+        fields = getattr(declaration, "not_together", None)
+        if fields and isinstance(declaration, type) and name in schemas:
+            schemas[name]["not"] = {"required": list(fields)}
+    return result

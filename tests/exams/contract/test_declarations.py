@@ -115,3 +115,14 @@ def test_no_text_in_the_document_admits_a_nul_which_the_server_refuses():
     assert admitted == []
     blank = docs.openapi()["components"]["schemas"]["TimeChangeRequest"]["properties"]["reason"]
     assert validator(blank).is_valid("") and validator(blank).is_valid("fire alarm")
+
+
+def test_a_body_may_not_name_a_student_twice_and_the_document_says_so(client_for, proctor, exam):
+    """An announcement names its one student by attempt_id or user_id: both is `invalid`, and the
+    document refuses it too (schemathesis sent both as valid data and got the 400)."""
+    body = {"message": "Q3 has a typo", "attempt_id": 1, "user_id": 1}
+    schema = docs.openapi()["components"]["schemas"]["AnnounceRequest"]
+    assert not jsonschema.Draft202012Validator(schema).is_valid(body)
+    assert jsonschema.Draft202012Validator(schema).is_valid({"message": "Q3 has a typo", "user_id": 1})
+    response = client_for(proctor).post(f"/api/proctor/exams/{exam.pk}/announcements/", body, format="json")
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid")
