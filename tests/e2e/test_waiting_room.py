@@ -87,3 +87,40 @@ def test_students_wait_then_start_together_when_the_proctor_starts(browsers: Bro
     assert {(a.deadline_at - a.started_at).total_seconds() for a in attempts} == {900}
     assert re.fullmatch(r"1[45]:\d\d", ada_page.locator("#countdown").inner_text())
     browsers.assert_clean()
+
+
+def test_an_announcement_reaches_the_waiting_room_is_acknowledged_there_and_replayed_to_a_late_joiner(
+    browsers: Browsers, make_exam, make_user, proctor
+):
+    exam = make_exam(duration=900, questions=3, waiting_room=True)
+    Exam.objects.filter(pk=exam.pk).update(title="Chemistry final")
+    ada, bob = make_user(username="ada"), make_user(username="bob")
+    ada_page = browsers.new_page("ada")
+    sign_in(ada_page, "/", ada.username)
+    open_waiting_room(ada_page, "Chemistry final")
+    expect(ada_page.locator("#waiting-headline")).to_contain_text("The proctor will start the exam")
+
+    desk = browsers.new_page("proctor")
+    sign_in(desk, "/proctor/", proctor.username)
+    desk.get_by_label("Exam", exact=True).select_option(str(exam.pk))
+    expect(desk.locator("#connection")).to_have_text("Live")
+    desk.locator("#tab-announcements").click()
+    desk.get_by_label("Message", exact=True).fill("Bring your calculator.")
+    desk.get_by_role("button", name="Send announcement").click()
+
+    banner = ada_page.locator('[data-banner^="announcement-"]')
+    expect(banner).to_contain_text("Bring your calculator.")
+    expect(banner).to_contain_text("To everyone")
+    ada_page.get_by_role("button", name="Got it").click()
+    expect(banner).to_have_count(0)
+    expect(desk.locator("#announcement-list li").first).to_contain_text("✓ ada")
+
+    # A student who opens the room later sees it on arrival; Ada, back again, does not (acknowledged).
+    bob_page = browsers.new_page("bob")
+    sign_in(bob_page, "/", bob.username)
+    open_waiting_room(bob_page, "Chemistry final")
+    expect(bob_page.locator('[data-banner^="announcement-"]')).to_contain_text("Bring your calculator.")
+    ada_page.get_by_role("button", name="Back to exams").click()  # her waiting socket closes
+    open_waiting_room(ada_page, "Chemistry final")  # and a new one opens
+    expect(ada_page.locator("#waiting-headline")).to_contain_text("The proctor will start the exam")
+    expect(banner).to_have_count(0)
