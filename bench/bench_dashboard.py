@@ -43,6 +43,9 @@ CONNECTED = int(os.environ.get("BENCH_CONNECTED", "200"))
 RATE = int(os.environ.get("BENCH_EVENTS_PER_SECOND", "200"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "idle,answers,scroll,churn").split(",")
+# A scenario to profile (Chrome's CPU profiler): its functions by self time are printed after it.
+PROFILE = os.environ.get("BENCH_PROFILE", "")
 
 RECORD = """async (seconds) => {
   const frames = [], longTasks = [];
@@ -64,6 +67,22 @@ RECORD = """async (seconds) => {
   observer.disconnect();
   return { frames, longTasks };
 }"""
+
+
+def print_profile(profile: dict, top: int = 25) -> None:
+    """A CPU profile's functions by self time (native work such as a forced layout is counted in the
+    function that forced it; the browser's own frame rendering is "(program)")."""
+    nodes = profile["nodes"]
+    span = (profile["endTime"] - profile["startTime"]) / 1000
+    per_sample = span / max(1, len(profile.get("samples", [])))
+    totals: dict[str, float] = {}
+    for node in nodes:
+        frame = node["callFrame"]
+        name = f"{frame['functionName'] or '(anonymous)'} {frame['url'].rsplit('/', 1)[-1]}:{frame['lineNumber'] + 1}"
+        totals[name] = totals.get(name, 0.0) + node.get("hitCount", 0) * per_sample
+    print(f"profile: {span:.0f} ms")
+    for name, ms in sorted(totals.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {ms:8.1f} ms  {name}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -118,14 +137,22 @@ def test_dashboard_bench(browsers: Browsers, make_user, make_exam):  # noqa: F81
                 time.sleep(0.1)
 
         for run in range(RUNS):
-            for scenario in ("idle", "answers", "scroll", "churn"):
+            for scenario in SCENARIOS:
                 page.evaluate(f"() => {{ document.body.dataset.benchScroll = '{int(scenario == 'scroll')}'; }}")
+                cdp = None
+                if scenario == PROFILE:
+                    cdp = page.context.new_cdp_session(page)
+                    cdp.send("Profiler.enable")
+                    cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+                    cdp.send("Profiler.start")
                 recording = page.evaluate_handle(f"({RECORD})({SECONDS})")
                 if scenario != "idle":
                     drive(SECONDS, churn=scenario == "churn")
                 else:
                     time.sleep(SECONDS)
                 data = recording.json_value()
+                if cdp is not None:
+                    print_profile(cdp.send("Profiler.stop")["profile"])
                 frames, long_tasks = data["frames"][1:], data["longTasks"]
                 results.setdefault(scenario, []).append(
                     {

@@ -428,7 +428,10 @@ function relabelExam(watched) {
   const option = document.querySelector(`#exam-select option[value="${watched.id}"]`);
   let ongoing = 0;
   for (const row of watched.table.rows.values()) if (unfinished(row)) ongoing++;
-  if (option) option.textContent = option.textContent.replace(/ — \d+ in progress/, ` — ${ongoing} in progress`);
+  if (!option) return;
+  // Written only when it changes: every row event comes here, and a write costs a style pass.
+  const label = option.textContent.replace(/ — \d+ in progress/, ` — ${ongoing} in progress`);
+  if (label !== option.textContent) option.textContent = label;
 }
 
 /**
