@@ -153,6 +153,8 @@ async def test_one_account_s_flood_does_not_slow_another_student_s_acknowledgeme
         result = await run_flood(base, flooder, bystander, exam, per_socket=2000)
     assert len(result.calm_during) >= 3, result
     # Here: 20-30 ms before the flood, a median of 40-55 ms and at most 70-120 ms during it (it was
-    # 440 ms, issue 10 §2). The flood itself is answered in about 3 s.
-    assert statistics.median(result.calm_during) < 0.1, result
-    assert max(result.calm_during) < 0.3, result
+    # 440 ms, 15 times the calm figure, issue 10 §2). The flood itself is answered in about 3 s.
+    # Against the same machine's calm figure: on a loaded machine both grow (100-150 ms at load 5).
+    calm = statistics.median(result.calm_before)
+    assert statistics.median(result.calm_during) < max(0.1, 3 * calm), result
+    assert max(result.calm_during) < max(0.3, 6 * calm), result
