@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from exams import clock
-from exams.models import Attempt, Exam
+from exams.models import Attempt, Enrollment, Exam
 
 from .conftest import Browsers, countdown_seconds, in_thread, sign_in
 
@@ -124,3 +124,40 @@ def test_an_announcement_reaches_the_waiting_room_is_acknowledged_there_and_repl
     open_waiting_room(ada_page, "Chemistry final")  # and a new one opens
     expect(ada_page.locator("#waiting-headline")).to_contain_text("The proctor will start the exam")
     expect(banner).to_have_count(0)
+
+
+def test_the_proctor_writes_to_one_enrolled_student_in_the_waiting_room_from_the_not_started_list(
+    browsers: Browsers, make_exam, make_user, proctor
+):
+    """A student without an attempt is named by user id: the not-started list's "Message…" opens the
+    announcement to them; it reaches them in the waiting room and not the other waiting student, who
+    sees the next announcement to everyone as their first."""
+    exam = make_exam(duration=900, questions=3, waiting_room=True)
+    Exam.objects.filter(pk=exam.pk).update(title="Biology final")
+    ada, bob = make_user(username="ada"), make_user(username="bob")
+    Enrollment.objects.bulk_create(Enrollment(exam=exam, user=u) for u in (ada, bob))
+    pages = {}
+    for user in (ada, bob):
+        page = browsers.new_page(user.username)
+        sign_in(page, "/", user.username)
+        open_waiting_room(page, "Biology final")
+        pages[user.username] = page
+
+    desk = browsers.new_page("proctor")
+    sign_in(desk, "/proctor/", proctor.username)
+    desk.get_by_label("Exam", exact=True).select_option(str(exam.pk))
+    expect(desk.locator("#connection")).to_have_text("Live")
+    desk.locator("#tab-not-started").click()
+    desk.get_by_role("button", name="Send ada an announcement").click()
+    expect(desk.get_by_label("To", exact=True)).to_have_value(f"user:{ada.pk}")
+    desk.get_by_label("Message", exact=True).fill("Ada, please come to the front desk.")
+    desk.get_by_role("button", name="Send announcement").click()
+    expect(pages["ada"].locator('[data-banner^="announcement-"]')).to_contain_text("please come to the front desk")
+    expect(desk.locator("#announcement-list li").first).to_contain_text("to ada")
+
+    desk.get_by_label("To", exact=True).select_option("")
+    desk.get_by_label("Message", exact=True).fill("Ten minutes to the start.")
+    desk.get_by_role("button", name="Send announcement").click()
+    bob_banners = pages["bob"].locator('[data-banner^="announcement-"]')
+    expect(bob_banners.first).to_contain_text("Ten minutes to the start.")
+    expect(bob_banners).to_have_count(1)  # the one to Ada never reached him

@@ -32,7 +32,15 @@ export class AnnouncementsPanel {
   }
 
   render() {
+    const chosen = this.to.value;
     fillStudents(this.to, this.hooks.rows(), "Everyone in this exam");
+    // Students without an attempt yet (enrolled, perhaps in the waiting room): named by user id.
+    const waiting = [...this.hooks.notStarted()].sort((a, b) => a.student.localeCompare(b.student));
+    if (waiting.length) {
+      this.to.append(el("optgroup", { label: "Not started" },
+        ...waiting.map((s) => el("option", { value: `user:${s.user_id}` }, s.state === "waiting" ? `${s.student} (waiting room)` : `${s.student} (not started)`))));
+      if (chosen.startsWith("user:") && waiting.some((s) => `user:${s.user_id}` === chosen)) this.to.value = chosen;
+    }
     const students = new Set(this.hooks.rows().map((r) => r.student));
     this.list.replaceChildren(...this.state.announcementList.map((a) => {
       const acked = new Set(a.acks.map((x) => x.student));
@@ -59,14 +67,23 @@ export class AnnouncementsPanel {
     this.message.focus();
   }
 
+  /**
+   * Open this panel with one student without an attempt chosen (the not-started list's "Message…").
+   * @param {number} userId
+   */
+  writeToUser(userId) {
+    document.getElementById("tab-announcements")?.click();
+    this.render();
+    this.to.value = `user:${userId}`;
+    this.message.focus();
+  }
+
   /** @param {SubmitEvent} event */
   async send(event) {
     event.preventDefault();
     const message = this.message.value;
     if (!message.trim()) return showError(this.error, "Write the message first.");
-    const attemptId = Number(this.to.value) || undefined;
-    /** @type {{message: string, attempt_id?: number}} */
-    const body = { message, ...(attemptId ? { attempt_id: attemptId } : {}) };
+    const body = { message, ...recipient(this.to.value) };
     this.button.disabled = true;
     showError(this.error, "");
     try {
@@ -81,6 +98,18 @@ export class AnnouncementsPanel {
       this.button.disabled = false;
     }
   }
+}
+
+/**
+ * The announcement's recipient from the picker's value: "" everyone, "user:<id>" a student without
+ * an attempt, else an attempt id.
+ * @param {string} value
+ * @returns {{attempt_id?: number, user_id?: number}}
+ */
+export function recipient(value) {
+  if (value.startsWith("user:")) return { user_id: Number(value.slice(5)) };
+  const attemptId = Number(value);
+  return attemptId ? { attempt_id: attemptId } : {};
 }
 
 /**

@@ -85,7 +85,9 @@
 
 /**
  * `frame`'s `before`: the row the frame's `attempt` replaced, if any.
- * @typedef {{exam: (ctx: DashboardContext | null) => void, frame: (frame: any, ctx: DashboardContext, before?: AttemptRow) => void, rows: (ctx: DashboardContext) => void}} Events
+ * A student of the roster (enrolled.js): enrolled, no attempt yet.
+ * @typedef {{student: string, user_id: number, state: string}} NotStartedStudent
+ * @typedef {{exam: (ctx: DashboardContext | null) => void, frame: (frame: any, ctx: DashboardContext, before?: AttemptRow) => void, rows: (ctx: DashboardContext) => void, notStarted: (ctx: DashboardContext, students: NotStartedStudent[]) => void, messageStudent: (ctx: DashboardContext, student: NotStartedStudent) => void}} Events
  */
 
 export class Dashboard {
@@ -100,7 +102,7 @@ export class Dashboard {
   /** @type {Panel[]} */
   panels = [];
   /** @type {{[K in keyof Events]: Events[K][]}} */
-  listeners = { exam: [], frame: [], rows: [] };
+  listeners = { exam: [], frame: [], rows: [], notStarted: [], messageStudent: [] };
 
   /** @param {Column} column @returns {void} */
   addColumn(column) {
@@ -130,7 +132,8 @@ export class Dashboard {
 
   /**
    * `exam`: an exam is watched (its context) or none (null); `frame`: every proctor socket
-   * frame, after the table took what it holds; `rows`: the table's rows changed.
+   * frame, after the table took what it holds; `rows`: the table's rows changed; `notStarted`:
+   * the enrolled students without an attempt, as last loaded; `messageStudent`: write to one of them.
    * @template {keyof Events} K
    * @param {K} event
    * @param {Events[K]} handler

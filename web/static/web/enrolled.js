@@ -54,7 +54,9 @@ class NotStarted {
     waiting.sort((a, b) => Number(b.state === "waiting") - Number(a.state === "waiting") || a.student.localeCompare(b.student));
     this.note.textContent = `${plural(waiting.length, "enrolled student")} of ${this.roster.enrolled} not started.`;
     this.list.replaceChildren(...waiting.map((s) =>
-      el("li", { dataset: { state: s.state } }, s.student, s.state === "waiting" ? el("span", { class: "muted" }, " · in the waiting room") : null)));
+      el("li", { dataset: { state: s.state } }, s.student, s.state === "waiting" ? el("span", { class: "muted" }, " · in the waiting room") : null,
+        " ", el("button", { type: "button", class: "link", "aria-label": `Send ${s.student} an announcement`, onclick: () => dashboard.emit("messageStudent", this.ctx, s) }, "Message…"))));
+    dashboard.emit("notStarted", this.ctx, waiting);
     this.ctx.setNotStarted(waiting.length);
     this.ctx.badge("not-started", waiting.length || null);
   }

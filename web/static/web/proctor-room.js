@@ -21,6 +21,7 @@ import { ProctorRoomState } from "./room-state.js";
  * @property {() => import("./contract.js").AttemptRow[]} rows the table's rows now
  * @property {(iso: string) => number} parseTime
  * @property {(text: string, kind: string) => void} feed
+ * @property {() => import("./dashboard.js").NotStartedStudent[]} notStarted enrolled students without an attempt (enrolled.js)
  */
 /** @typedef {{root: HTMLElement, render: () => void}} RoomPanel */
 
@@ -40,7 +41,10 @@ class Room {
       rows: () => [...ctx.rows.values()],
       parseTime,
       feed: (text, kind) => ctx.feed(text, kind),
+      notStarted: () => this.notStarted,
     };
+    /** @type {import("./dashboard.js").NotStartedStudent[]} */
+    this.notStarted = [];
     /** @type {Map<string, RoomPanel>} */
     this.panels = new Map();
     /** @type {ReturnType<typeof setTimeout> | null} */
@@ -136,4 +140,13 @@ dashboard.addRowAction({
 });
 
 dashboard.on("frame", (frame, ctx) => rooms.get(ctx)?.handle(frame));
+dashboard.on("notStarted", (ctx, students) => {
+  const room = roomOf(ctx);
+  room.notStarted = students;
+  room.renderSoon();
+});
+dashboard.on("messageStudent", (ctx, student) => {
+  const panel = roomOf(ctx).panels.get("announcements");
+  if (panel instanceof AnnouncementsPanel) panel.writeToUser(student.user_id);
+});
 dashboard.on("rows", (ctx) => rooms.get(ctx)?.renderSoon());
