@@ -288,11 +288,14 @@ class Hub:
                 await db_call(services.record_presence)(connected=up, disconnected=down)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except (DatabaseError, redis.RedisError, OSError) as exc:
                 _reraise_if_cancelled()
                 logger.warning("recording %d presence changes failed (%s); trying again", len(up) + len(down), exc)
                 await asyncio.sleep(PRESENCE_FLUSH_SECONDS)
                 continue
+            except Exception:
+                # Not an outage: trying again would fail again and hold up every later change.
+                logger.exception("recording %d presence changes failed; dropped", len(up) + len(down))
             self._unrecorded.pop(0)
 
     async def _maintain_forever(self) -> None:
