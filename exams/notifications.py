@@ -132,13 +132,9 @@ def time_changed(attempt: Attempt, *, change: str, added_seconds: int) -> None:
     )
 
 
-def attempts_ended(attempt_ids: list[int], *, bound: dict = REQUEST_PUBLISH) -> bool:
-    """`timeout`/`submitted` to each student, then `attempt_timeout`/`attempt_submitted` to proctors."""
-    return ends_of(selectors.attempts_with_users(attempt_ids), bound=bound)
-
-
-def ends_of(attempts: list[Attempt], *, bound: dict = REQUEST_PUBLISH) -> bool:
-    """`attempts_ended` of attempts already read with their students (the expiry's own read of what it ended).
+def attempts_ended(attempts: list[Attempt], *, bound: dict = REQUEST_PUBLISH) -> bool:
+    """`timeout`/`submitted` to each student, then `attempt_timeout`/`attempt_submitted` to proctors,
+    for attempts read with their students (the ending's own read of what it ended, services._end_attempts).
 
     Students first: their frames need nothing more, the proctors' rows two queries (a hard close ends
     thousands at once, and the students' screens are what must not wait).

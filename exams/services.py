@@ -280,7 +280,7 @@ def _end_attempts(*, ids: Iterable[int], status: str, now: datetime, due_only: b
     qs = attempts.due(now) if due_only else attempts.submittable(now)
     if not qs.update(status=status, ended_at=now, end_token=token, **_score_expressions()):
         return []
-    # With their students: the notifications of the end are built from this read (notifications.ends_of).
+    # With their students: the notifications of the end are built from this read (notifications.attempts_ended).
     return list(Attempt.objects.select_related("user").filter(end_token=token).order_by("id"))
 
 
@@ -309,7 +309,7 @@ def _after_end(attempts: list[Attempt], *, notify: bool = True) -> None:
     ids = [a.pk for a in attempts]
     _on_commit(lambda: _best_effort_redis("deleting timers", timers.delete_timers, ids))
     if notify:
-        _on_commit(lambda: notifications.ends_of(attempts))
+        _on_commit(lambda: notifications.attempts_ended(attempts))
 
 
 def _lateness_ms(now: datetime, missed: datetime) -> int:
@@ -335,8 +335,7 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
     after the deadline, or the window's end) the UPDATE ran; the commit
     follows within milliseconds (bench/bench_expiry.py measures it from outside). With
     notify=False the caller sends `notifications.attempts_ended` itself once this returns
-    (the listener does, with `notifications.ends_of`, so that its next batch commits while this one's
-    messages go out).
+    (the listener does, so that its next batch commits while this one's messages go out).
     """
     ids = list(attempt_ids)
     if not ids:
@@ -374,7 +373,7 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
             windows = [(a.pk, clock.to_ms(a.hand_in_until)) for a in still_overdue if a.hand_in_until]
             _on_commit(lambda: _best_effort_redis("arming hand-in timers", timers.set_timers, windows))
             if notify:
-                _on_commit(lambda: notifications.ends_of(still_overdue))
+                _on_commit(lambda: notifications.attempts_ended(still_overdue))
     metrics.observe_expiries(
         path,
         [clock.to_ms(now) - clock.to_ms(a.deadline_at) for a in overdue]

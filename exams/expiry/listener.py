@@ -192,7 +192,7 @@ class ExpiryListener:
         if ended:
             # Committed: tell the students and proctors (as services would have, on commit).
             try:
-                await self.db(notifications.ends_of, self.notifier)(ended, bound=delivery.BATCH_PUBLISH)
+                await self.db(notifications.attempts_ended, self.notifier)(ended, bound=delivery.BATCH_PUBLISH)
             except asyncio.CancelledError:
                 raise
             except Exception:
