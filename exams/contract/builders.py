@@ -6,6 +6,7 @@ frames.py); the tests check every body and frame they receive against it. Builde
 nothing but presence (for a proctor row's `connected`), and no database.
 """
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -566,12 +567,18 @@ def auth_ok_frame(expires_at: float) -> dict:
 
 def error(code: str, message: str) -> dict:
     """rest.Error: every REST error body."""
-    return {"error": {"code": code, "message": message}}
+    return {"error": {"code": code, "message": _printable(message)}}
+
+
+def _printable(message: str) -> str:
+    """A message that may quote the client's input, its control characters escaped (`\\u0000`):
+    the contract's text has no NUL, and a person reads the rest."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cc" and c not in "\n\t" else c for c in message)
 
 
 def error_frame(code: str, message: str, request_id=None) -> dict:
     """frames.ErrorFrame."""
-    frame = {"type": "error", "code": code, "message": message}
+    frame = {"type": "error", "code": code, "message": _printable(message)}
     if request_id is not None:
         frame["request_id"] = request_id
     return frame
