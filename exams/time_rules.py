@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from . import clock, deadlines, notifications, timers, windows
+from .contract.fields import has_visible
 from .contract.limits import (
     MAX_ACCOMMODATION_EXTRA_SECONDS,
     MAX_IMPORT_ROWS,
@@ -72,7 +73,7 @@ def check_accommodation(multiplier: Decimal, extra_seconds: int, reason: str) ->
         raise ServiceError(
             f"extra time must be from 0 to {MAX_ACCOMMODATION_EXTRA_SECONDS // 60} minutes.", code="invalid"
         )
-    if not reason.strip() or len(reason) > MAX_REASON_LENGTH:
+    if not has_visible(reason) or len(reason) > MAX_REASON_LENGTH:
         raise ServiceError(f"A reason of 1 to {MAX_REASON_LENGTH} characters is required.", code="invalid")
 
 
@@ -292,7 +293,7 @@ def _parse_row(row: list[str]) -> tuple[Decimal, int, str]:
 def set_close_override(*, by: User, username: str, exam_id: int, close_at: datetime, reason: str) -> RuleChange:
     """Give the student their own close for the exam; a running attempt's end moves with it at once."""
     _staff(by)
-    if not reason.strip():
+    if not has_visible(reason):
         raise ServiceError("A reason is required.", code="invalid")
     student = _student(username)
     get_exam(exam_id)

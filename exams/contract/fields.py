@@ -1,6 +1,8 @@
 """The field types the declarations are written in: strict JSON types, so that the same bad
 input is refused the same way over REST and over a socket."""
 
+import re
+
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
@@ -9,6 +11,16 @@ from .limits import MAX_OPTION_LENGTH, MAX_REQUEST_ID_LENGTH
 # JSON Schema (ECMA 262) and Python read this alike: any text without U+0000.
 NO_NUL = "^[^\\u0000]*$"
 NO_NUL_SOME = "^[^\\u0000]+$"
+# Text with a character to see: one that is whitespace neither to Python (str.isspace: also
+# U+001C-U+001F, U+0085) nor to JSON Schema's ECMA 262 `\\s` (also U+FEFF).
+_SEEN = "[^\\s\\u0000\\u001c-\\u001f\\u0085\\ufeff]"
+VISIBLE = f"^[^\\u0000]*{_SEEN}[^\\u0000]*$"
+_VISIBLE = re.compile(VISIBLE, re.DOTALL)
+
+
+def has_visible(text: str) -> bool:
+    """The rule of VISIBLE: the text holds a character to see, and no NUL."""
+    return _VISIBLE.match(text) is not None
 
 
 # The largest id either database stores (a signed 64-bit integer): a larger one is no id at all, and
@@ -41,9 +53,10 @@ class Flag(serializers.BooleanField):
 
 class Text(serializers.CharField):
     """A JSON string, taken as sent (no number turned into text, no whitespace trimmed); never empty
-    unless `allow_blank`."""
+    unless `allow_blank`; with `visible`, never only whitespace."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, *, visible: bool = False, **kwargs) -> None:
+        self.visible = visible  # must hold a character to see (has_visible), not only whitespace
         kwargs.setdefault("trim_whitespace", False)
         if not kwargs.get("allow_blank", False):
             # The schema says so too (minLength 1): DRF refuses "" but its schema would allow it.
@@ -53,7 +66,10 @@ class Text(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        value = super().to_internal_value(data)
+        if self.visible and not has_visible(value):
+            self.fail("blank")
+        return value
 
 
 class TextSchema(OpenApiSerializerFieldExtension):
@@ -66,6 +82,8 @@ class TextSchema(OpenApiSerializerFieldExtension):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
         # With allow_blank, drf-spectacular offers "" as a oneOf branch of its own: the pattern then
         # asks for one character or more, so that "" matches that branch only.
+        if self.target.visible:
+            return {**schema, "pattern": VISIBLE}
         return {**schema, "pattern": NO_NUL_SOME if self.target.allow_blank else NO_NUL}
 
 

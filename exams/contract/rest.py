@@ -670,14 +670,14 @@ class AccommodationRequest(serializers.Serializer):
     exam_id = Id(required=False, allow_null=True, help_text="One exam; absent or null: all the student's exams.")
     multiplier = _multiplier(required=False)
     extra_seconds = _extra(required=False)
-    reason = Text(max_length=MAX_REASON_LENGTH)
+    reason = Text(visible=True, max_length=MAX_REASON_LENGTH)
     apply_to_running = Flag(required=False, help_text=APPLY_HELP)
 
 
 class AccommodationPatch(serializers.Serializer):
     multiplier = _multiplier(required=False)
     extra_seconds = _extra(required=False)
-    reason = Text(required=False, max_length=MAX_REASON_LENGTH)
+    reason = Text(visible=True, required=False, max_length=MAX_REASON_LENGTH)
     apply_to_running = Flag(required=False, help_text=APPLY_HELP)
 
 
@@ -744,7 +744,7 @@ class ImportReport(serializers.Serializer):
 class CloseOverrideRequest(serializers.Serializer):
     username = Text(help_text="The student.")
     close_at = Timestamp(help_text="Their own close for this exam (a running attempt's end moves at once).")
-    reason = Text(max_length=MAX_REASON_LENGTH)
+    reason = Text(visible=True, max_length=MAX_REASON_LENGTH)
 
 
 class CloseOverride(serializers.Serializer):
