@@ -9,7 +9,7 @@ from django.db import connections
 from django.db.models import Expression, F, Field, Model, QuerySet, Value
 
 
-def insert_select(model: type[Model], fields: Sequence[str], rows: QuerySet) -> int:
+def _insert_select(model: type[Model], fields: Sequence[str], rows: QuerySet) -> int:
     """Insert one `model` row per row of `rows`, a `values_list` of as many expressions as `fields`
     (model field names), in that order; returns how many were inserted."""
     connection = connections[rows.db]
@@ -33,7 +33,7 @@ def insert_like(template: Model, rows: QuerySet, **per_row: Expression | F) -> i
         f"v_{f.name}": per_row[f.name] if f.name in per_row else Value(getattr(template, f.attname), output_field=f)
         for f in fields
     }
-    return insert_select(type(template), [f.name for f in fields], rows.annotate(**select).values_list(*select))
+    return _insert_select(type(template), [f.name for f in fields], rows.annotate(**select).values_list(*select))
 
 
 def _column(model: type[Model], name: str) -> str:

@@ -81,7 +81,8 @@ class Hub:
         self._tasks: list[asyncio.Task] = []
         self._healthy = True
         self._registered = False
-        self._last_beat: float | None = None  # monotonic time of the last beat that succeeded
+        # Monotonic time of the last beat that succeeded (what tests watch to know a beat has run).
+        self._last_beat: float | None = None
         # Presence transitions reported to Redis, waiting to be recorded in the database (in order).
         self._unrecorded: list[tuple[list[int], list[int]]] = []
         self._recorder: asyncio.Task | None = None
