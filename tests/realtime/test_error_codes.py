@@ -8,14 +8,16 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 
 from exams import services
-from exams.contract.codes import ERRORS
+from exams.contract.codes import CLOSE_NOT_FOUND, ERRORS
 from exams.contract.limits import MAX_EXTEND_SECONDS, MAX_JSON_DEPTH, MAX_OPTION_LENGTH
 from exams.models import Question
+from project.asgi import application
 from tests.conftest import CheckedAPIClient, token_for
 
-from .test_consumers import attempt_path, next_frame, open_socket, proctor_path, request
+from .test_consumers import ORIGIN, attempt_path, next_frame, open_socket, proctor_path, request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layer")]
 
@@ -124,3 +126,13 @@ async def test_an_extension_is_refused_alike(student, proctor, exam, case, code)
     await comm.disconnect()
     assert (rest_error, socket_error) == (code, code)
     assert status == ERRORS[code].status
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_path_that_names_nothing_is_closed_not_found(student):
+    """/ws/exams/1/ (no such socket): 4404, as a missing attempt; it was a handshake 500 and a traceback."""
+    comm = WebsocketCommunicator(application, f"/ws/exams/1/?token={token_for(student)}", headers=ORIGIN)
+    connected, _ = await comm.connect()
+    assert connected
+    assert await comm.receive_output(5) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
+    await comm.disconnect()
