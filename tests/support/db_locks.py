@@ -4,7 +4,6 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import MySQLdb
 from django.db import connection
 
 
@@ -13,6 +12,8 @@ def writes_held(table: str) -> Iterator[None]:
     """Writers to `table` wait (MySQL: a table lock; SQLite: a write transaction on the file) until this exits."""
     settings = connection.settings_dict
     if connection.vendor == "mysql":
+        import MySQLdb  # only with MySQL: `make test` on SQLite installs no mysqlclient
+
         other = MySQLdb.connect(
             host=settings["HOST"] or "127.0.0.1",
             port=int(settings["PORT"] or 3306),
