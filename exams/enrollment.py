@@ -6,8 +6,6 @@ enrollments existed. Proctors add and remove students by username (REST, the adm
 import); the roster says who has not started yet (the dashboard's list).
 """
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +14,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from .contract.limits import MAX_USERNAME_LENGTH
+from .csv_text import csv_rows
 from .errors import Forbidden, ServiceError
 from .models import Attempt, CheckIn, Enrollment, Exam
 from .selectors import get_exam
@@ -106,11 +105,7 @@ def usernames_from_csv(text: str) -> list[str]:
     """The usernames of a CSV: the first column of each row; a first row whose first cell is
     `username` is a header; blank rows are skipped. ServiceError(`invalid`) if it is not CSV."""
     names: list[str] = []
-    try:
-        rows = list(csv.reader(io.StringIO(text)))
-    except csv.Error as exc:
-        raise ServiceError(f"Not a readable CSV: {exc}.", code="invalid") from None
-    for number, row in enumerate(rows, start=1):
+    for number, row in enumerate(csv_rows(text), start=1):
         cell = row[0].strip() if row else ""
         if not cell or (number == 1 and cell.lower() == "username"):
             continue

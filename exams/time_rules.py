@@ -7,8 +7,6 @@ accommodation reaches a running attempt only when the proctor says so (`apply_to
 a close override always does (it is the student's close).
 """
 
-import csv
-import io
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +26,7 @@ from .contract.limits import (
     MAX_REASON_LENGTH,
     MIN_MULTIPLIER,
 )
+from .csv_text import csv_rows
 from .errors import Conflict, Forbidden, NotFound, ServiceError, Unavailable
 from .models import Accommodation, Attempt, AttemptEvent, CloseOverride, EventKind
 from .selectors import allotted_for, get_exam
@@ -235,7 +234,7 @@ def import_accommodations(
     _staff(by)
     if exam_id is not None:
         get_exam(exam_id)
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = csv_rows(text)
     if rows and [c.strip().lower() for c in rows[0]][:1] == ["username"]:
         rows = [[], *rows[1:]]  # keep line numbers: line 1 is the header
     if len(rows) > MAX_IMPORT_ROWS + 1:

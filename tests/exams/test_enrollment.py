@@ -73,6 +73,19 @@ def test_csv_upload_enrolls_the_first_column_with_or_without_a_header(exam, make
     assert (as_json.status_code, as_json.json()["error"]["code"]) == (415, "unsupported_media_type")
 
 
+def test_a_bare_carriage_return_ends_a_csv_row(exam, make_user, proctor, client_for):
+    a, b = make_user(), make_user()
+    reply = client_for(proctor).post(
+        enroll_path(exam.pk, "import/"), f"{a.username}\r{b.username}", content_type="text/csv"
+    )
+    assert reply.status_code == 200, reply.json()
+    assert reply.json()["changed"] == [a.username, b.username]
+    too_long = f'{a.username},"' + "x" * (200 * 1024) + '"'  # a field past the csv module's limit
+    refused = client_for(proctor).post(enroll_path(exam.pk, "import/"), too_long, content_type="text/csv")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "invalid")
+    assert "Not a readable CSV" in refused.json()["error"]["message"]
+
+
 def test_the_roster_says_who_has_not_started(exam, make_user, proctor, client_for):
     from exams import waiting_room
     from exams.models import CheckIn

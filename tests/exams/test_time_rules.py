@@ -232,6 +232,14 @@ def test_a_csv_import_saves_the_good_rows_and_says_why_each_bad_one_was_refused(
     assert again.json()["updated"] == 1
 
 
+def test_an_import_reads_a_bare_carriage_return_as_a_row_end(make_user, proctor, client_for):
+    # Schemathesis sent a bare \r mid-text: the csv module failed the whole text with a 500.
+    a, b = make_user(), make_user()
+    client = client_for(proctor)
+    body = client.post(IMPORT, {"csv": f"{a.username},1.5,0,x\r{b.username},2,0,y"}, format="json").json()
+    assert (body["created"], body["refused"]) == (2, [])
+
+
 def test_the_import_command(make_user, proctor, tmp_path, capsys):
     a = make_user()
     good = tmp_path / "good.csv"
