@@ -88,6 +88,10 @@ class Hub:
         self._recorder: asyncio.Task | None = None
         # Set while this process is in the fan-out group (see `wait_joined`).
         self.joined = asyncio.Event()
+        # Clear while a fan-out message is being handed to the sockets: the ticker waits for it
+        # (realtime/ticker.py), so a change reaches every screen before the next routine tick.
+        self.quiet = asyncio.Event()
+        self.quiet.set()
         self.limits = UserLimits()
         self.rights = Rights()
         # Waiting-room sockets, by exam and user, and the synchronized start (realtime/waiting.py).
@@ -151,6 +155,13 @@ class Hub:
 
     async def dispatch(self, events: list) -> None:
         """Hand each (target, id, payload) event to this process's sockets it is for."""
+        self.quiet.clear()
+        try:
+            await self._dispatch(events)
+        finally:
+            self.quiet.set()
+
+    async def _dispatch(self, events: list) -> None:
         served = 0
         for target, target_id, payload in events:
             if target == delivery.TO_WAITING:

@@ -11,12 +11,17 @@ At thousands of sockets the per-socket cost is what matters (bench/bench_sockets
 - the loop is yielded every SLICE sockets, so the writes already queued go out while the
   rest are made (the first students don't wait for the last) and other sockets' messages
   are served during a long tick;
+- a change fanned out to the sockets (an exam-wide extension: 5,000 `extended` frames) goes
+  before the rest of a tick: the tick waits at its next yield until the hub has handed it
+  out, then skips the attempts whose frame was remade meanwhile (their sockets were just sent
+  their time), so the change is not slowed by ticks that say less than it does;
 - a tick keeps few objects alive for the garbage collector to promote (see project/serve.py
   on why that matters with thousands of connections).
 What remains is daphne's own cost per frame (autobahn framing, Twisted's write path).
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -37,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 # Sockets sent to between two yields to the event loop.
 SLICE = 100
+# The longest a tick waits for a fan-out message being delivered (5,000 `extended` frames: ~0.4 s).
+DELIVERY_WAIT_SECONDS = 0.5
 
 TICK_DURATION = Histogram(
     "exam_tick_duration_seconds",
@@ -52,7 +59,7 @@ _REMAINING, _SERVER_TIME = "\u0001remaining", "\u0001server_time"
 class _Frame:
     """An attempt's `timer` frame, pre-encoded around `remaining_seconds` and `server_time`."""
 
-    __slots__ = ("attempt_id", "deadline", "deadline_us", "head", "middle", "paused_at", "quiet", "tail")
+    __slots__ = ("attempt_id", "deadline", "deadline_us", "head", "made", "middle", "paused_at", "quiet", "tail")
 
     def __init__(
         self, attempt_id: int, deadline: datetime, *, quiet: bool = False, paused_at: datetime | None = None
@@ -67,6 +74,7 @@ class _Frame:
         self.head, rest = text.split(json.dumps(_REMAINING))
         self.middle, self.tail = rest.split(json.dumps(_SERVER_TIME))
         self.deadline, self.deadline_us = deadline, clock.to_us(deadline)
+        self.made = time.monotonic()  # when its sockets were last told their time by something else
 
     def paused_tick(self, now: datetime) -> dict:
         assert self.paused_at is not None
@@ -83,8 +91,10 @@ class Ticker:
     The sockets themselves are the hub's (realtime/hub.py); an attempt ticks while it has a frame here.
     """
 
-    def __init__(self, sockets: dict[int, set]) -> None:
+    def __init__(self, sockets: dict[int, set], quiet: asyncio.Event | None = None) -> None:
         self.sockets = sockets
+        # Set when no fan-out message is being delivered (the hub's `quiet`); None: never wait.
+        self.quiet = quiet
         self.frames: dict[int, _Frame] = {}
         # Settles under way, by attempt: held so the loop (which keeps only weak references) can't drop one.
         self._settling: dict[int, asyncio.Task] = {}
@@ -124,6 +134,7 @@ class Ticker:
 
     async def tick(self) -> int:
         """Send every socket its `timer` frame; returns how many were sent."""
+        started = time.monotonic()
         now = clock.now()
         now_us, server_time_json = clock.to_us(now), json.dumps(clock.iso(now))
         settle_before_us = deadlines.settle_cutoff_us(now_us)
@@ -153,6 +164,8 @@ class Ticker:
                 continue
             if frame.quiet or frame.deadline_us < now_us:
                 continue  # past the deadline: no "ongoing, 0 s left" frames while the end commits
+            if frame.made > started:
+                continue  # remade during this tick from a frame its sockets were sent: they know their time
             message = {"type": "websocket.send", "text": frame.text(now_us, server_time_json)}
             for consumer in list(group):
                 await consumer.send_tick(message)
@@ -163,6 +176,14 @@ class Ticker:
                 # an `extended`/`timeout` handled during the yield.
                 sent = 0
                 await asyncio.sleep(0)
+                if self.quiet is not None and not self.quiet.is_set():
+                    # Bounded: a delivery that waits on something (a waiting room's seating) stops no tick for long.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.quiet.wait(), DELIVERY_WAIT_SECONDS)
+                    # The rest of the tick carries the time it is sent at, not the time it began.
+                    now = clock.now()
+                    now_us, server_time_json = clock.to_us(now), json.dumps(clock.iso(now))
+                    settle_before_us = deadlines.settle_cutoff_us(now_us)
         return total
 
     async def _settle(self, attempt_id: int) -> None:
@@ -194,5 +215,6 @@ def get_ticker() -> Ticker:
     loop = asyncio.get_running_loop()
     ticker = _tickers.get(loop)
     if ticker is None:
-        ticker = _tickers[loop] = Ticker(get_hub().students)
+        hub = get_hub()
+        ticker = _tickers[loop] = Ticker(hub.students, hub.quiet)
     return ticker
