@@ -218,3 +218,57 @@ async def test_a_failed_settle_is_tried_again_at_the_next_tick(ticker, grace_ove
     await ticker.tick()
     await ticker.settled()
     assert socket.resyncs == [(attempt.pk, AttemptStatus.TIMEOUT)]
+
+
+# --- A fan-out goes before the rest of a tick -----------------------------------------------
+
+
+async def test_a_tick_waits_for_a_fan_out_and_skips_the_attempts_it_told(ticker, student, exam):
+    """An exam-wide extension delivered during a tick: the tick stops at its next yield until the
+    hub is quiet again, and does not send the attempts remade meanwhile the tick they no longer need."""
+    ticker.quiet = asyncio.Event()  # the hub is handing out a fan-out message
+    attempts = [await make_attempt(student, exam, seconds_from_now=600, number=n) for n in range(150)]
+    sockets = {a.pk: Socket() for a in attempts}
+    for a in attempts:
+        watch(ticker, a.pk, a.deadline_at, sockets[a.pk])
+    tick = asyncio.create_task(ticker.tick())
+    while sum(len(s.frames) for s in sockets.values()) < 100:  # the first slice (SLICE)
+        await asyncio.sleep(0)
+    extended, untold = attempts[100:], attempts[:100]
+    later = {a.pk: a.deadline_at + timedelta(minutes=5) for a in extended}
+    for a in extended:  # as each socket's `extended` frame does (consumers._follow)
+        ticker.follow(a.pk, later[a.pk])
+    ticker.quiet.set()
+
+    assert await tick == 100
+    assert all(sockets[a.pk].frames == [] for a in extended)
+    # The next tick, which must come, ticks them all, with the deadline they were told.
+    assert await ticker.tick() == 150
+    assert [sockets[a.pk].frames[-1]["deadline"] for a in extended] == [clock.iso(d) for d in later.values()]
+    assert all(len(sockets[a.pk].frames) == 2 for a in untold)
+
+
+async def test_a_tick_waits_for_a_fan_out_only_so_long(ticker, student, exam, monkeypatch):
+    monkeypatch.setattr("realtime.ticker.DELIVERY_WAIT_SECONDS", 0.01)
+    ticker.quiet = asyncio.Event()  # a delivery that never ends (a waiting room's seating on a hung database)
+    attempts = [await make_attempt(student, exam, seconds_from_now=600, number=n) for n in range(150)]
+    for a in attempts:
+        watch(ticker, a.pk, a.deadline_at, Socket())
+    assert await ticker.tick() == 150
+
+
+async def test_the_hub_is_not_quiet_while_it_hands_out_a_fan_out_message():
+    from realtime.hub import Hub
+
+    hub = Hub()
+    seen: list[bool] = []
+
+    class Recording:
+        async def deliver(self, payload: dict) -> None:
+            seen.append(hub.quiet.is_set())
+            raise ConnectionError("this socket's send failed")  # one socket's failure ends nothing
+
+    hub.students[7] = {Recording(), Recording()}
+    assert hub.quiet.is_set()
+    await hub.dispatch([("attempt", 7, {"type": "extended"})])
+    assert seen == [False, False] and hub.quiet.is_set()
