@@ -76,21 +76,21 @@ def attempt_extended(attempt: Attempt, added_seconds: int) -> None:
 
 
 def _to_proctors(attempts: list[Attempt], kind: str) -> list[Event]:
-    """`kind` (frames.ATTEMPT_EVENTS) with each attempt's row, for its exam's proctors (two queries for all)."""
-    rows = builders.proctor_rows(selectors.with_progress(attempts))
+    """`kind` (frames.ATTEMPT_EVENTS) with each attempt's row, for its exam's proctors (three queries for all)."""
+    rows = builders.proctor_rows(selectors.with_progress(selectors.with_students(attempts)))
     return [to_proctors(a.exam_id, builders.attempt_event(kind, row)) for a, row in zip(attempts, rows, strict=True)]
 
 
 def attempts_paused(attempt_ids: list[int], category: str, note: str) -> bool:
     """`paused` to each student, then `attempt_paused` to the proctors, in one batched publish."""
-    attempts = selectors.attempts_with_users(attempt_ids)
+    attempts = selectors.attempts_in_order(attempt_ids)
     students = [to_student(a.pk, builders.paused_frame(a, category, note)) for a in attempts]
     return publish(students + _to_proctors(attempts, "attempt_paused"))
 
 
 def attempts_resumed(attempt_ids: list[int], paused_ms: dict[int, int]) -> bool:
     """`resumed` (the moved deadline) to each student, then `attempt_resumed` to the proctors."""
-    attempts = selectors.attempts_with_users(attempt_ids)
+    attempts = selectors.attempts_in_order(attempt_ids)
     students = [to_student(a.pk, builders.resumed_frame(a, paused_ms.get(a.pk, 0))) for a in attempts]
     return publish(students + _to_proctors(attempts, "attempt_resumed"))
 
@@ -98,7 +98,7 @@ def attempts_resumed(attempt_ids: list[int], paused_ms: dict[int, int]) -> bool:
 def times_changed(attempt_ids: list[int], seconds: dict[int, int]) -> bool:
     """A time change of many attempts: `extended` (its grant) to each student whose time grew, its new
     `timer` to each whose time shrank; `time_changed` to the proctors. Students first."""
-    attempts = selectors.attempts_with_users(attempt_ids)
+    attempts = selectors.attempts_in_order(attempt_ids)
     students = [
         to_student(
             a.pk, builders.extended_frame(a, seconds[a.pk]) if seconds.get(a.pk, 0) > 0 else builders.timer_frame(a)
@@ -111,7 +111,7 @@ def times_changed(attempt_ids: list[int], seconds: dict[int, int]) -> bool:
 
 def attempt_reopened(attempt: Attempt) -> bool:
     """`reopened` to the student's sockets, `attempt_reopened` to the proctors."""
-    attempts = selectors.attempts_with_users([attempt.pk])
+    attempts = selectors.attempts_in_order([attempt.pk])
     return publish(
         [to_student(a.pk, builders.reopened_frame(a)) for a in attempts] + _to_proctors(attempts, "attempt_reopened")
     )

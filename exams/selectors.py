@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, prefetch_related_objects
 
 from . import deadlines
 from .errors import Forbidden, NotFound
@@ -91,9 +91,16 @@ def forced_attempt_ids(attempts: list[Attempt]) -> set[int]:
     )
 
 
-def attempts_with_users(attempt_ids: list[int]) -> list[Attempt]:
-    """The attempts (with their students), ordered by id."""
-    return list(Attempt.objects.select_related("user").filter(pk__in=attempt_ids).order_by("id"))
+def attempts_in_order(attempt_ids: list[int]) -> list[Attempt]:
+    """The attempts, ordered by id; their students are not read (`with_students` reads them for all):
+    the students' frames of an exam-wide change need only the attempts, and go out first."""
+    return list(Attempt.objects.filter(pk__in=attempt_ids).order_by("id"))
+
+
+def with_students(attempts: list[Attempt]) -> list[Attempt]:
+    """The attempts with their students loaded: one query for all (none for those already loaded)."""
+    prefetch_related_objects(attempts, "user")
+    return attempts
 
 
 class Progress(NamedTuple):

@@ -49,7 +49,7 @@ def test_progress_is_read_for_many_attempts_at_once(make_user, make_exam, django
     answer(first, 0)
     last = answer(first, 1)
     answer(second, 4)
-    attempts = selectors.attempts_with_users([third.pk, first.pk, second.pk])
+    attempts = selectors.with_students(selectors.attempts_in_order([third.pk, first.pk, second.pk]))
     with django_assert_num_queries(2):
         progress = selectors.with_progress(attempts)
     assert [p.attempt.pk for p in progress] == [first.pk, second.pk, third.pk]
