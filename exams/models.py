@@ -286,6 +286,11 @@ class Attempt(models.Model):
         return self.is_ongoing and self.paused_at is not None
 
     @property
+    def is_running(self) -> bool:
+        """As `AttemptQuerySet.running`: ongoing and not paused."""
+        return self.is_ongoing and self.paused_at is None
+
+    @property
     def is_overdue(self) -> bool:
         return self.status == AttemptStatus.OVERDUE
 

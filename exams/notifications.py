@@ -95,10 +95,9 @@ def attempts_resumed(attempt_ids: list[int], paused_ms: dict[int, int]) -> bool:
     return publish(students + _to_proctors(attempts, "attempt_resumed"))
 
 
-def times_changed(attempt_ids: list[int], seconds: dict[int, int]) -> bool:
-    """A time change of many attempts: `extended` (its grant) to each student whose time grew, its new
-    `timer` to each whose time shrank; `time_changed` to the proctors. Students first."""
-    attempts = selectors.attempts_in_order(attempt_ids)
+def times_changed(attempts: list[Attempt], seconds: dict[int, int]) -> bool:
+    """A time change of many attempts, read as it left them: `extended` (its grant) to each student whose
+    time grew, its new `timer` to each whose time shrank; `time_changed` to the proctors. Students first."""
     students = [
         to_student(
             a.pk, builders.extended_frame(a, seconds[a.pk]) if seconds.get(a.pk, 0) > 0 else builders.timer_frame(a)
