@@ -67,20 +67,27 @@ class _Frame:
         # quiet: no frames, only the backup expiry (an overdue attempt, followed to its hand-in window's end).
         # paused_at: a paused attempt, ticked with its clock standing still and never settled.
         self.attempt_id, self.quiet, self.paused_at = attempt_id, quiet, paused_at
+        self.deadline, self.deadline_us = deadline, clock.to_us(deadline)
+        self.made = time.monotonic()  # when its sockets were last told their time by something else
+        # Encoded at its first tick, not here: an exam-wide extension remakes 5,000 frames while it
+        # is being delivered, and their sockets were just told their time (see `Ticker.tick`).
+        self.head: str | None = None
+
+    def _encode(self) -> None:
         # The shape comes from the contract's builder; only the encoding is cached here.
-        fields = builders.tick_frame(attempt_id, deadline, deadline)
+        fields = builders.tick_frame(self.attempt_id, self.deadline, self.deadline)
         fields.update(remaining_seconds=_REMAINING, server_time=_SERVER_TIME)
         text = json.dumps(fields)
         self.head, rest = text.split(json.dumps(_REMAINING))
         self.middle, self.tail = rest.split(json.dumps(_SERVER_TIME))
-        self.deadline, self.deadline_us = deadline, clock.to_us(deadline)
-        self.made = time.monotonic()  # when its sockets were last told their time by something else
 
     def paused_tick(self, now: datetime) -> dict:
         assert self.paused_at is not None
         return builders.paused_tick_frame(self.attempt_id, self.deadline, self.paused_at, now)
 
     def text(self, now_us: int, server_time_json: str) -> str:
+        if self.head is None:
+            self._encode()
         remaining = deadlines.remaining_seconds_us(self.deadline_us, now_us)
         return f"{self.head}{remaining}{self.middle}{server_time_json}{self.tail}"
 
