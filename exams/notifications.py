@@ -109,10 +109,10 @@ def times_changed(attempts: list[Attempt], seconds: dict[int, int]) -> bool:
 
 
 def attempt_reopened(attempt: Attempt) -> bool:
-    """`reopened` to the student's sockets, `attempt_reopened` to the proctors."""
-    attempts = selectors.attempts_in_order([attempt.pk])
+    """`reopened` to the student's sockets, `attempt_reopened` to the proctors (`attempt` as the reopening
+    left it: time_control.reopen reads it back)."""
     return publish(
-        [to_student(a.pk, builders.reopened_frame(a)) for a in attempts] + _to_proctors(attempts, "attempt_reopened")
+        [to_student(attempt.pk, builders.reopened_frame(attempt)), *_to_proctors([attempt], "attempt_reopened")]
     )
 
 
