@@ -163,11 +163,31 @@ class AttemptStatus(models.TextChoices):
     OVERDUE = "overdue", "Overdue (hand-in window)"
 
 
+class IdsIn(models.Lookup):
+    """`column IN (1,2,...)` with the ids written into the SQL as integers: Django's `__in` prepares and
+    escapes each of thousands of parameters (~15 ms a query for 1,000 ids)."""
+
+    lookup_name = "ids_in"
+    prepare_rhs = False
+
+    def __init__(self, lhs, rhs) -> None:
+        super().__init__(lhs, tuple(int(i) for i in rhs))  # int(): nothing but digits reaches the SQL
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} IN ({','.join(map(str, self.rhs))})", params
+
+
 class AttemptQuerySet(models.QuerySet):
     """Attempts filtered by the deadline rule (exams/deadlines.py): `.due(now)` and `.live(now)` split `.ongoing()`."""
 
     def ongoing(self) -> "AttemptQuerySet":
         return self.filter(status=AttemptStatus.ONGOING)
+
+    def with_ids(self, ids: list[int]) -> "AttemptQuerySet":
+        """`pk__in=ids` for thousands of ids (an expiry batch): the list is written into the SQL as integers,
+        not compiled and escaped one parameter at a time (~15 ms a query for 1,000 ids)."""
+        return self.filter(IdsIn(models.F("pk"), ids)) if ids else self.none()
 
     def running(self) -> "AttemptQuerySet":
         """Ongoing and not paused: its clock runs (only these, and overdue ones, have a Redis timer)."""

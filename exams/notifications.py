@@ -133,21 +133,33 @@ def time_changed(attempt: Attempt, *, change: str, added_seconds: int) -> None:
 
 def attempts_ended(attempts: list[Attempt], *, bound: dict = REQUEST_PUBLISH) -> bool:
     """`timeout`/`submitted` to each student, then `attempt_timeout`/`attempt_submitted` to proctors,
-    for attempts read with their students (the ending's own read of what it ended, services._end_attempts).
+    for attempts read as the ending left them (its own read of what it ended, services._end_attempts).
 
-    Students first: their frames need nothing more, the proctors' rows two queries (a hard close ends
+    Students first: their frames need nothing more, the proctors' rows three queries (a hard close ends
     thousands at once, and the students' screens are what must not wait).
     """
+    delivered = ends_to_students(attempts, bound=bound)
+    return ends_to_proctors(attempts, bound=bound) and delivered
+
+
+def ends_to_students(attempts: list[Attempt], *, bound: dict = REQUEST_PUBLISH) -> bool:
+    """`timeout`/`submitted` (or `overdue`) to each student of the ended `attempts`."""
     at = clock.now()
-    student_events = [to_student(a.pk, builders.ended_frame(a, at=at)) for a in attempts]
-    delivered = publish(student_events, bound=bound)
-    logger.debug("published %d ends to students", len(student_events))
-    rows = builders.proctor_rows(selectors.with_progress(attempts))  # in the attempts' order
-    proctor_events = [
-        to_proctors(a.exam_id, builders.attempt_event(f"attempt_{frame['type']}", row))
-        for a, (_, _, frame), row in zip(attempts, student_events, rows, strict=True)
-    ]
-    return publish(proctor_events, bound=bound) and delivered
+    return publish([to_student(a.pk, builders.ended_frame(a, at=at)) for a in attempts], bound=bound)
+
+
+def ends_to_proctors(attempts: list[Attempt], *, bound: dict = REQUEST_PUBLISH) -> bool:
+    """`attempt_timeout`/`attempt_submitted` (or `attempt_overdue`) to the proctors, for each ended attempt its
+    row as it is now: the listener gathers these for a moment (exams/expiry/listener.py), and an attempt
+    reopened meanwhile must not look ended again."""
+    kinds = {a.pk: f"attempt_{builders.ended_kind(a)}" for a in attempts}
+    return publish(
+        [
+            to_proctors(row["exam_id"], builders.attempt_event(kinds[row["attempt_id"]], row))
+            for row in attempt_rows(list(kinds))
+        ],
+        bound=bound,
+    )
 
 
 def presence_changed(connected: list[int], disconnected: list[int]) -> bool:

@@ -7,7 +7,7 @@ notifications go out on commit.
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -268,20 +268,23 @@ def _score_expressions() -> dict:
     return {"score": Coalesce(Subquery(earned), Value(0)), "max_score": Coalesce(Subquery(possible), Value(0))}
 
 
-def _end_attempts(*, ids: Iterable[int], status: str, now: datetime, due_only: bool) -> list[Attempt]:
+def _end_attempts(
+    *, ids: Iterable[int], status: str, now: datetime, due_only: bool, fields: Sequence[str] = ()
+) -> list[Attempt]:
     """The compare-and-set: end those of `ids` still due (`due_only`) or still submittable; return
     the ones this call ended.
 
     Must run inside a transaction. A token written by the same UPDATE tells which rows this
-    call won (MySQL has no UPDATE ... RETURNING).
+    call won (MySQL has no UPDATE ... RETURNING). `fields`: read only these of the ended attempts.
     """
     token = uuid.uuid4().hex
-    attempts = Attempt.objects.filter(pk__in=list(ids))
+    attempts = Attempt.objects.with_ids(list(ids))
     qs = attempts.due(now) if due_only else attempts.submittable(now)
     if not qs.update(status=status, ended_at=now, end_token=token, **_score_expressions()):
         return []
-    # With their students: the notifications of the end are built from this read (notifications.attempts_ended).
-    return list(Attempt.objects.select_related("user").filter(end_token=token).order_by("id"))
+    # The notifications of the end are built from this read (notifications.attempts_ended); without the
+    # students, which only the proctors' rows need, loaded after the students' frames are out.
+    return list(Attempt.objects.filter(end_token=token).only(*fields).order_by("id"))
 
 
 def _make_overdue(*, ids: list[int], now: datetime) -> list[Attempt]:
@@ -290,7 +293,7 @@ def _make_overdue(*, ids: list[int], now: datetime) -> list[Attempt]:
 
     One UPDATE per distinct hand_in_seconds among their exams (one, in practice).
     """
-    due = Attempt.objects.filter(pk__in=ids, status=AttemptStatus.ONGOING).due(now)
+    due = Attempt.objects.with_ids(ids).filter(status=AttemptStatus.ONGOING).due(now)
     windows: dict[int, list[int]] = {}
     for exam_id, seconds in Exam.objects.filter(
         at_deadline=AtDeadline.HAND_IN, pk__in=due.values("exam_id")
@@ -302,12 +305,13 @@ def _make_overdue(*, ids: list[int], now: datetime) -> list[Attempt]:
         changed += due.filter(exam_id__in=exam_ids).update(
             status=AttemptStatus.OVERDUE, hand_in_until=F("deadline_at") + timedelta(seconds=seconds), end_token=token
         )
-    return list(Attempt.objects.select_related("user").filter(end_token=token).order_by("id")) if changed else []
+    return list(Attempt.objects.filter(end_token=token).order_by("id")) if changed else []
 
 
-def _after_end(attempts: list[Attempt], *, notify: bool = True) -> None:
-    ids = [a.pk for a in attempts]
-    _on_commit(lambda: _best_effort_redis("deleting timers", timers.delete_timers, ids))
+def _after_end(attempts: list[Attempt], *, notify: bool = True, claimed: bool = False) -> None:
+    if not claimed:  # a claim took the timer key and index member already; the claimant settles its lease
+        ids = [a.pk for a in attempts]
+        _on_commit(lambda: _best_effort_redis("deleting timers", timers.delete_timers, ids))
     if notify:
         _on_commit(lambda: notifications.attempts_ended(attempts))
 
@@ -326,7 +330,14 @@ def _lateness_in_sql(now: datetime) -> Expression:
     return Cast(Value(clock.to_ms(now)) - missed_ms, output_field=BigIntegerField())
 
 
-def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = True) -> list[Attempt]:
+# What the timeouts' notifications (builders.ended_frame, notifications.ends_to_proctors) and the expiry
+# engine read of a timed-out attempt: a hard close reads thousands, and a model's every field costs.
+_EXPIRED_FIELDS = ("exam_id", "status", "score", "max_score", "deadline_at", "hand_in_until", "ended_at", "end_token")
+
+
+def expire_attempts(
+    *, attempt_ids: Iterable[int], path: str, notify: bool = True, claimed: bool = False
+) -> list[Attempt]:
     """Time out those of `attempt_ids` that are ongoing and past their deadline, in one UPDATE.
 
     Under a `hand_in` policy a due attempt becomes `overdue` instead, and is timed out once its
@@ -336,6 +347,7 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
     follows within milliseconds (bench/bench_expiry.py measures it from outside). With
     notify=False the caller sends `notifications.attempts_ended` itself once this returns
     (the listener does, so that its next batch commits while this one's messages go out).
+    `claimed`: the ids are the listener's claims (exams/timers.py), whose Redis entries it settles.
     """
     ids = list(attempt_ids)
     if not ids:
@@ -345,7 +357,7 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
         # Into the hand-in window first; one whose window is over already (no listener ran
         # meanwhile) is timed out by the next UPDATE, in the same transaction.
         overdue = _make_overdue(ids=ids, now=now)
-        ended = _end_attempts(ids=ids, status=AttemptStatus.TIMEOUT, now=now, due_only=True)
+        ended = _end_attempts(ids=ids, status=AttemptStatus.TIMEOUT, now=now, due_only=True, fields=_EXPIRED_FIELDS)
         ended_ids = {a.pk for a in ended}
         still_overdue = [a for a in overdue if a.pk not in ended_ids]
         AttemptEvent.objects.bulk_create(
@@ -363,11 +375,11 @@ def expire_attempts(*, attempt_ids: Iterable[int], path: str, notify: bool = Tru
         if ended:
             insert_like(
                 AttemptEvent(kind=EventKind.TIMED_OUT, at=now, path=path, detail={}),
-                Attempt.objects.filter(pk__in=ended_ids),
+                Attempt.objects.filter(end_token=ended[0].end_token),  # the token of all those ended
                 attempt=F("pk"),
                 lateness_ms=_lateness_in_sql(now),
             )
-        _after_end(ended, notify=notify)
+        _after_end(ended, notify=notify, claimed=claimed)
         if still_overdue:
             # The timer now runs to the end of the hand-in window (the reconciler re-arms it if this fails).
             windows = [(a.pk, clock.to_ms(a.hand_in_until)) for a in still_overdue if a.hand_in_until]

@@ -32,6 +32,10 @@ CLAIMED_DEADLINES_KEY = "exam:claimed"
 _KEYS = (DEADLINES_KEY, CLAIMS_KEY, CLAIMED_DEADLINES_KEY)
 
 # Lua shared by the scripts below. KEYS: deadlines, claims, claimed deadlines.
+# lease: a claimed attempt's timer key goes with the claim. Its `expired` event would only be heard by
+# every listener and claimed by none (10,000 events to read in a hard close), and a lease given back
+# is due at once in the index, where the sweeper takes it. (A key named in the script, not in KEYS:
+# fine on one Redis and its replicas; Redis Cluster is not supported, see the README.)
 # give_back: the lease ends and the id is claimable again with its deadline; NX keeps a
 # newer score (an extension re-armed it meanwhile).
 _LEASES = """
@@ -46,8 +50,9 @@ local function lease(id, deadline, until_ms)
   redis.call('ZREM', KEYS[1], id)
   redis.call('ZADD', KEYS[2], until_ms, id)
   redis.call('HSET', KEYS[3], id, deadline)
+  redis.call('DEL', '{prefix}' .. id)
 end
-"""
+""".replace("{prefix}", TIMER_PREFIX)
 
 # Claim due members atomically, after returning run-out leases: two sweepers never both take one.
 # ARGV: due up to (ms), limit, now (ms), lease until (ms).

@@ -255,7 +255,7 @@ def ended_frame(attempt: Attempt, *, at: datetime | None = None) -> dict:
     if attempt.is_overdue:
         return overdue_frame(attempt, at=at)
     return {
-        "type": "timeout" if attempt.status == AttemptStatus.TIMEOUT else "submitted",
+        "type": ended_kind(attempt),
         "attempt_id": attempt.pk,
         "status": attempt.status,
         "score": attempt.score or 0,
@@ -263,6 +263,13 @@ def ended_frame(attempt: Attempt, *, at: datetime | None = None) -> dict:
         "deadline": clock.iso(attempt.deadline_at),
         "server_time": clock.iso(at or clock.now()),
     }
+
+
+def ended_kind(attempt: Attempt) -> str:
+    """The type of `ended_frame` for the attempt: `overdue`, `timeout` or `submitted`."""
+    if attempt.is_overdue:
+        return "overdue"
+    return "timeout" if attempt.status == AttemptStatus.TIMEOUT else "submitted"
 
 
 def overdue_frame(attempt: Attempt, *, at: datetime | None = None) -> dict:

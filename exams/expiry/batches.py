@@ -51,17 +51,18 @@ class SetAside:
 
 
 def expire_batch(
-    *, attempt_ids: Iterable[int], path: str, set_aside: SetAside, notify: bool = True
+    *, attempt_ids: Iterable[int], path: str, set_aside: SetAside, notify: bool = True, claimed: bool = False
 ) -> tuple[list[Attempt], list[int]]:
     """`services.expire_attempts`, isolating failures: (the attempts timed out, the ids set aside).
+    `claimed`: the ids are the listener's claims (see `services.expire_attempts`).
 
     Raises only while the database is down (after a failure, `SELECT 1` fails too).
     """
-    rest, claimed = set_aside.resting(), list(attempt_ids)
-    ids = [i for i in claimed if i not in rest]
-    aside = [i for i in claimed if i in rest]
+    rest, given = set_aside.resting(), list(attempt_ids)
+    ids = [i for i in given if i not in rest]
+    aside = [i for i in given if i in rest]
     try:
-        ended = services.expire_attempts(attempt_ids=ids, path=path, notify=notify)
+        ended = services.expire_attempts(attempt_ids=ids, path=path, notify=notify, claimed=claimed)
     except Exception as exc:
         ping_database()  # raises while the database is down: an outage, not a bad attempt
         if len(ids) > 1:
@@ -69,7 +70,7 @@ def expire_batch(
         ended = []
         for attempt_id in ids:
             try:
-                ended += services.expire_attempts(attempt_ids=[attempt_id], path=path, notify=notify)
+                ended += services.expire_attempts(attempt_ids=[attempt_id], path=path, notify=notify, claimed=claimed)
             except Exception:
                 ping_database()
                 if set_aside.add(attempt_id):

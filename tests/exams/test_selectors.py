@@ -90,3 +90,18 @@ def test_exams_for_a_proctor_count_attempts_in_progress(make_user, make_exam):
     services.submit_attempt(user=done.user, attempt_id=done.pk)
     rows = [(e.exam.pk, e.total_questions, e.ongoing) for e in selectors.exams_for_proctor()]
     assert rows == [(exam.pk, 3, 1), (hidden.pk, 1, 0)]
+
+
+def test_with_ids_selects_as_pk_in_does_in_updates_and_subqueries(make_user, exam):
+    from exams.models import Attempt, AttemptStatus, Exam
+
+    attempts = [start(make_user(), exam) for _ in range(3)]
+    ids = [attempts[0].pk, attempts[2].pk]
+    assert sorted(Attempt.objects.with_ids(ids).values_list("pk", flat=True)) == sorted(ids)
+    assert not Attempt.objects.with_ids([]).exists()
+    # In a subquery the table has another alias: the lookup names the column through it.
+    assert list(Exam.objects.filter(pk__in=Attempt.objects.with_ids(ids).values("exam_id"))) == [exam]
+    assert Attempt.objects.with_ids(ids).update(status=AttemptStatus.TIMEOUT) == 2
+    assert Attempt.objects.get(pk=attempts[1].pk).status == AttemptStatus.ONGOING
+    with pytest.raises(ValueError):
+        Attempt.objects.with_ids(["1) OR (1=1"])  # written into the SQL as integers, or not at all

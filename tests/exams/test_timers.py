@@ -268,3 +268,22 @@ def test_set_timers_arms_thousands_in_a_few_script_calls_without_a_multi(private
     assert index == dict(pairs)
     assert int(client.get(timers.timer_key(2500))) == base + 2500
     assert 590_000 < client.pttl(timers.timer_key(1)) <= 600_000 + timers.deadlines.grace_ms() + 2
+
+
+async def test_a_claim_takes_the_timer_key_with_it(clean_redis):
+    """A claimed attempt's key must not expire later: its `expired` event would reach every listener for
+    nothing (a hard close of 10,000: 10,000 events to read). A lease given back is found in the index."""
+    timers.create_timer(90, deadline_ms=now_ms() - 1_000)
+    clean_redis.set(timers.timer_key(90), "1", px=60_000)  # not expired yet: Redis lags with many TTL keys
+    timers.create_timer(91, deadline_ms=now_ms() + 60_000)
+    timers.create_timer(92, deadline_ms=now_ms() + 60_000)
+    try:
+        assert await timers.aclaim_due(limit=10) == [90]
+        assert await timers.aclaim([91]) == [91]  # a keyspace event's claim
+        assert clean_redis.exists(timers.timer_key(90), timers.timer_key(91)) == 0
+        assert clean_redis.exists(timers.timer_key(92)) == 1  # not claimed: untouched
+
+        assert await timers.arelease([90, 91]) == 2
+        assert await timers.aclaim_due(limit=10) == [90]  # due: the sweeper's to take again
+    finally:
+        await close_async_redis()

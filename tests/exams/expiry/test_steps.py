@@ -8,16 +8,20 @@ timeouts of the others, on any path.
 import asyncio
 import itertools
 import logging
+import time
 from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 
-from exams import clock, timers
+from exams import clock, delivery, timers
+from exams.expiry import listener as listener_module
 from exams.expiry.batches import TimerAudit
 from exams.expiry.listener import ExpiryListener
 from exams.models import Attempt, AttemptEvent, AttemptStatus, EventKind, ExpiryPath
 from exams.redis_clients import close_async_redis
+from tests.realtime.conftest import fresh_layer  # noqa: F401 (fixture)
 from tests.support.redis_commands import MonitoredRedis, name
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,6 +103,17 @@ async def test_reconcile_times_out_the_overdue_and_rearms_the_live(listener, stu
     assert in_redis(clean_redis) == ({live}, set())
     assert clean_redis.exists(timers.timer_key(live))
     assert listener.reconciled.is_set()
+
+
+async def test_reconcile_clears_what_it_timed_out_from_redis(listener, student, exam, clean_redis):
+    # Unlike a claim's, the reconciler's timeouts are still in the index (no sweep came yet): it clears them.
+    overdue = await make_attempts(student, exam, -2, -1)
+    [live] = await make_attempts(student, exam, 60)
+
+    await listener.reconcile()
+
+    assert await outcome(overdue) == dict.fromkeys(overdue, (AttemptStatus.TIMEOUT, ExpiryPath.RECONCILER))
+    assert in_redis(clean_redis) == ({live}, set())
 
 
 async def test_a_sweep_claims_the_due_and_times_them_out(listener, student, exam, clean_redis):
@@ -261,3 +276,59 @@ async def test_a_flushall_is_rebuilt_by_a_periodic_reconcile(listener, student, 
 
     assert in_redis(client) == (set(ids), set())
     assert all(client.exists(timers.timer_key(pk)) for pk in ids)
+
+
+# --- Telling students and proctors -----------------------------------------------------------
+
+
+@pytest.fixture
+async def hub_channel() -> str:
+    """A process channel in the fan-out group, as a daphne process's hub has."""
+    channel = f"{delivery.PROCESS_CHANNEL_PREFIX}expiry-steps-test"
+    await get_channel_layer().group_add(delivery.FANOUT_GROUP, channel)
+    return channel
+
+
+async def fanout(channel: str) -> list[tuple[str, int, str]]:
+    """The next fan-out message's events: (target, its id, frame type)."""
+    message = await asyncio.wait_for(get_channel_layer().receive(channel), 5)
+    return [(target, target_id, frame["type"]) for target, target_id, frame in message["events"]]
+
+
+@pytest.mark.usefixtures("fresh_layer")  # before hub_channel: a channel layer of this test's loop
+async def test_students_hear_each_commit_and_proctors_one_pass_once_no_batch_commits(
+    listener, student, exam, clean_redis, hub_channel, monkeypatch
+):
+    monkeypatch.setattr(listener_module, "PROCTOR_ROWS_MAX_WAIT_SECONDS", 60)
+    listener.reconciled.set()
+    first = await make_attempts(student, exam, -3, -2)  # BATCH_SIZE is 2: two batches
+    second = await make_attempts(student, exam, -1)
+    proctors = asyncio.create_task(listener.tell_proctors())
+    listener.committing += 1  # another batch is committing all along
+    try:
+        for ids in (first, second):
+            await listener.sweep_once()
+            await finish_batches(listener)
+            assert await fanout(hub_channel) == [(delivery.TO_ATTEMPT, i, "timeout") for i in ids]
+    finally:
+        listener.committing -= 1
+        listener.last_commit = time.monotonic()
+    # The proctors' rows of both batches, in one pass after the other batch "committed".
+    assert await fanout(hub_channel) == [(delivery.TO_EXAM, exam.pk, "attempt_timeout")] * 3
+    await proctors
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_proctors_rows_wait_for_the_batches_no_longer_than_the_bound(
+    listener, student, exam, clean_redis, hub_channel, monkeypatch
+):
+    monkeypatch.setattr(listener_module, "PROCTOR_ROWS_MAX_WAIT_SECONDS", 0.2)
+    listener.reconciled.set()
+    ids = await make_attempts(student, exam, -1)
+    listener.committing += 1  # a batch that never ends (a hard close going on)
+    await listener.sweep_once()
+    await finish_batches(listener)
+    assert await fanout(hub_channel) == [(delivery.TO_ATTEMPT, ids[0], "timeout")]
+    await listener.tell_proctors()
+    assert await fanout(hub_channel) == [(delivery.TO_EXAM, exam.pk, "attempt_timeout")]
+    listener.committing -= 1
