@@ -304,14 +304,15 @@ async def test_students_hear_each_commit_and_proctors_one_pass_once_no_batch_com
     first = await make_attempts(student, exam, -3, -2)  # BATCH_SIZE is 2: two batches
     second = await make_attempts(student, exam, -1)
     proctors = asyncio.create_task(listener.tell_proctors())
-    listener.committing += 1  # another batch is committing all along
+    # Another (large) batch is committing all along.
+    listener.committing, listener.committing_ids = 1, listener_module.OVERLAP_FROM
     try:
         for ids in (first, second):
             await listener.sweep_once()
             await finish_batches(listener)
             assert await fanout(hub_channel) == [(delivery.TO_ATTEMPT, i, "timeout") for i in ids]
     finally:
-        listener.committing -= 1
+        listener.committing, listener.committing_ids = 0, 0
         listener.last_commit = time.monotonic()
     # The proctors' rows of both batches, in one pass after the other batch "committed".
     assert await fanout(hub_channel) == [(delivery.TO_EXAM, exam.pk, "attempt_timeout")] * 3
@@ -325,10 +326,33 @@ async def test_proctors_rows_wait_for_the_batches_no_longer_than_the_bound(
     monkeypatch.setattr(listener_module, "PROCTOR_ROWS_MAX_WAIT_SECONDS", 0.2)
     listener.reconciled.set()
     ids = await make_attempts(student, exam, -1)
-    listener.committing += 1  # a batch that never ends (a hard close going on)
+    # A large batch that never ends (a hard close going on).
+    listener.committing, listener.committing_ids = 1, listener_module.OVERLAP_FROM
     await listener.sweep_once()
     await finish_batches(listener)
     assert await fanout(hub_channel) == [(delivery.TO_ATTEMPT, ids[0], "timeout")]
     await listener.tell_proctors()
     assert await fanout(hub_channel) == [(delivery.TO_EXAM, exam.pk, "attempt_timeout")]
-    listener.committing -= 1
+    listener.committing, listener.committing_ids = 0, 0
+
+
+async def test_a_second_batch_overlaps_only_a_large_one(listener):
+    order: list[str] = []
+
+    async def claim() -> list[int]:
+        order.append("claimed")
+        return []
+
+    listener.committing, listener.committing_ids = 1, 10  # a small batch is committing
+    waiting = asyncio.create_task(listener._claim_and_start(claim, ExpiryPath.SWEEPER))
+    await asyncio.sleep(0)  # the claim's task runs up to where it waits
+    order.append("small batch ended")
+    listener.committing, listener.committing_ids = 0, 0
+    listener.batch_ended.set()
+    await waiting
+    assert order == ["small batch ended", "claimed"]
+
+    listener.committing, listener.committing_ids = 1, listener_module.OVERLAP_FROM  # a hard close's batch
+    await listener._claim_and_start(claim, ExpiryPath.SWEEPER)  # claims at once, alongside
+    assert order[-1] == "claimed" and len(order) == 3
+    listener.committing, listener.committing_ids = 0, 0
