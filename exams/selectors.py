@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, Max, OuterRef, Q, prefetch_related_objects
+from django.db.models import Count, Exists, Max, OuterRef, Q
 
 from . import deadlines
 from .errors import Forbidden, NotFound
+from .id_lists import ids_in
 from .models import (
     CLEARED,
     Accommodation,
@@ -37,7 +38,7 @@ def get_attempt(attempt_id: int) -> Attempt:
 
 
 def attempts_by_id(attempt_ids: list[int]) -> dict[int, Attempt]:
-    return {a.pk: a for a in Attempt.objects.filter(pk__in=attempt_ids)}
+    return {a.pk: a for a in Attempt.objects.with_ids(attempt_ids)}
 
 
 def get_own_attempt(*, user: User, attempt_id: int) -> Attempt:
@@ -94,12 +95,20 @@ def forced_attempt_ids(attempts: list[Attempt]) -> set[int]:
 def attempts_in_order(attempt_ids: list[int]) -> list[Attempt]:
     """The attempts, ordered by id; their students are not read (`with_students` reads them for all):
     the students' frames of an exam-wide change need only the attempts, and go out first."""
-    return list(Attempt.objects.filter(pk__in=attempt_ids).order_by("id"))
+    return list(Attempt.objects.with_ids(attempt_ids).order_by("id"))
 
 
 def with_students(attempts: list[Attempt]) -> list[Attempt]:
-    """The attempts with their students loaded: one query for all (none for those already loaded)."""
-    prefetch_related_objects(attempts, "user")
+    """The attempts with their students loaded (their usernames, what a proctor's row shows): one query for
+    all, none for those already loaded. Not `prefetch_related_objects`: for 5,000 attempts its lookup
+    takes ~0.2 s of the process to build, while the students' frames of the same change go out."""
+    user_field = Attempt._meta.get_field("user")
+    wanted = {a.user_id for a in attempts if not user_field.is_cached(a)}
+    if wanted:
+        users = {u.pk: u for u in User.objects.filter(ids_in("pk", wanted)).only("pk", "username")}
+        for attempt in attempts:
+            if attempt.user_id in users:
+                user_field.set_cached_value(attempt, users[attempt.user_id])
     return attempts
 
 
@@ -117,7 +126,7 @@ def with_progress(attempts: list[Attempt]) -> list[Progress]:
     ids = [a.pk for a in attempts]
     progress = {
         row["attempt_id"]: row
-        for row in Answer.objects.filter(attempt_id__in=ids)
+        for row in Answer.objects.filter(ids_in("attempt_id", ids))
         .values("attempt_id")
         .annotate(n=Count("id", filter=~Q(selected_option=CLEARED)), last=Max("saved_at"))
         .order_by()
@@ -173,7 +182,7 @@ def proctor_attempts(*, exam_id: int | None = None, attempt_ids: list[int] | Non
     if exam_id is not None:
         qs = qs.filter(exam_id=exam_id)
     if attempt_ids is not None:
-        qs = qs.filter(pk__in=attempt_ids)
+        qs = qs.with_ids(attempt_ids)
     return with_progress(list(qs.order_by("id")))
 
 
@@ -250,7 +259,7 @@ def user_rights(user_ids: list[int]) -> dict[int, tuple[bool, bool]]:
 def pause_reasons(attempt_ids: list[int]) -> dict[int, dict]:
     """Each attempt's latest pause (category, note, by, scope), from its `paused` events, in one query."""
     reasons: dict[int, dict] = {}
-    events = AttemptEvent.objects.filter(attempt_id__in=attempt_ids, kind=EventKind.PAUSED).order_by("id")
+    events = AttemptEvent.objects.filter(ids_in("attempt_id", attempt_ids), kind=EventKind.PAUSED).order_by("id")
     for attempt_id, detail in events.values_list("attempt_id", "detail"):
         reasons[attempt_id] = detail
     return reasons

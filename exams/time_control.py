@@ -91,7 +91,7 @@ def _selection(exam_id: int, attempt_ids: list[int] | None) -> AttemptQuerySet:
     if attempt_ids is None:
         return attempts
     wanted = set(attempt_ids)
-    attempts = attempts.filter(pk__in=wanted)
+    attempts = attempts.with_ids(wanted)
     strangers = wanted - set(attempts.values_list("pk", flat=True))
     if strangers:
         raise NotFound(f"Attempt(s) {sorted(strangers)[:5]} are not part of exam {exam_id}.", code="not_in_exam")
@@ -131,7 +131,7 @@ def pause(*, by: User, exam_id: int, category: str, note: str = "", attempt_ids:
         if not ids and not whole:
             raise Conflict("None of these attempts is running.", code="nothing_to_change")
         if ids:
-            Attempt.objects.filter(pk__in=ids).running().update(paused_at=now)
+            Attempt.objects.with_ids(ids).running().update(paused_at=now)
             AttemptEvent.objects.bulk_create(
                 AttemptEvent(attempt_id=i, kind=EventKind.PAUSED, at=now, detail=detail) for i in ids
             )
@@ -205,7 +205,7 @@ def end_pauses(target: AttemptQuerySet, *, now: datetime, by: User) -> list[int]
     for pk, paused_at in rows:
         by_instant[paused_at].append(pk)
     for paused_at, group in by_instant.items():
-        Attempt.objects.filter(pk__in=group, paused_at=paused_at).paused().update(
+        Attempt.objects.with_ids(group).filter(paused_at=paused_at).paused().update(
             **deadlines.timeline_update(paused_total=F("paused_total") + _duration(now - paused_at), paused_at=None)
         )
     ids = [pk for pk, _ in rows]
@@ -222,7 +222,7 @@ def end_pauses(target: AttemptQuerySet, *, now: datetime, by: User) -> list[int]
         )
         for pk in ids
     )
-    resumed = list(Attempt.objects.filter(pk__in=ids).running().values_list("pk", "deadline_at"))
+    resumed = list(Attempt.objects.with_ids(ids).running().values_list("pk", "deadline_at"))
     pairs = [(pk, clock.to_ms(deadline)) for pk, deadline in resumed]
     _on_commit(lambda: _best_effort("re-arming resumed timers", timers.set_timers, pairs))
     _on_commit(lambda: notifications.attempts_resumed(ids, paused_ms))
@@ -309,7 +309,7 @@ def change_time(
                 new_end = deadlines.deadline_expression(extra_seconds=grant, clear_close=True)
                 updates["close_at"] = Greatest(F("close_at"), new_end)
             updates["extra_seconds"] = grant
-            Attempt.objects.filter(pk__in=group).ongoing().update(**deadlines.timeline_update(**updates))
+            Attempt.objects.with_ids(group).ongoing().update(**deadlines.timeline_update(**updates))
         ids = list(change)
         mode = {unit: amount}
         who = {"by": by.get_username(), "reason": reason, **({"close": close} if close else {})}
@@ -317,7 +317,7 @@ def change_time(
             # One INSERT ... SELECT per distinct change: no Python per attempt (5,000 at once).
             insert_like(
                 AttemptEvent(kind=EventKind.TIME_CHANGED, at=now, detail={"seconds": seconds, **mode, **who}),
-                Attempt.objects.filter(pk__in=group),
+                Attempt.objects.with_ids(group),
                 attempt=F("pk"),
             )
         ExamEvent.objects.create(

@@ -178,7 +178,7 @@ def reconcile(
 
 def rearm(*, attempt_ids: Iterable[int]) -> int:
     """Put claimed-but-not-due attempts back in the deadline index (e.g. extended meanwhile, or overdue)."""
-    armed = Attempt.objects.filter(pk__in=list(attempt_ids)).armed(clock.now())
+    armed = Attempt.objects.with_ids(attempt_ids).armed(clock.now())
     return timers.restore_timers((pk, clock.to_ms(instant)) for pk, instant in armed)
 
 

@@ -105,3 +105,26 @@ def test_with_ids_selects_as_pk_in_does_in_updates_and_subqueries(make_user, exa
     assert Attempt.objects.get(pk=attempts[1].pk).status == AttemptStatus.ONGOING
     with pytest.raises(ValueError):
         Attempt.objects.with_ids(["1) OR (1=1"])  # written into the SQL as integers, or not at all
+
+
+def test_ids_in_is_a_condition_like_any_other(make_user, exam):
+    from exams.id_lists import ids_in
+    from exams.models import Attempt
+
+    ids = [start(make_user(), exam).pk for _ in range(3)]
+    assert list(Attempt.objects.exclude(ids_in("pk", ids[:2])).values_list("pk", flat=True)) == ids[2:]
+    assert Attempt.objects.exclude(ids_in("pk", [])).count() == 3  # as `exclude(pk__in=[])`
+    assert Attempt.objects.filter(ids_in("exam_id", [exam.pk]) | ids_in("pk", [])).count() == 3
+
+
+def test_with_students_reads_every_username_in_one_query(make_user, exam, django_assert_num_queries):
+    from exams.models import Attempt
+
+    ids = [start(make_user(), exam).pk for _ in range(3)]
+    attempts = selectors.attempts_in_order(ids)
+    with django_assert_num_queries(1):
+        selectors.with_students(attempts)
+        names = [a.user.get_username() for a in attempts]
+    assert names == [a.user.get_username() for a in Attempt.objects.select_related("user").filter(pk__in=ids)]
+    with django_assert_num_queries(0):
+        selectors.with_students(attempts)  # loaded already
