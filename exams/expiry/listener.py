@@ -243,6 +243,8 @@ class ExpiryListener:
         try:
             await self.db(notifications.ends_to_proctors, self.notifier)(ended, bound=delivery.BATCH_PUBLISH)
         except asyncio.CancelledError:
+            # Stopping: the flush after the last batches sends them (twice at worst, which proctors tolerate).
+            self.ended_for_proctors = ended + self.ended_for_proctors
             raise
         except Exception:
             logger.exception("telling the proctors of %d timeouts failed", len(ended))

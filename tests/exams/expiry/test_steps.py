@@ -356,3 +356,22 @@ async def test_a_second_batch_overlaps_only_a_large_one(listener):
     await listener._claim_and_start(claim, ExpiryPath.SWEEPER)  # claims at once, alongside
     assert order[-1] == "claimed" and len(order) == 3
     listener.committing, listener.committing_ids = 0, 0
+
+
+@pytest.mark.usefixtures("fresh_layer")
+async def test_a_proctors_pass_cancelled_at_stop_leaves_its_rows_for_the_last_flush(
+    listener, student, exam, clean_redis, hub_channel
+):
+    listener.reconciled.set()
+    ids = await make_attempts(student, exam, -1)
+    await listener.sweep_once()
+    await finish_batches(listener)
+    assert await fanout(hub_channel) == [(delivery.TO_ATTEMPT, ids[0], "timeout")]
+    passing = asyncio.create_task(listener.flush_proctor_rows())
+    await asyncio.sleep(0)  # into its database call
+    passing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await passing
+    assert [a.pk for a in listener.ended_for_proctors] == ids
+    await listener.flush_proctor_rows()  # as run() does once the batches are done
+    assert await fanout(hub_channel) == [(delivery.TO_EXAM, exam.pk, "attempt_timeout")]
