@@ -275,7 +275,7 @@ def _end_attempts(
     the ones this call ended.
 
     Must run inside a transaction. A token written by the same UPDATE tells which rows this
-    call won (MySQL has no UPDATE ... RETURNING). `fields`: read only these of the ended attempts.
+    call won (MySQL has no UPDATE ... RETURNING). `fields`: read only these of the ended attempts (all if none).
     """
     token = uuid.uuid4().hex
     attempts = Attempt.objects.with_ids(list(ids))
