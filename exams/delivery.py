@@ -25,9 +25,12 @@ PROCESS_CHANNEL_PREFIX = "exam.process."
 # Events per channel-layer message: bounds a message's size (a timeout event is ~300 bytes).
 EVENTS_PER_MESSAGE = 500
 # Whom an event is for: the sockets of one attempt, the proctors of one exam, the hubs holding
-# sockets in one exam's waiting room (realtime/waiting.py: they act on it, e.g. seat them), or the
-# student sockets of one exam (an announcement to all: one event however many students sit it).
+# sockets in one exam's waiting room (realtime/waiting.py: they act on it, e.g. seat them), the
+# student sockets of one exam (an announcement to all: one event however many students sit it), or
+# the hubs holding one exam's proctors, to read and send them many attempts' rows
+# (realtime/proctor_feed.py).
 TO_ATTEMPT, TO_EXAM, TO_WAITING, TO_EXAM_STUDENTS = "attempt", "exam", "waiting", "exam_students"
+TO_EXAM_ROWS = "exam_rows"
 
 # (one of the targets above, the attempt's or exam's id, the frame)
 Event = tuple[str, int, dict]
@@ -46,6 +49,12 @@ def to_exam_students(exam_id: int, frame: dict) -> Event:
 def to_proctors(exam_id: int, frame: dict) -> Event:
     """A frame for the proctor sockets of one exam."""
     return TO_EXAM, exam_id, frame
+
+
+def rows_to_proctors(exam_id: int, kind: str, attempt_ids: list[int]) -> Event:
+    """`kind` (frames.ATTEMPT_EVENTS) with each attempt's row, for the proctor sockets of one exam: read
+    by the processes holding them, not by the publisher."""
+    return TO_EXAM_ROWS, exam_id, {"kind": kind, "attempt_ids": attempt_ids}
 
 
 def to_waiting_room(exam_id: int, signal: dict) -> Event:

@@ -15,6 +15,7 @@ from .delivery import (
     REQUEST_PUBLISH,
     Event,
     publish,
+    rows_to_proctors,
     to_exam_students,
     to_proctors,
     to_student,
@@ -76,9 +77,17 @@ def attempt_extended(attempt: Attempt, added_seconds: int) -> None:
 
 
 def _to_proctors(attempts: list[Attempt], kind: str) -> list[Event]:
-    """`kind` (frames.ATTEMPT_EVENTS) with each attempt's row, for its exam's proctors (three queries for all)."""
-    rows = builders.proctor_rows(selectors.with_progress(selectors.with_students(attempts)))
-    return [to_proctors(a.exam_id, builders.attempt_event(kind, row)) for a, row in zip(attempts, rows, strict=True)]
+    """`kind` (frames.ATTEMPT_EVENTS) with each attempt's row, for its exam's proctors: one event per exam
+    naming the attempts; the processes holding its proctors read the rows (`proctor_frames`)."""
+    by_exam: dict[int, list[int]] = {}
+    for attempt in attempts:
+        by_exam.setdefault(attempt.exam_id, []).append(attempt.pk)
+    return [rows_to_proctors(exam_id, kind, ids) for exam_id, ids in by_exam.items()]
+
+
+def proctor_frames(kind: str, attempt_ids: list[int]) -> list[dict]:
+    """`kind` with the row of each of these attempts as it is now (three queries for all)."""
+    return [builders.attempt_event(kind, row) for row in attempt_rows(attempt_ids)]
 
 
 def attempts_paused(attempt_ids: list[int], category: str, note: str) -> bool:

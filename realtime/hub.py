@@ -35,6 +35,7 @@ from exams.contract.codes import CLOSE_UNAUTHENTICATED
 
 from .db import db_call
 from .limits import UserLimits
+from .proctor_feed import ProctorFeed
 from .rights import Rights, token_expired
 from .waiting import WaitingRooms
 
@@ -96,6 +97,8 @@ class Hub:
         self.rights = Rights()
         # Waiting-room sockets, by exam and user, and the synchronized start (realtime/waiting.py).
         self.rooms = WaitingRooms(self)
+        # Many attempts' proctor rows, read here for the exams whose proctors this process holds.
+        self.feed = ProctorFeed(self._to_proctors, self.missed_events)
 
     # --- sockets ---------------------------------------------------------------------
 
@@ -167,6 +170,10 @@ class Hub:
             if target == delivery.TO_WAITING:
                 await self.rooms.on_signal(target_id, payload)
                 continue
+            if target == delivery.TO_EXAM_ROWS or (target == delivery.TO_EXAM and self.feed.busy(target_id)):
+                if target_id in self.proctors:
+                    (self.feed.rows if target == delivery.TO_EXAM_ROWS else self.feed.frame)(target_id, payload)
+                continue
             sockets: set[HubSocket] | None
             if target == delivery.TO_EXAM_STUDENTS:
                 sockets = self._exam_students(target_id)
@@ -183,6 +190,25 @@ class Hub:
             if served >= SLICE:
                 served = 0
                 await asyncio.sleep(0)
+
+    async def _to_proctors(self, exam_id: int, frames: list[dict]) -> None:
+        """Frames from the proctor feed to the exam's proctor sockets held now, yielding between slices."""
+        served = 0
+        for frame in frames:
+            sockets = list(self.proctors.get(exam_id, ()))
+            for socket in sockets:
+                try:
+                    await socket.deliver(frame)
+                except Exception:  # one socket's failure is never the others'
+                    logger.exception("delivering %s to a socket failed", frame.get("type"))
+            served += len(sockets)
+            if served >= SLICE:
+                served = 0
+                await asyncio.sleep(0)
+
+    def missed_events(self) -> None:
+        """Events for this process's sockets could not be sent: resync them all at the next beat."""
+        self._healthy = False
 
     def _exam_students(self, exam_id: int) -> set[HubSocket]:
         """The student sockets of one exam, and those still connecting, whose exam is not known yet
@@ -417,6 +443,7 @@ class Hub:
         """Stop, and take this process out of presence (its students are disconnected here)."""
         for task in self._tasks:
             task.cancel()
+        await self.feed.stop()
         if self._recorder is not None and not self._recorder.done():
             # What presence already reported is recorded, within the same bound.
             await asyncio.wait([self._recorder], timeout=LEAVE_WAIT_SECONDS)

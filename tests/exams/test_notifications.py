@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from exams import delivery, notifications, services
-from exams.delivery import TO_ATTEMPT, TO_EXAM
+from exams.delivery import TO_ATTEMPT, TO_EXAM, TO_EXAM_ROWS
 from exams.models import ExpiryPath, Question
 from tests.realtime.conftest import fresh_layer  # noqa: F401 (fixture)
 from tests.support.contract_check import check_event
@@ -55,6 +55,13 @@ def ended_now(attempt_ids: list[int]) -> tuple[int, int]:
     with CaptureQueriesContext(connection) as telling:
         notifications.attempts_ended(ended)
     return len(ending.captured_queries), len(telling.captured_queries)
+
+
+def proctor_frames(kind: str, attempt_ids: list[int]) -> tuple[list[dict], int]:
+    """The proctors' frames of these attempts, and the queries they took."""
+    with CaptureQueriesContext(connection) as reading:
+        frames = notifications.proctor_frames(kind, attempt_ids)
+    return frames, len(reading.captured_queries)
 
 
 async def test_ends_go_to_the_students_first_then_to_the_proctors(make_user, make_exam, hub_channel):
@@ -115,6 +122,35 @@ async def test_starts_answers_and_extensions(student, proctor, exam, hub_channel
     [[to_student, to_proctors]] = await messages(hub_channel, 1)
     assert (to_student[2]["type"], to_student[2]["added_seconds"]) == ("extended", 30)
     assert (to_proctors[2]["type"], to_proctors[2]["attempt"]["extra_seconds"]) == ("attempt_extended", 30)
+
+
+async def test_a_change_of_many_tells_the_students_then_names_the_attempts_per_exam(
+    make_user, make_exam, proctor, hub_channel
+):
+    """The proctors' rows are not built on the request's path: each exam's proctors get one event naming
+    its attempts, read by the processes holding them (realtime/proctor_feed.py)."""
+    from exams import time_control
+
+    first, second = await in_thread(make_exam)(), await in_thread(make_exam)()
+    attempts = [await in_thread(start)(await in_thread(make_user)(), exam) for exam in (first, second, first)]
+    await messages(hub_channel, 3)  # the starts
+    ids = [a.pk for a in attempts]
+    await in_thread(time_control.change_time)(by=proctor, exam_id=first.pk, unit="minutes", amount=2)
+    students, rows = await messages(hub_channel, 2)
+    assert [(target, target_id, frame["type"]) for target, target_id, frame in students] == [
+        (TO_ATTEMPT, ids[0], "extended"),
+        (TO_ATTEMPT, ids[2], "extended"),
+    ]
+    assert rows == [[TO_EXAM_ROWS, first.pk, {"kind": "time_changed", "attempt_ids": [ids[0], ids[2]]}]]
+    frames, queries = await in_thread(proctor_frames)("time_changed", ids)
+    assert [(f["type"], f["attempt"]["attempt_id"], f["attempt"]["extra_seconds"]) for f in frames] == [
+        ("time_changed", ids[0], 120),
+        ("time_changed", ids[1], 0),
+        ("time_changed", ids[2], 120),
+    ]
+    for frame in frames:
+        check_event([TO_EXAM, first.pk, frame])
+    assert queries == 3  # the attempts with their students, their progress, their exams' question counts
 
 
 async def test_presence_changes_go_to_the_proctors(make_user, exam, hub_channel):

@@ -49,7 +49,7 @@ def test_progress_is_read_for_many_attempts_at_once(make_user, make_exam, django
     answer(first, 0)
     last = answer(first, 1)
     answer(second, 4)
-    attempts = selectors.with_students(selectors.attempts_in_order([third.pk, first.pk, second.pk]))
+    attempts = selectors.attempts_in_order([third.pk, first.pk, second.pk])
     with django_assert_num_queries(2):
         progress = selectors.with_progress(attempts)
     assert [p.attempt.pk for p in progress] == [first.pk, second.pk, third.pk]
@@ -115,16 +115,3 @@ def test_ids_in_is_a_condition_like_any_other(make_user, exam):
     assert list(Attempt.objects.exclude(ids_in("pk", ids[:2])).values_list("pk", flat=True)) == ids[2:]
     assert Attempt.objects.exclude(ids_in("pk", [])).count() == 3  # as `exclude(pk__in=[])`
     assert Attempt.objects.filter(ids_in("exam_id", [exam.pk]) | ids_in("pk", [])).count() == 3
-
-
-def test_with_students_reads_every_username_in_one_query(make_user, exam, django_assert_num_queries):
-    from exams.models import Attempt
-
-    ids = [start(make_user(), exam).pk for _ in range(3)]
-    attempts = selectors.attempts_in_order(ids)
-    with django_assert_num_queries(1):
-        selectors.with_students(attempts)
-        names = [a.user.get_username() for a in attempts]
-    assert names == [a.user.get_username() for a in Attempt.objects.select_related("user").filter(pk__in=ids)]
-    with django_assert_num_queries(0):
-        selectors.with_students(attempts)  # loaded already

@@ -378,3 +378,36 @@ def datetime_of(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.mark.skipif(
+    os.environ.get("DATABASE_URL", "").startswith("sqlite") or not os.environ.get("DATABASE_URL"),
+    reason="cuts MySQL through a TCP proxy; SQLite is a file",
+)
+async def test_proctor_rows_unread_in_a_database_cut_come_as_a_snapshot_after_it(make_exam, proctor):
+    """An exam-wide change's proctor rows are read by the daphne holding the proctor (realtime/proctor_feed.py).
+    With its database cut then, the proctor is sent the whole exam again once the database is back."""
+    from exams import time_control
+    from tests.support.processes import database_address, database_url
+    from tests.support.tcp_proxy import TcpProxy
+
+    exam = await asyncio.to_thread(make_exam)
+    attempts = await asyncio.to_thread(make_attempts, exam, 3, seconds=3600)
+    with (
+        TcpProxy(*database_address()) as proxy,
+        daphne_process(DATABASE_URL=database_url(port=proxy.port)) as proc,
+    ):
+        desk = await Socket.open(proc.base, proctor_path(exam.pk), token_for(proctor))
+        await until(lambda: desk.of_type("snapshot"), 10, lambda: desk.frames)
+        proxy.cut()
+        # The change commits through this process's own connection; the daphne hears of it through Redis.
+        await asyncio.to_thread(time_control.change_time, by=proctor, exam_id=exam.pk, unit="minutes", amount=2)
+        failed = f"could not read {len(attempts)} proctor rows"
+        await until(lambda: failed in proc.log_path.read_text(), 10, lambda: proc.log_path.read_text()[-2000:])
+        proxy.restore()
+        await until(lambda: len(desk.of_type("snapshot")) == 2, 15, lambda: desk.frames)
+        rows = snapshot_rows(desk.of_type("snapshot")[1])
+        await desk.close()
+    assert sorted(row["attempt_id"] for row in rows) == sorted(a.pk for a in attempts)
+    assert all(row["extra_seconds"] == 120 for row in rows)
+    assert not desk.of_type("time_changed")

@@ -250,14 +250,26 @@ def check_text(path: str, text: str) -> dict:
 def check_event(event) -> list:
     """Check a fan-out event (exams/delivery.py) as received from the channel layer: its frame
     is for a student's sockets (TO_ATTEMPT, or all of an exam's: TO_EXAM_STUDENTS) or an exam's
-    proctors (TO_EXAM); a waiting room's signal (TO_WAITING) is one of the signals notifications.py declares."""
-    from exams.delivery import TO_ATTEMPT, TO_EXAM, TO_EXAM_STUDENTS, TO_WAITING
+    proctors (TO_EXAM); a waiting room's signal (TO_WAITING) is one of the signals notifications.py declares;
+    a request for proctor rows (TO_EXAM_ROWS) names an attempt event and the attempts."""
+    from exams.contract.frames import ATTEMPT_EVENTS
+    from exams.delivery import TO_ATTEMPT, TO_EXAM, TO_EXAM_ROWS, TO_EXAM_STUDENTS, TO_WAITING
     from exams.notifications import ROOM_CHANGED, STARTING
 
     target, _, frame = event
     if target == TO_WAITING:
         if not isinstance(frame, dict) or frame.get("type") not in (STARTING, ROOM_CHANGED):
             raise ShapeError(f"unknown waiting-room signal {frame!r}")
+        return event
+    if target == TO_EXAM_ROWS:
+        if not (
+            isinstance(frame, dict)
+            and set(frame) == {"kind", "attempt_ids"}
+            and frame["kind"] in ATTEMPT_EVENTS
+            and frame["attempt_ids"]
+            and all(type(i) is int for i in frame["attempt_ids"])
+        ):
+            raise ShapeError(f"malformed proctor rows request {frame!r}")
         return event
     if target not in (TO_ATTEMPT, TO_EXAM, TO_EXAM_STUDENTS):
         raise ShapeError(f"event for an unknown target {target!r}")

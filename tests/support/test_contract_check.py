@@ -83,6 +83,21 @@ def test_frames_are_checked_by_socket_type_and_action():
     assert frames.frame_declaration("proctor", {"type": "ack", "action": "extend"}) is frames.ExtendAck
 
 
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"kind": "extended", "attempt_ids": [1]},
+        {"kind": "time_changed", "attempt_ids": []},
+        {"kind": "time_changed", "attempt_ids": ["1"]},
+        {"kind": "time_changed", "attempt_ids": [1], "rows": []},
+    ],
+)
+def test_a_proctor_rows_request_names_an_attempt_event_and_attempts(request_):
+    check_event(["exam_rows", 1, {"kind": "time_changed", "attempt_ids": [1, 2]}])
+    with pytest.raises(ShapeError, match="malformed proctor rows request"):
+        check_event(["exam_rows", 1, request_])
+
+
 @pytest.mark.django_db
 def test_rest_bodies_are_checked_by_path_method_and_status():
     check_body("GET", "/api/exam/timer/remaining/1/", 200, TIMER)
