@@ -320,6 +320,9 @@ def extend(args, clients: Clients, students: list, exam_id: int, proctor_token: 
     """Open every student's socket, then extend the whole exam in one REST call; measure from the call."""
     import urllib.request
 
+    from bench.machine import LOOP_STEPS, python_loop_ms
+
+    speed = python_loop_ms()  # before the sockets open: the machine's speed, not the bench's load
     per_client = max(1, args.in_flight // args.clients)
     opened = clients.all(
         [{"cmd": "open", "students": share, "in_flight": per_client} for share in split(students, args.clients)]
@@ -351,7 +354,8 @@ def extend(args, clients: Clients, students: list, exam_id: int, proctor_token: 
     return "\n".join(
         [
             f"Exam-wide extension on one daphne: {args.sockets} sockets, {args.clients} client processes, "
-            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.",
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; Python speed: {LOOP_STEPS:,} loop steps in "
+            f"{speed:.0f} ms (bench/machine.py).",
             "",
             "| sockets | held | attempts changed | REST call s | call -> `extended` frame p50 / p99 / max s | missing "
             "| client loop lag p99 / max ms |",
