@@ -22,6 +22,7 @@ import logging
 import time
 import uuid
 import weakref
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import redis
@@ -181,12 +182,7 @@ class Hub:
                 sockets = (self.students if target == delivery.TO_ATTEMPT else self.proctors).get(target_id)
             if not sockets:
                 continue
-            for socket in list(sockets):
-                try:
-                    await socket.deliver(payload)
-                except Exception:  # one socket's failure is never the others'
-                    logger.exception("delivering %s to a socket failed", payload.get("type"))
-            served += len(sockets)
+            served += await _hand_out(sockets, payload)
             if served >= SLICE:
                 served = 0
                 await asyncio.sleep(0)
@@ -195,13 +191,7 @@ class Hub:
         """Frames from the proctor feed to the exam's proctor sockets held now, yielding between slices."""
         served = 0
         for frame in frames:
-            sockets = list(self.proctors.get(exam_id, ()))
-            for socket in sockets:
-                try:
-                    await socket.deliver(frame)
-                except Exception:  # one socket's failure is never the others'
-                    logger.exception("delivering %s to a socket failed", frame.get("type"))
-            served += len(sockets)
+            served += await _hand_out(self.proctors.get(exam_id, ()), frame)
             if served >= SLICE:
                 served = 0
                 await asyncio.sleep(0)
@@ -467,6 +457,17 @@ class Hub:
         except Exception as exc:
             # The listeners' sweeper removes this process's presence once it stops beating.
             logger.warning("could not leave presence cleanly (%s)", exc)
+
+
+async def _hand_out(sockets: "Iterable[HubSocket]", payload: dict) -> int:
+    """`payload` to each of the sockets; returns how many there were."""
+    held = list(sockets)
+    for socket in held:
+        try:
+            await socket.deliver(payload)
+        except Exception:  # one socket's failure is never the others'
+            logger.exception("delivering %s to a socket failed", payload.get("type"))
+    return len(held)
 
 
 def _reraise_if_cancelled() -> None:
