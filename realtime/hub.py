@@ -262,9 +262,12 @@ class Hub:
         self._last_beat = time.monotonic()
 
     async def recover(self) -> None:
-        """After an outage or data loss: re-report presence, then resync every socket."""
+        """After an outage, data loss or events it could not send: re-report presence, then resync every socket."""
         logger.warning(
-            "Redis is back or lost its data: resyncing %d attempts, %d exams", len(self.students), len(self.proctors)
+            "events may have been missed (Redis away or emptied, or proctor rows unread): resyncing %d attempts, "
+            "%d exams",
+            len(self.students),
+            len(self.proctors),
         )
         for attempt_id in self._present:
             self._changes[attempt_id] = True
