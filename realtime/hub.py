@@ -171,9 +171,12 @@ class Hub:
             if target == delivery.TO_WAITING:
                 await self.rooms.on_signal(target_id, payload)
                 continue
-            if target == delivery.TO_EXAM_ROWS or (target == delivery.TO_EXAM and self.feed.busy(target_id)):
-                if target_id in self.proctors:
-                    (self.feed.rows if target == delivery.TO_EXAM_ROWS else self.feed.frame)(target_id, payload)
+            if target == delivery.TO_EXAM_ROWS:
+                if target_id in self.proctors:  # read only where the exam's proctors are
+                    self.feed.rows(target_id, payload)
+                continue
+            if target == delivery.TO_EXAM and self.feed.busy(target_id):
+                self.feed.frame(target_id, payload)  # after the rows queued before it
                 continue
             sockets: set[HubSocket] | None
             if target == delivery.TO_EXAM_STUDENTS:
