@@ -168,6 +168,16 @@ class WaitingRooms:
         if armed is not None:
             armed[1].cancel()
 
+    def catch_up(self, socket: WaitingSocket, exam_id: int) -> None:
+        """A socket just became ready or had its code accepted: seat it if this exam's start is due here.
+
+        A seating takes the sockets ready (and past the code) when it begins; one that became so
+        while it ran, or after it, would otherwise wait for a start that already came.
+        """
+        armed = self._armed.get(exam_id)
+        if socket.seated is None and armed is not None and clock.now() >= armed[0] - waiting_room.lead():
+            self.seat_soon(exam_id)
+
     def seat_soon(self, exam_id: int) -> None:
         """Seat the exam's waiting students here, now (once at a time per exam; again after if asked meanwhile)."""
         running = self._seating.get(exam_id)

@@ -52,6 +52,7 @@ class WaitingConsumer(_ServiceSocket):
         if view.announcements and self.seated is None:
             await self.send_json(room_builders.waiting_announcements_frame(exam_id, view.announcements))
         await self.become_ready()
+        get_hub().rooms.catch_up(self, exam_id)
 
     async def disconnect(self, code):
         self.release()
@@ -101,6 +102,7 @@ class WaitingConsumer(_ServiceSocket):
         """Replies itself: `waiting` (code accepted), or `start` when the start has come."""
         view = await db_call(waiting_room.enter_start_code)(user=self.user, exam_id=self.exam_id, code=code)
         await self.show(view, self.request_id)
+        get_hub().rooms.catch_up(self, self.exam_id)
         return None
 
     async def do_acknowledge(self, *, received_at: datetime, announcement_id: int) -> dict:
