@@ -23,6 +23,8 @@ from daphne.ws_protocol import WebSocketProtocol
 from django.conf import settings
 from twisted.internet import reactor
 
+from project.ws_writes import WriteThrough
+
 # Room for any valid message many times over; what the server reads before it can say no.
 INBOUND_FLOOR_BYTES = 1024 * 1024
 # A socket's messages waiting for its consumer: past HIGH its reading pauses, until LOW.
@@ -37,7 +39,7 @@ def inbound_max_bytes() -> int:
     return max(INBOUND_FLOOR_BYTES, settings.EXAM["WS_MAX_MESSAGE_BYTES"])
 
 
-class InboundLimitedProtocol(WebSocketProtocol):
+class InboundLimitedProtocol(WriteThrough, WebSocketProtocol):
     """daphne's WebSocket protocol with a limit on the client's messages of its own."""
 
     reading_paused = False
