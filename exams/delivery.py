@@ -22,8 +22,10 @@ logger = logging.getLogger(__name__)
 
 FANOUT_GROUP = "exam.fanout"
 PROCESS_CHANNEL_PREFIX = "exam.process."
-# Events per channel-layer message: bounds a message's size (a timeout event is ~300 bytes).
-EVENTS_PER_MESSAGE = 500
+# Events per channel-layer message: an exam's worth (a timeout event is ~300 bytes: 1.5 MB), so a
+# change to a whole exam is one round trip from a loop that may be busy; ten messages of 500 took
+# 0.2-0.6 s to publish beside 5,000 sockets (bench/bench_fanout.py extend), one takes 20-180 ms.
+EVENTS_PER_MESSAGE = 5000
 # Whom an event is for: the sockets of one attempt, the proctors of one exam, the hubs holding
 # sockets in one exam's waiting room (realtime/waiting.py: they act on it, e.g. seat them), the
 # student sockets of one exam (an announcement to all: one event however many students sit it), or
