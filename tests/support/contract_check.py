@@ -11,6 +11,7 @@ range is a failure.
 import functools
 import json
 import re
+import threading
 from urllib.parse import urlsplit
 
 from django.urls import Resolver404, resolve
@@ -148,9 +149,20 @@ def _value(field: serializers.Field, value, where: str) -> None:
 # --- REST ------------------------------------------------------------------------------------
 
 
-@functools.cache
+_reading = threading.Lock()
+
+
 def _declared_responses() -> dict[tuple[type, str], dict[int, type]]:
-    """(view class, method) -> {status: declaration}, read from the views' `@extend_schema`, as the schema is."""
+    """(view class, method) -> {status: declaration}, read from the views' `@extend_schema`, as the schema is.
+
+    Read once, by one thread: drf-spectacular's first load of its extensions is not thread-safe (a
+    second thread found a class already set to None), and REST tests call from thread pools."""
+    with _reading:
+        return _read_declared_responses()
+
+
+@functools.cache
+def _read_declared_responses() -> dict[tuple[type, str], dict[int, type]]:
     from drf_spectacular.generators import SchemaGenerator
 
     generator = SchemaGenerator()
